@@ -1,0 +1,91 @@
+//! The file sink: each batch's request body as one JSON line.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use syncwright_engine::connector::{ConnectorError, LoadItem, Sink};
+use syncwright_engine::outcome::LoadResult;
+
+/// Writes request bodies to a file, as they would be sent.
+pub struct FileSink {
+    path: PathBuf,
+    batch_size: usize,
+    writer: Option<BufWriter<File>>,
+    requests: usize,
+}
+
+impl FileSink {
+    /// A sink appending to `path` (created with its directory on first write).
+    pub fn new(path: PathBuf, batch_size: usize) -> Self {
+        Self {
+            path,
+            batch_size: batch_size.max(1),
+            writer: None,
+            requests: 0,
+        }
+    }
+}
+
+/// The request body for a batch: `{"<Resource>": [payload, ...]}`.
+pub fn request_body(resource: &str, items: &[LoadItem]) -> Value {
+    json!({ resource: items.iter().map(|i| i.payload.clone()).collect::<Vec<_>>() })
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn max_batch(&self) -> usize {
+        self.batch_size
+    }
+
+    async fn load(
+        &mut self,
+        resource: &str,
+        items: Vec<LoadItem>,
+    ) -> Result<Vec<LoadResult>, ConnectorError> {
+        let io = |e: std::io::Error| {
+            ConnectorError::Io(format!("cannot write {}: {e}", self.path.display()))
+        };
+        if self.writer.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&self.path)
+                .map_err(io)?;
+            self.writer = Some(BufWriter::new(file));
+        }
+        let writer = self.writer.as_mut().expect("opened above");
+        serde_json::to_writer(&mut *writer, &request_body(resource, &items))
+            .map_err(|e| ConnectorError::Io(e.to_string()))?;
+        writer.write_all(b"\n").map_err(io)?;
+        self.requests += 1;
+        let location = format!("{}#{}", self.path.display(), self.requests);
+        Ok(items
+            .iter()
+            .map(|_| LoadResult {
+                ok: true,
+                target_id: None,
+                target_number: None,
+                messages: Vec::new(),
+                location: Some(location.clone()),
+            })
+            .collect())
+    }
+
+    async fn finish(&mut self) -> Result<(), ConnectorError> {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush().map_err(|e| ConnectorError::Io(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+}

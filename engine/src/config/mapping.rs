@@ -1,0 +1,182 @@
+//! A mapping file: one module, from a CRM module to an accounting resource.
+//! This is where a Zoho field becomes a Xero field: see [`MappingFile::fields`].
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One module's mapping file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingFile {
+    /// What this module syncs, for people.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where records come from.
+    pub source: SourceSpec,
+    /// Where payloads go.
+    pub target: TargetSpec,
+    /// Related records fetched for each source record, visible to rules and
+    /// expressions as `related.<name>`.
+    #[serde(default)]
+    pub enrich: IndexMap<String, EnrichSpec>,
+    /// Lookup tables (source value -> target value), used by fields with
+    /// `lookup:` and by rules and expressions through `lookup(table, key)`.
+    #[serde(default)]
+    pub lookups: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Rule scripts applied at each stage, paths relative to this file.
+    #[serde(default)]
+    pub rules: RuleStages,
+    /// Modules that must run before this one (by module name).
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// The target payload, field by field.
+    pub fields: IndexMap<String, FieldSpec>,
+}
+
+/// The source side of a module.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Name of a connection in the project file.
+    pub connection: String,
+    /// The CRM module's API name, such as `Invoices`.
+    pub module: String,
+    /// JSONPath of the record id.
+    #[serde(default = "default_id_path")]
+    pub id: String,
+    /// JSONPath of a short human label shown in tables (an invoice number).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// JSONPath of the record's last-modified time.
+    #[serde(default)]
+    pub modified: Option<String>,
+}
+
+fn default_id_path() -> String {
+    "$.id".into()
+}
+
+/// The target side of a module.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Name of a connection in the project file.
+    pub connection: String,
+    /// The accounting resource, such as `Invoices`.
+    pub resource: String,
+}
+
+/// A related-record lookup: fetch records of `module` whose ids the JSONPath
+/// finds in the source record.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichSpec {
+    /// The related CRM module, such as `Contacts`.
+    pub module: String,
+    /// JSONPath of one related id: `related.<name>` is that record or `()`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// JSONPath(s) of many related ids: `related.<name>` is a map from id to record.
+    #[serde(default)]
+    pub ids: Option<OneOrMany>,
+}
+
+/// Rule scripts per stage.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleStages {
+    /// Rules over the source record and its related records, before mapping.
+    #[serde(default)]
+    pub source: Vec<String>,
+    /// Rules over the mapped payload, before it is sent.
+    #[serde(default)]
+    pub target: Vec<String>,
+}
+
+/// How one target field gets its value. Give exactly one of `path`, `const`,
+/// `expr`, `fields` or `each` (`path` and `expr` may be combined: the
+/// expression then sees the path's result as `value`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// JSONPath into the source record (or the current line inside `each`);
+    /// a list gives alternatives, the first that is present and not null wins.
+    #[serde(default)]
+    pub path: Option<OneOrMany>,
+    /// A constant value.
+    #[serde(default, rename = "const")]
+    pub constant: Option<serde_json::Value>,
+    /// A Rhai expression computing the value; sees `record`, `line`, `value`,
+    /// `related` and `settings`, and the function `lookup(table, key)`.
+    #[serde(default)]
+    pub expr: Option<String>,
+    /// Name of a lookup table the value is translated through.
+    #[serde(default)]
+    pub lookup: Option<String>,
+    /// Value used when the result is missing or null.
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// Type the value is coerced to.
+    #[serde(default, rename = "type")]
+    pub value_type: Option<ValueType>,
+    /// Decimal places for `money` and `number` (money defaults to `settings.money_decimals`).
+    #[serde(default)]
+    pub decimals: Option<u32>,
+    /// Rhai condition: the field is sent only when true. Inside `each` it is
+    /// evaluated per item, so it filters lines. Sees `value` (the field's value).
+    #[serde(default)]
+    pub when: Option<String>,
+    /// JSONPath of an array in the source: each item becomes one element,
+    /// built by `fields` with the item as `line` (and `$` in paths).
+    /// A list gives alternatives, the first non-empty array wins.
+    #[serde(default)]
+    pub each: Option<OneOrMany>,
+    /// Nested object fields (with `each`: the fields of each element).
+    #[serde(default)]
+    pub fields: Option<IndexMap<String, FieldSpec>>,
+    /// Set to true when the target field must have a value: a record where it
+    /// ends up missing is rejected with the field named.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// One string or a list of strings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single value.
+    One(String),
+    /// Alternatives, tried in order.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values as a slice-like list.
+    pub fn as_vec(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// Types a field value can be coerced to.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    /// A string; numbers and booleans are formatted.
+    String,
+    /// A number; numeric strings are parsed.
+    Number,
+    /// A whole number.
+    Integer,
+    /// A boolean; "true"/"false" strings are accepted.
+    Bool,
+    /// A date `YYYY-MM-DD`, from a Zoho date or date-time (the date in the time's own offset).
+    Date,
+    /// A number rounded half away from zero to the configured decimals.
+    Money,
+}

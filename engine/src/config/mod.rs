@@ -1,0 +1,14 @@
+//! The configuration model: what integrators write in YAML. Each struct
+//! derives a JSON Schema (for `syncwright schema` and editor completion) and
+//! rejects unknown keys, so a typo is an error with a position, not a silent no-op.
+
+pub mod env;
+pub mod mapping;
+pub mod project;
+pub mod settings;
+
+pub use mapping::{
+    EnrichSpec, FieldSpec, MappingFile, RuleStages, SourceSpec, TargetSpec, ValueType,
+};
+pub use project::{ConnectionSpec, ModuleRef, ProjectFile};
+pub use settings::{AmountsAre, Settings, TaxMode, TaxSettings};

@@ -1,0 +1,165 @@
+//! The connector contract: sources that extract records, sinks that load
+//! payloads, and the registry where every connector kind is declared once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::outcome::LoadResult;
+
+/// An error from a connector, with the reason in words.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The connection's options are wrong.
+    #[error("{0}")]
+    Config(String),
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(String),
+    /// The remote system refused or failed.
+    #[error("{0}")]
+    Remote(String),
+}
+
+/// One item read from a source: a record, or input that could not be read as one.
+#[derive(Debug, Clone)]
+pub enum SourceItem {
+    /// A record as the source gave it.
+    Record(Value),
+    /// Input that is not a record (bad JSON line), with where and why.
+    Unreadable {
+        /// Where it was (line number, offset).
+        position: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+}
+
+/// What to extract.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractRequest {
+    /// The source module's API name (`Invoices`).
+    pub module: String,
+    /// Only these record ids (single-record sync), when not empty.
+    pub ids: Vec<String>,
+    /// Only records modified after this time (ISO-8601), when set.
+    pub modified_since: Option<String>,
+}
+
+/// A system records are read from.
+#[async_trait]
+pub trait Source: Send {
+    /// Starts reading `request.module`.
+    async fn open(&mut self, request: &ExtractRequest) -> Result<(), ConnectorError>;
+    /// The next batch of items; `None` at the end.
+    async fn next_batch(&mut self) -> Result<Option<Vec<SourceItem>>, ConnectorError>;
+    /// Related records of `module` with these ids (missing ids are simply absent).
+    async fn fetch_related(
+        &mut self,
+        module: &str,
+        ids: &[String],
+    ) -> Result<Vec<Value>, ConnectorError>;
+    /// A short description for reports (`file crm.json`).
+    fn describe(&self) -> String;
+}
+
+/// One payload to load, with the source record it came from.
+#[derive(Debug, Clone)]
+pub struct LoadItem {
+    /// The source record's id.
+    pub source_id: String,
+    /// The target payload.
+    pub payload: Value,
+}
+
+/// A system payloads are written to.
+#[async_trait]
+pub trait Sink: Send {
+    /// Most items one `load` call takes.
+    fn max_batch(&self) -> usize;
+    /// Loads a batch into `resource`; one result per item, in order.
+    async fn load(
+        &mut self,
+        resource: &str,
+        items: Vec<LoadItem>,
+    ) -> Result<Vec<LoadResult>, ConnectorError>;
+    /// Flushes and closes.
+    async fn finish(&mut self) -> Result<(), ConnectorError>;
+    /// A short description for reports.
+    fn describe(&self) -> String;
+}
+
+/// What a connector is given besides its options.
+#[derive(Debug, Clone)]
+pub struct ConnectorContext {
+    /// Directory of the project file; relative paths in options are relative to it.
+    pub base_dir: PathBuf,
+    /// The connection's name in the project file.
+    pub connection: String,
+}
+
+/// A connector kind: its options' schema and how to build sources and sinks.
+pub trait ConnectorFactory: Send + Sync {
+    /// The `kind` value that selects it.
+    fn kind(&self) -> &'static str;
+    /// One line for people.
+    fn description(&self) -> &'static str;
+    /// JSON Schema of its options.
+    fn schema(&self) -> schemars::Schema;
+    /// Checks options without connecting; the error names the bad option.
+    fn check(&self, options: &Value) -> Result<(), String>;
+    /// Builds a source, or says it cannot be one.
+    fn source(
+        &self,
+        ctx: &ConnectorContext,
+        options: &Value,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        let _ = (ctx, options);
+        Err(ConnectorError::Config(format!(
+            "connector `{}` cannot be a source",
+            self.kind()
+        )))
+    }
+    /// Builds a sink, or says it cannot be one.
+    fn sink(
+        &self,
+        ctx: &ConnectorContext,
+        options: &Value,
+    ) -> Result<Box<dyn Sink>, ConnectorError> {
+        let _ = (ctx, options);
+        Err(ConnectorError::Config(format!(
+            "connector `{}` cannot be a sink",
+            self.kind()
+        )))
+    }
+}
+
+/// Every connector kind the binary knows, by `kind`.
+#[derive(Default)]
+pub struct ConnectorRegistry {
+    kinds: BTreeMap<&'static str, Box<dyn ConnectorFactory>>,
+}
+
+impl ConnectorRegistry {
+    /// Adds a connector kind.
+    pub fn register(&mut self, factory: Box<dyn ConnectorFactory>) {
+        self.kinds.insert(factory.kind(), factory);
+    }
+
+    /// The factory for `kind`.
+    pub fn get(&self, kind: &str) -> Option<&dyn ConnectorFactory> {
+        self.kinds.get(kind).map(|f| f.as_ref())
+    }
+
+    /// Known kinds, sorted.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.kinds.keys().copied().collect()
+    }
+
+    /// Every factory, sorted by kind.
+    pub fn factories(&self) -> impl Iterator<Item = &dyn ConnectorFactory> {
+        self.kinds.values().map(|f| f.as_ref())
+    }
+}

@@ -1,0 +1,270 @@
+//! A compiled module: its mapping, rules and enrichment, and the evaluation
+//! of one record through validate -> transform -> validate.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, Map};
+use serde_json::Value;
+
+use crate::config::mapping::{EnrichSpec, SourceSpec, TargetSpec};
+use crate::jsonpath::Selector;
+use crate::outcome::{RecordOutcome, Severity, Verdict, Violation};
+use crate::rules::RuleSet;
+use crate::script::{json_to_dynamic, RecordScope};
+use crate::transform::{kind_of, Transform};
+
+/// A related-record lookup, compiled.
+pub struct Enrichment {
+    /// Name under `related`.
+    pub name: String,
+    /// The related module.
+    pub module: String,
+    /// Where the id(s) are in the source record.
+    pub selectors: Vec<Selector>,
+    /// True for `ids:` (a map of records), false for `id:` (one record).
+    pub many: bool,
+}
+
+impl Enrichment {
+    /// The ids this enrichment needs for `record`.
+    pub fn ids(&self, record: &Value) -> Vec<String> {
+        let found: Vec<&Value> = if self.many {
+            self.selectors.iter().flat_map(|s| s.all(record)).collect()
+        } else {
+            self.selectors
+                .iter()
+                .filter_map(|s| s.first(record))
+                .take(1)
+                .collect()
+        };
+        found
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// How the records of one run are being synced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunContext {
+    /// True for a single-record sync (the CRM's "Sync to Xero" button).
+    pub single_record: bool,
+}
+
+/// One module, compiled and ready to evaluate records.
+pub struct Module {
+    /// Module name (`invoices`).
+    pub name: String,
+    /// The mapping file, as the user wrote its path.
+    pub mapping_path: PathBuf,
+    /// The source side.
+    pub source: SourceSpec,
+    /// The target side.
+    pub target: TargetSpec,
+    /// Modules that must run first.
+    pub depends_on: Vec<String>,
+    /// Related-record lookups.
+    pub enrichments: Vec<Enrichment>,
+    pub(crate) id: Selector,
+    pub(crate) label: Option<Selector>,
+    pub(crate) transform: Transform,
+    pub(crate) source_rules: RuleSet,
+    pub(crate) target_rules: RuleSet,
+    pub(crate) settings: Dynamic,
+    pub(crate) lookups: Dynamic,
+    pub(crate) engine: Arc<Engine>,
+}
+
+impl Module {
+    /// The record's id, as text.
+    pub fn record_id(&self, record: &Value) -> Option<String> {
+        match self.id.first(record)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The record's label for tables.
+    pub fn record_label(&self, record: &Value) -> Option<String> {
+        match self.label.as_ref()?.first(record)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The source rules, for reports.
+    pub fn source_rules(&self) -> &RuleSet {
+        &self.source_rules
+    }
+
+    /// The target rules, for reports.
+    pub fn target_rules(&self) -> &RuleSet {
+        &self.target_rules
+    }
+
+    /// The engine scripts of this module run on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Evaluates one record: source rules, mapping, target rules. `related`
+    /// maps each enrichment name to what was found. Never panics on bad data:
+    /// anything wrong becomes a violation.
+    pub fn evaluate(
+        &self,
+        record: &Value,
+        related: &HashMap<String, Value>,
+        run: RunContext,
+    ) -> RecordOutcome {
+        let source_id = self.record_id(record);
+        let label = self.record_label(record);
+        let shown_id = source_id
+            .clone()
+            .or_else(|| label.clone())
+            .unwrap_or_else(|| "(no id)".into());
+        if !record.is_object() {
+            return RecordOutcome {
+                source_id,
+                label,
+                verdict: Verdict::Reject,
+                violations: vec![Violation {
+                    rule: "source".into(),
+                    severity: Severity::Error,
+                    field: None,
+                    message: format!("the record is {}, not an object", kind_of(record)),
+                    code: "NOT_A_RECORD".into(),
+                }],
+                payload: None,
+                load: None,
+            };
+        }
+        let mut violations = Vec::new();
+        if source_id.is_none() {
+            violations.push(Violation {
+                rule: "source".into(),
+                severity: Severity::Error,
+                field: Some(self.id.as_str().to_string()),
+                message: format!("the record has no id at {}", self.id.as_str()),
+                code: "MISSING_ID".into(),
+            });
+        }
+
+        let mut related_map = Map::new();
+        for e in &self.enrichments {
+            let value = related.get(&e.name).cloned().unwrap_or(Value::Null);
+            related_map.insert(e.name.as_str().into(), json_to_dynamic(&value));
+        }
+        let mut run_map = Map::new();
+        run_map.insert(
+            "single_record".into(),
+            Dynamic::from_bool(run.single_record),
+        );
+        run_map.insert(
+            "mode".into(),
+            Dynamic::from(if run.single_record { "single" } else { "bulk" }),
+        );
+        let mut scope = RecordScope::new(
+            json_to_dynamic(record),
+            Dynamic::from_map(related_map),
+            self.settings.clone(),
+            Dynamic::from_map(run_map),
+        )
+        .scope;
+        scope.push_constant_dynamic("lookups", self.lookups.clone());
+
+        violations.extend(self.source_rules.check(&mut scope, &shown_id));
+        let mut payload = None;
+        if Verdict::from_violations(&violations) == Verdict::Sync {
+            match self.transform.apply(record, &mut scope) {
+                Ok(mapped) => {
+                    scope.push_constant_dynamic("payload", json_to_dynamic(&mapped));
+                    violations.extend(self.target_rules.check(&mut scope, &shown_id));
+                    payload = Some(mapped);
+                }
+                Err(problems) => violations.extend(problems),
+            }
+        }
+        let verdict = Verdict::from_violations(&violations);
+        RecordOutcome {
+            source_id,
+            label,
+            verdict,
+            violations,
+            payload: if verdict == Verdict::Sync {
+                payload
+            } else {
+                None
+            },
+            load: None,
+        }
+    }
+
+    /// Builds the `related` map for `record` from records fetched by id
+    /// (`found` maps (module, id) to the record).
+    pub fn related_for(
+        &self,
+        record: &Value,
+        found: &HashMap<(String, String), Value>,
+    ) -> HashMap<String, Value> {
+        let mut related = HashMap::new();
+        for e in &self.enrichments {
+            let ids = e.ids(record);
+            let value = if e.many {
+                Value::Object(
+                    ids.iter()
+                        .filter_map(|id| {
+                            found
+                                .get(&(e.module.clone(), id.clone()))
+                                .map(|r| (id.clone(), r.clone()))
+                        })
+                        .collect(),
+                )
+            } else {
+                ids.first()
+                    .and_then(|id| found.get(&(e.module.clone(), id.clone())).cloned())
+                    .unwrap_or(Value::Null)
+            };
+            related.insert(e.name.clone(), value);
+        }
+        related
+    }
+}
+
+/// Compiles the enrichment specs of a mapping file.
+pub(crate) fn compile_enrichment(
+    name: &str,
+    spec: &EnrichSpec,
+) -> Result<Enrichment, (String, String)> {
+    let (paths, many, key): (Vec<&str>, bool, &str) =
+        match (&spec.id, &spec.ids) {
+            (Some(p), None) => (vec![p.as_str()], false, "id"),
+            (None, Some(p)) => (p.as_vec(), true, "ids"),
+            _ => return Err((
+                String::new(),
+                format!(
+                    "enrichment `{name}` needs exactly one of `id` (one record) or `ids` (many)"
+                ),
+            )),
+        };
+    let selectors = paths
+        .iter()
+        .map(|path| {
+            Selector::compile(path)
+                .map_err(|m| (key.to_string(), format!("invalid JSONPath `{path}`: {m}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Enrichment {
+        name: name.to_string(),
+        module: spec.module.clone(),
+        selectors,
+        many,
+    })
+}

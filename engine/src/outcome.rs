@@ -1,0 +1,144 @@
+//! Per-record outcomes: the verdict, the reasons, and the payload. This is
+//! the shape of `syncwright plan --format json` (a contract: extend, never rename).
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a violation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Reported but the record still syncs.
+    Warning,
+    /// The record is left out of this run, with the reason.
+    Skip,
+    /// The record is refused.
+    Error,
+}
+
+impl Severity {
+    /// Lower-case name, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Skip => "skip",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One problem found in one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    /// Name of the rule (or `mapping`, `source`) that found it.
+    pub rule: String,
+    /// How serious it is.
+    pub severity: Severity,
+    /// The field concerned, source or target, when there is one.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it, for people.
+    pub message: String,
+    /// Stable code for machines, such as `MISSING_ACCOUNT`.
+    pub code: String,
+}
+
+/// What happens to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The payload is (or would be) sent.
+    Sync,
+    /// Left out of this run, with the reason.
+    Skip,
+    /// Refused, with the reason.
+    Reject,
+}
+
+impl Verdict {
+    /// The verdict a list of violations leads to.
+    pub fn from_violations(violations: &[Violation]) -> Verdict {
+        match violations.iter().map(|v| v.severity).max() {
+            Some(Severity::Error) => Verdict::Reject,
+            Some(Severity::Skip) => Verdict::Skip,
+            _ => Verdict::Sync,
+        }
+    }
+
+    /// Lower-case name, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Sync => "sync",
+            Verdict::Skip => "skip",
+            Verdict::Reject => "reject",
+        }
+    }
+}
+
+/// What the target system answered for one loaded record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// True when the target accepted the record.
+    pub ok: bool,
+    /// Id the target gave the record (Xero `InvoiceID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// Number the target gave the record (Xero `InvoiceNumber`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_number: Option<String>,
+    /// The target's own messages, whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+    /// Where the payload went, for sinks that write files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// Everything decided about one source record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordOutcome {
+    /// The record's id in the source system.
+    pub source_id: Option<String>,
+    /// A short human label (an invoice number).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Sync, skip or reject.
+    pub verdict: Verdict,
+    /// Every problem found, in stage order.
+    pub violations: Vec<Violation>,
+    /// The target object exactly as it is (or would be) sent; null unless the verdict is sync.
+    pub payload: Option<serde_json::Value>,
+    /// The target's answer, after a load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadResult>,
+}
+
+/// Counts per verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Records that sync (or would).
+    pub sync: u64,
+    /// Records skipped.
+    pub skip: u64,
+    /// Records refused.
+    pub reject: u64,
+    /// Records the target refused at load time (run only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Summary {
+    /// Counts one outcome.
+    pub fn add(&mut self, outcome: &RecordOutcome) {
+        match outcome.verdict {
+            Verdict::Sync => self.sync += 1,
+            Verdict::Skip => self.skip += 1,
+            Verdict::Reject => self.reject += 1,
+        }
+        if outcome.load.as_ref().is_some_and(|l| !l.ok) {
+            self.failed += 1;
+        }
+    }
+}

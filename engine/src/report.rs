@@ -1,0 +1,217 @@
+//! Reports of a run: the plan JSON document (a contract) and the table for people.
+
+use std::io::Write;
+
+use crate::module::Module;
+use crate::outcome::{RecordOutcome, Summary, Verdict};
+use crate::pipeline::Reporter;
+
+/// Streams `{"module": ..., "records": [...], "summary": {...}}`, one module
+/// per document; several modules are written as a JSON array of documents.
+pub struct JsonReport<W: Write> {
+    out: W,
+    first_record: bool,
+    modules_written: usize,
+    expect_many: bool,
+}
+
+impl<W: Write> JsonReport<W> {
+    /// A report over `out`; `many_modules` wraps documents in an array.
+    pub fn new(out: W, many_modules: bool) -> Self {
+        Self {
+            out,
+            first_record: true,
+            modules_written: 0,
+            expect_many: many_modules,
+        }
+    }
+
+    /// Closes the array when several modules were written.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.expect_many {
+            if self.modules_written == 0 {
+                write!(self.out, "[")?;
+            }
+            writeln!(self.out, "]")?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Reporter for JsonReport<W> {
+    fn begin(
+        &mut self,
+        module: &Module,
+        _source: &str,
+        _target: Option<&str>,
+    ) -> std::io::Result<()> {
+        if self.expect_many {
+            write!(
+                self.out,
+                "{}",
+                if self.modules_written == 0 { "[" } else { "," }
+            )?;
+        }
+        self.first_record = true;
+        write!(
+            self.out,
+            "{{\"module\":{},\"records\":[",
+            serde_json::to_string(&module.name).expect("string")
+        )
+    }
+
+    fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()> {
+        if !self.first_record {
+            write!(self.out, ",")?;
+        }
+        self.first_record = false;
+        writeln!(self.out)?;
+        serde_json::to_writer(&mut self.out, outcome)?;
+        Ok(())
+    }
+
+    fn end(&mut self, _module: &Module, summary: &Summary) -> std::io::Result<()> {
+        self.modules_written += 1;
+        write!(self.out, "\n],\"summary\":")?;
+        serde_json::to_writer(&mut self.out, summary)?;
+        write!(self.out, "}}")?;
+        if !self.expect_many {
+            writeln!(self.out)?;
+        }
+        Ok(())
+    }
+}
+
+/// One aligned line per record, reasons in words; colour only when asked
+/// (the CLI asks when writing to a terminal).
+pub struct TableReport<W: Write> {
+    out: W,
+    color: bool,
+    loading: bool,
+}
+
+const ID_WIDTH: usize = 20;
+const LABEL_WIDTH: usize = 16;
+const VERDICT_WIDTH: usize = 7;
+
+impl<W: Write> TableReport<W> {
+    /// A table over `out`.
+    pub fn new(out: W, color: bool) -> Self {
+        Self {
+            out,
+            color,
+            loading: false,
+        }
+    }
+
+    /// Gives back the writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn paint(&self, text: &str, verdict: Verdict) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match verdict {
+            Verdict::Sync => "32",
+            Verdict::Skip => "33",
+            Verdict::Reject => "31",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+}
+
+fn fit(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        format!("{text:<width$}")
+    } else {
+        let cut: String = text.chars().take(width - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+impl<W: Write> Reporter for TableReport<W> {
+    fn begin(
+        &mut self,
+        module: &Module,
+        source: &str,
+        target: Option<&str>,
+    ) -> std::io::Result<()> {
+        self.loading = target.is_some();
+        let action = match target {
+            Some(t) => format!("to {t}"),
+            None => "plan only, nothing sent".to_string(),
+        };
+        writeln!(
+            self.out,
+            "{} ({} -> {}): from {source}, {action}",
+            module.name, module.source.module, module.target.resource
+        )?;
+        writeln!(
+            self.out,
+            "{} {} {} DETAILS",
+            fit("ID", ID_WIDTH),
+            fit("RECORD", LABEL_WIDTH),
+            fit("VERDICT", VERDICT_WIDTH)
+        )
+    }
+
+    fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()> {
+        let id = outcome.source_id.as_deref().unwrap_or("-");
+        let label = outcome.label.as_deref().unwrap_or("-");
+        let verdict = fit(outcome.verdict.as_str(), VERDICT_WIDTH);
+        let mut details: Vec<String> = outcome
+            .violations
+            .iter()
+            .map(|v| {
+                let prefix = if v.severity == crate::outcome::Severity::Warning {
+                    "warning: "
+                } else {
+                    ""
+                };
+                format!("{prefix}{}", v.message)
+            })
+            .collect();
+        match (&outcome.load, outcome.verdict) {
+            (Some(load), _) if load.ok => {
+                let what = load
+                    .target_number
+                    .clone()
+                    .or_else(|| load.target_id.clone())
+                    .or_else(|| load.location.clone())
+                    .unwrap_or_default();
+                details.insert(0, format!("sent {what}").trim_end().to_string());
+            }
+            (Some(load), _) => details.insert(0, format!("failed: {}", load.messages.join("; "))),
+            (None, Verdict::Sync) if details.is_empty() => details.push(if self.loading {
+                "ready".into()
+            } else {
+                "ready to send".into()
+            }),
+            _ => {}
+        }
+        writeln!(
+            self.out,
+            "{} {} {} {}",
+            fit(id, ID_WIDTH),
+            fit(label, LABEL_WIDTH),
+            self.paint(&verdict, outcome.verdict),
+            details.join(" | ")
+        )
+    }
+
+    fn end(&mut self, _module: &Module, summary: &Summary) -> std::io::Result<()> {
+        let total = summary.sync + summary.skip + summary.reject;
+        let mut line = format!(
+            "{total} records: {} sync, {} skip, {} reject",
+            summary.sync, summary.skip, summary.reject
+        );
+        if summary.failed > 0 {
+            line.push_str(&format!(", {} failed at load", summary.failed));
+        }
+        writeln!(self.out, "{line}\n")
+    }
+}

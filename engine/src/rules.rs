@@ -1,0 +1,119 @@
+//! The rule runtime: Rhai scripts compiled once, run per record at a stage,
+//! reporting violations through `error`, `warning` and `skip`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, Scope, AST};
+
+use crate::diagnostic::{ConfigError, Location, SourceFile};
+use crate::outcome::{Severity, Violation};
+use crate::script::{collect_reports, describe_failure, ScriptLimits};
+
+/// Names every rule script may use (checked at compile time).
+pub const RULE_VARIABLES: [&str; 6] =
+    ["record", "related", "settings", "run", "payload", "lookups"];
+
+/// When a rule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Before mapping, over the source record and related records.
+    Source,
+    /// After mapping, over the payload too.
+    Target,
+}
+
+/// One compiled rule script.
+pub struct Rule {
+    /// The rule's name: its file name without `.rhai`.
+    pub name: String,
+    /// Where the script lives.
+    pub path: PathBuf,
+    ast: AST,
+}
+
+/// The rules of one stage of one module.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    engine: Arc<Engine>,
+    limits: ScriptLimits,
+}
+
+impl RuleSet {
+    /// An empty set, for modules without rules at a stage.
+    pub fn new(engine: Arc<Engine>, limits: ScriptLimits) -> Self {
+        Self {
+            rules: Vec::new(),
+            engine,
+            limits,
+        }
+    }
+
+    /// Compiles the script at `path`; `shown_path` is how the user wrote it.
+    pub fn add(&mut self, path: &Path, shown_path: &Path) -> Result<(), ConfigError> {
+        let file = SourceFile::read(path).map_err(|e| *e)?;
+        let file = SourceFile {
+            path: shown_path.to_path_buf(),
+            text: file.text,
+        };
+        let mut scope = Scope::new();
+        for name in RULE_VARIABLES {
+            scope.push_dynamic(name, Dynamic::UNIT);
+        }
+        let ast = self.engine.compile_with_scope(&scope, file.text.as_str()).map_err(|err| {
+            let pos = err.position();
+            let offset = file.offset_of(pos.line().unwrap_or(1), pos.position().unwrap_or(1));
+            ConfigError::at(
+                "rule::syntax",
+                format!("Rhai error in rule: {}", err.err_type()),
+                Location { file: file.clone(), offset, len: 1 },
+            )
+            .with_help("rules see `record`, `related`, `settings`, `run`, `payload` (target stage) and `lookups`; report with error(code, field, message), warning(...) or skip(...)")
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.rules.push(Rule {
+            name,
+            path: shown_path.to_path_buf(),
+            ast,
+        });
+        Ok(())
+    }
+
+    /// The rules, in the order they run.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Runs every rule over the record whose variables are in `scope`; a rule
+    /// that fails (runaway loop, type error, `throw`) becomes an error
+    /// violation naming the rule and the record, and the other rules still run.
+    pub fn check(&self, scope: &mut Scope, record_id: &str) -> Vec<Violation> {
+        let mut all = Vec::new();
+        for rule in &self.rules {
+            let mark = scope.len();
+            let (result, mut violations) = collect_reports(&rule.name, || {
+                self.engine.run_ast_with_scope(scope, &rule.ast)
+            });
+            scope.rewind(mark);
+            all.append(&mut violations);
+            if let Err(err) = result {
+                let reason = describe_failure(&err, &self.limits);
+                tracing::warn!(rule = %rule.name, record = %record_id, "rule failed: {reason}");
+                all.push(Violation {
+                    rule: rule.name.clone(),
+                    severity: Severity::Error,
+                    field: None,
+                    message: format!(
+                        "rule `{}` failed on record {record_id}: {reason}",
+                        rule.name
+                    ),
+                    code: "RULE_FAILED".into(),
+                });
+            }
+        }
+        all
+    }
+}

@@ -1,0 +1,154 @@
+//! `syncwright plan` and `syncwright run`: one pipeline, with or without loading.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use syncwright_connectors::file::FileSource;
+use syncwright_engine::connector::{ConnectorContext, ConnectorError, Sink, Source};
+use syncwright_engine::pipeline::{run_module, PipelineOptions, Reporter};
+use syncwright_engine::report::{JsonReport, TableReport};
+use syncwright_engine::{Module, Project};
+
+use super::{color_for, load_project, OutputFormat, EXIT_CONFIG, EXIT_FAILED};
+
+/// Arguments shared by `plan` and `run`.
+#[derive(Debug, Clone)]
+pub struct PlanArgs {
+    /// The project file.
+    pub config: PathBuf,
+    /// Only this module.
+    pub module: Option<String>,
+    /// A snapshot replacing the module's source.
+    pub input: Option<PathBuf>,
+    /// Only these source ids.
+    pub ids: Vec<String>,
+    /// `KEY=VALUE` setting overrides.
+    pub set: Vec<String>,
+    /// Output format.
+    pub format: OutputFormat,
+    /// True for `run` (load through the target connection).
+    pub load: bool,
+}
+
+/// Runs the plan (or the sync) and prints the report to stdout.
+pub fn plan(args: PlanArgs) -> u8 {
+    let project = match load_project(&args.config, &args.set) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let modules: Vec<&Module> = match &args.module {
+        Some(name) => match project.module(name) {
+            Some(m) => vec![m],
+            None => {
+                let known: Vec<&str> = project.modules.iter().map(|m| m.name.as_str()).collect();
+                eprintln!(
+                    "error: no module `{name}` in {} (modules: {})",
+                    args.config.display(),
+                    known.join(", ")
+                );
+                return EXIT_CONFIG;
+            }
+        },
+        None => project.modules.iter().collect(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let stdout = std::io::stdout();
+    let color = color_for(stdout.is_terminal());
+    let result = match args.format {
+        OutputFormat::Json => {
+            let mut report = JsonReport::new(stdout.lock(), modules.len() > 1);
+            let r = runtime.block_on(run_all(&project, &modules, &args, &mut report));
+            report.finish().map(|_| r)
+        }
+        OutputFormat::Table => {
+            let mut report = TableReport::new(stdout.lock(), color);
+            let r = runtime.block_on(run_all(&project, &modules, &args, &mut report));
+            report.into_inner().flush().map(|_| r)
+        }
+    };
+    match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(code)) => code,
+        Err(e) => {
+            eprintln!("error: cannot write the report: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn run_all(
+    project: &Project,
+    modules: &[&Module],
+    args: &PlanArgs,
+    report: &mut dyn Reporter,
+) -> Result<(), u8> {
+    let registry = syncwright_connectors::registry();
+    for module in modules {
+        let mut source: Box<dyn Source> = match &args.input {
+            Some(path) => Box::new(FileSource::new(path.clone(), None)),
+            None => connect(project, &registry, &module.source.connection, true)
+                .map(|c| c.0.expect("source"))
+                .map_err(|e| fail(module, &e))?,
+        };
+        let mut sink: Option<Box<dyn Sink>> = if args.load {
+            Some(
+                connect(project, &registry, &module.target.connection, false)
+                    .map(|c| c.1.expect("sink"))
+                    .map_err(|e| fail(module, &e))?,
+            )
+        } else {
+            None
+        };
+        let options = PipelineOptions {
+            ids: args.ids.clone(),
+            modified_since: None,
+        };
+        run_module(
+            module,
+            source.as_mut(),
+            sink.as_deref_mut(),
+            &options,
+            report,
+        )
+        .await
+        .map_err(|e| {
+            eprintln!("error: module `{}`: {e}", module.name);
+            EXIT_FAILED
+        })?;
+    }
+    Ok(())
+}
+
+type Endpoints = (Option<Box<dyn Source>>, Option<Box<dyn Sink>>);
+
+fn connect(
+    project: &Project,
+    registry: &syncwright_engine::connector::ConnectorRegistry,
+    name: &str,
+    as_source: bool,
+) -> Result<Endpoints, ConnectorError> {
+    let connection = project
+        .connections
+        .get(name)
+        .ok_or_else(|| ConnectorError::Config(format!("no connection `{name}`")))?;
+    let factory = registry.get(&connection.kind).ok_or_else(|| {
+        ConnectorError::Config(format!("unknown connector kind `{}`", connection.kind))
+    })?;
+    let ctx = ConnectorContext {
+        base_dir: project.base_dir.clone(),
+        connection: name.to_string(),
+    };
+    if as_source {
+        Ok((Some(factory.source(&ctx, &connection.options)?), None))
+    } else {
+        Ok((None, Some(factory.sink(&ctx, &connection.options)?)))
+    }
+}
+
+fn fail(module: &Module, err: &ConnectorError) -> u8 {
+    eprintln!("error: module `{}`: {err}", module.name);
+    EXIT_FAILED
+}

@@ -1,0 +1,90 @@
+//! The `syncwright` command: parses arguments and calls the engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use syncwright::commands::{self, OutputFormat, PlanArgs, SchemaKind};
+
+/// Keeps a CRM and an accounting system in step: Zoho CRM to Xero, driven
+/// by YAML mappings and Rhai rules.
+#[derive(Parser)]
+#[command(name = "syncwright", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile the project, mappings and rules; print every problem found.
+    Validate {
+        /// The project file.
+        #[arg(long, default_value = "syncwright.yaml")]
+        config: PathBuf,
+        /// Override a setting, e.g. `--set tax.mode=total` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Dry run: show, record by record, what would be sent and what is refused.
+    Plan(RunArgs),
+    /// Sync: load every record that passes through the target connection.
+    Run(RunArgs),
+    /// Print the JSON Schema of the project file or of mapping files.
+    Schema {
+        /// Which schema; both when omitted.
+        #[arg(value_enum)]
+        kind: Option<SchemaKind>,
+        /// Write `project.schema.json` and `mapping.schema.json` into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The project file.
+    #[arg(long, default_value = "syncwright.yaml")]
+    config: PathBuf,
+    /// Only this module (all enabled modules, dependencies first, when omitted).
+    #[arg(long)]
+    module: Option<String>,
+    /// Read records from this CRM snapshot instead of the module's source.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Only the record with this source id (the CRM's "Sync to Xero" button).
+    #[arg(long = "id", value_name = "ID")]
+    ids: Vec<String>,
+    /// Override a setting, e.g. `--set tax.mode=total` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+}
+
+impl RunArgs {
+    fn into_plan(self, load: bool) -> PlanArgs {
+        PlanArgs {
+            config: self.config,
+            module: self.module,
+            input: self.input,
+            ids: self.ids,
+            set: self.set,
+            format: self.format,
+            load,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    commands::init_logging();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Validate { config, set } => commands::validate(&config, &set),
+        Command::Plan(args) => commands::plan(args.into_plan(false)),
+        Command::Run(args) => commands::plan(args.into_plan(true)),
+        Command::Schema { kind, write } => commands::schema(kind, write.as_deref()),
+    };
+    ExitCode::from(code)
+}
