@@ -243,17 +243,18 @@ pub(crate) fn compile_enrichment(
     name: &str,
     spec: &EnrichSpec,
 ) -> Result<Enrichment, (String, String)> {
-    let (paths, many, key): (Vec<&str>, bool, &str) =
-        match (&spec.id, &spec.ids) {
-            (Some(p), None) => (vec![p.as_str()], false, "id"),
-            (None, Some(p)) => (p.as_vec(), true, "ids"),
-            _ => return Err((
+    let (paths, many, key): (Vec<&str>, bool, &str) = match (&spec.id, &spec.ids) {
+        (Some(p), None) => (vec![p.as_str()], false, "id"),
+        (None, Some(p)) => (p.as_vec(), true, "ids"),
+        _ => {
+            return Err((
                 String::new(),
                 format!(
                     "enrichment `{name}` needs exactly one of `id` (one record) or `ids` (many)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let selectors = paths
         .iter()
         .map(|path| {

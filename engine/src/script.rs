@@ -51,6 +51,7 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
     // Scripts may not load other files.
     engine.set_module_resolver(DummyModuleResolver::new());
     engine.disable_symbol("eval");
+    engine.disable_symbol("import");
     engine.set_max_operations(limits.max_operations);
     engine.set_max_call_levels(limits.max_call_levels);
     engine.set_max_string_size(limits.max_string_size);
@@ -70,8 +71,7 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
         engine.register_fn(name, move |code: &str, field: &str, message: &str| {
             report(severity, code, field, message)
         });
-        engine.register_fn(name, move |code: &str, field: (), message: &str| {
-            let _ = field;
+        engine.register_fn(name, move |code: &str, _field: (), message: &str| {
             report(severity, code, "", message)
         });
     }

@@ -328,7 +328,7 @@ mod tests {
         let d = doc("a:\n  b: hello\n  list:\n    - x\n    - {c: 'q'}\n");
         assert_eq!(d.locate("a.b").line_col(), (2, 6));
         assert_eq!(d.locate("a.b").len, 5);
-        assert_eq!(d.locate("a.list[1].c").line_col(), (5, 12));
+        assert_eq!(d.locate("a.list[1].c").line_col(), (5, 11));
         assert_eq!(d.locate("a.list[1].c").len, 3);
         assert_eq!(d.locate_key("a.b").line_col(), (2, 3));
         // unknown paths fall back to the nearest ancestor
