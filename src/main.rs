@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use syncwright::commands::{self, OutputFormat, PlanArgs, SchemaKind};
+use syncwright::commands::{self, OutputFormat, PlanArgs, SandboxArgs, SchemaKind};
 
 /// Keeps a CRM and an accounting system in step: Zoho CRM to Xero, driven
 /// by YAML mappings and Rhai rules.
@@ -30,6 +30,24 @@ enum Command {
     Plan(RunArgs),
     /// Sync: load every record that passes through the target connection.
     Run(RunArgs),
+    /// Serve local Zoho CRM and Xero APIs (one listener, no credentials needed).
+    Sandbox {
+        /// CRM snapshot the Zoho side serves (the file connector's format).
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
+        /// Xero organisation seed; a demo organisation when omitted.
+        #[arg(long, value_name = "FILE")]
+        xero_seed: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Real seconds per vendor minute, to make rate-limit windows short (60 = real time).
+        #[arg(long, default_value_t = 60.0)]
+        time_scale: f64,
+        /// Turn Xero's rate limits off.
+        #[arg(long)]
+        no_limits: bool,
+    },
     /// Print the JSON Schema of the project file or of mapping files.
     Schema {
         /// Which schema; both when omitted.
@@ -84,6 +102,19 @@ fn main() -> ExitCode {
         Command::Validate { config, set } => commands::validate(&config, &set),
         Command::Plan(args) => commands::plan(args.into_plan(false)),
         Command::Run(args) => commands::plan(args.into_plan(true)),
+        Command::Sandbox {
+            seed,
+            xero_seed,
+            listen,
+            time_scale,
+            no_limits,
+        } => commands::sandbox(SandboxArgs {
+            seed,
+            xero_seed,
+            listen,
+            time_scale,
+            no_limits,
+        }),
         Command::Schema { kind, write } => commands::schema(kind, write.as_deref()),
     };
     ExitCode::from(code)

@@ -2,10 +2,12 @@
 //! 0 success, 1 a run that could not finish, 2 a configuration error.
 
 mod plan;
+mod sandbox;
 mod schema;
 mod validate;
 
 pub use plan::{plan, PlanArgs};
+pub use sandbox::{sandbox, SandboxArgs};
 pub use schema::{schema, schema_files, SchemaKind};
 pub use validate::validate;
 

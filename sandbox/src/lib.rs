@@ -1,0 +1,258 @@
+//! Local HTTP servers that behave like Zoho CRM's REST API v8 and Xero's Accounting API.
+//!
+//! One loopback listener serves four vendor "hosts" as path prefixes:
+//! Zoho accounts at `/zoho/accounts`, the Zoho API at `/zoho/api`, Xero identity at
+//! `/xero/identity` and the Xero API at `/xero/api`. Test helpers live under `/sandbox`.
+//! Demo credentials are fixed: client `sandbox-client` / `sandbox-secret`, refresh token
+//! `sandbox-refresh` on both sides.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub mod calls;
+pub mod faults;
+mod server;
+pub mod time;
+mod tokens;
+pub mod xero;
+pub mod zoho;
+
+pub use calls::CallRecord;
+pub use faults::FaultRule;
+pub use xero::seed::demo_xero_seed;
+
+/// Demo OAuth client id accepted by both vendors' token endpoints.
+pub const CLIENT_ID: &str = "sandbox-client";
+/// Demo OAuth client secret accepted by both vendors' token endpoints.
+pub const CLIENT_SECRET: &str = "sandbox-secret";
+/// Demo refresh token accepted by both vendors' token endpoints.
+pub const REFRESH_TOKEN: &str = "sandbox-refresh";
+
+/// Everything that shapes a sandbox run.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// CRM snapshot: a JSON object keyed by Zoho module API name, each an array of records.
+    pub crm_seed: serde_json::Value,
+    /// Xero organisation seed keyed by resource; `None` gives the demo organisation.
+    pub xero_seed: Option<serde_json::Value>,
+    /// Real seconds per vendor minute (60.0 = real time, 1.0 = a minute lasts one second).
+    pub time_scale: f64,
+    /// Xero's API limits.
+    pub limits: XeroLimits,
+    /// Fault injection rules, matched by path prefix (first match wins).
+    pub faults: Vec<FaultRule>,
+    /// Access-token lifetime in real seconds, on both sides.
+    pub token_ttl_secs: u64,
+    /// Seed for generated ids and injected faults.
+    pub seed: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            crm_seed: serde_json::json!({}),
+            xero_seed: None,
+            time_scale: 60.0,
+            limits: XeroLimits::default(),
+            faults: Vec::new(),
+            token_ttl_secs: 3600,
+            seed: 42,
+        }
+    }
+}
+
+/// Xero's rate limits (per tenant, plus one app-wide minute limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XeroLimits {
+    /// Calls in flight per tenant.
+    pub concurrent: u32,
+    /// Calls per (scaled) minute per tenant.
+    pub per_minute: u32,
+    /// Calls per (scaled) day per tenant.
+    pub per_day: u32,
+    /// Calls per (scaled) minute across the app.
+    pub app_per_minute: u32,
+    /// When false no limit is enforced (the headers are still sent).
+    pub enabled: bool,
+}
+
+impl Default for XeroLimits {
+    fn default() -> Self {
+        XeroLimits {
+            concurrent: 5,
+            per_minute: 60,
+            per_day: 5000,
+            app_per_minute: 10_000,
+            enabled: true,
+        }
+    }
+}
+
+impl XeroLimits {
+    /// Limits switched off.
+    pub fn disabled() -> Self {
+        XeroLimits {
+            enabled: false,
+            ..XeroLimits::default()
+        }
+    }
+}
+
+/// Base URLs of the four vendor hosts served by one sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxUrls {
+    /// Zoho accounts server (token endpoint at `{zoho_accounts}/oauth/v2/token`).
+    pub zoho_accounts: String,
+    /// Zoho API domain (records at `{zoho_api}/crm/v8/{module}`).
+    pub zoho_api: String,
+    /// Xero identity server (token endpoint at `{xero_identity}/connect/token`).
+    pub xero_identity: String,
+    /// Xero API host (`{xero_api}/connections`, `{xero_api}/api.xro/2.0/Invoices`).
+    pub xero_api: String,
+}
+
+/// Errors from starting or running a sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The listener could not be bound or served.
+    #[error("sandbox I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A seed document had the wrong shape.
+    #[error("invalid seed: {0}")]
+    Seed(String),
+    /// The configuration is not usable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A running sandbox server.
+pub struct Sandbox {
+    state: Arc<server::AppState>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Binds `listen` (port 0 picks a free port), loads the seeds and starts serving.
+    pub async fn start(config: SandboxConfig, listen: SocketAddr) -> Result<Sandbox, SandboxError> {
+        if config.time_scale.is_nan() || config.time_scale <= 0.0 {
+            return Err(SandboxError::Config("time_scale must be > 0".into()));
+        }
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let base = format!("http://{}", addr);
+        let state = Arc::new(server::AppState::new(config, base)?);
+        let app = server::router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Sandbox {
+            state,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The listener's base URL, e.g. `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Base URLs of the four vendor hosts.
+    pub fn urls(&self) -> SandboxUrls {
+        let b = self.base_url();
+        SandboxUrls {
+            zoho_accounts: format!("{b}/zoho/accounts"),
+            zoho_api: format!("{b}/zoho/api"),
+            xero_identity: format!("{b}/xero/identity"),
+            xero_api: format!("{b}/xero/api"),
+        }
+    }
+
+    /// Every vendor call received so far (not `/sandbox/*` helper calls), oldest first.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.state.calls.all()
+    }
+
+    /// Forgets the call log.
+    pub fn reset_calls(&self) {
+        self.state.calls.clear()
+    }
+
+    /// Current state of one Xero resource (`Invoices`, `Contacts`, `Items`, `Accounts`, `TaxRates`).
+    pub fn xero_state(&self, resource: &str) -> Vec<serde_json::Value> {
+        self.state.xero_dump(resource)
+    }
+
+    /// Current records of one CRM module, full (with line items).
+    pub fn zoho_records(&self, module: &str) -> Vec<serde_json::Value> {
+        self.state.zoho.lock().unwrap().dump(module)
+    }
+
+    /// Expires every access token issued so far, on both sides.
+    pub fn expire_tokens(&self) {
+        self.state.expire_tokens()
+    }
+
+    /// A ready YAML `connections:` block pointing at this sandbox.
+    pub fn connections_block(&self) -> String {
+        let u = self.urls();
+        format!(
+            "connections:\n  zoho:\n    kind: zoho_crm\n    accounts_url: {}\n    api_url: {}\n    client_id: {CLIENT_ID}\n    client_secret: {CLIENT_SECRET}\n    refresh_token: {REFRESH_TOKEN}\n  xero:\n    kind: xero\n    identity_url: {}\n    api_url: {}\n    client_id: {CLIENT_ID}\n    client_secret: {CLIENT_SECRET}\n    grant: client_credentials\n",
+            u.zoho_accounts, u.zoho_api, u.xero_identity, u.xero_api
+        )
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Hanging connections (injected timeouts) must not keep shutdown waiting forever.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(std::time::Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+/// Starts a sandbox, prints its URLs, credentials and connections block to `out`, and
+/// serves until Ctrl-C.
+pub async fn serve_cli(
+    config: SandboxConfig,
+    listen: SocketAddr,
+    out: &mut (dyn std::io::Write + Send),
+) -> Result<(), SandboxError> {
+    let sb = Sandbox::start(config, listen).await?;
+    let u = sb.urls();
+    writeln!(out, "syncwright sandbox listening on {}", sb.base_url())?;
+    writeln!(out, "  Zoho accounts: {}", u.zoho_accounts)?;
+    writeln!(out, "  Zoho API:      {}", u.zoho_api)?;
+    writeln!(out, "  Xero identity: {}", u.xero_identity)?;
+    writeln!(out, "  Xero API:      {}", u.xero_api)?;
+    writeln!(
+        out,
+        "  credentials:   client_id={CLIENT_ID} client_secret={CLIENT_SECRET} refresh_token={REFRESH_TOKEN}"
+    )?;
+    writeln!(out, "  call log:      {}/sandbox/calls", sb.base_url())?;
+    writeln!(out)?;
+    write!(out, "{}", sb.connections_block())?;
+    writeln!(out)?;
+    writeln!(out, "Press Ctrl-C to stop.")?;
+    out.flush()?;
+    tokio::signal::ctrl_c().await?;
+    sb.shutdown().await;
+    Ok(())
+}

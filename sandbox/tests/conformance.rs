@@ -1,0 +1,355 @@
+//! Spec conformance: request bodies the tests send and response bodies the sandbox answers
+//! are validated against the vendors' OpenAPI component schemas (from `shared/specs/`).
+
+use jsonschema::{Draft, Validator};
+use reqwest::Client;
+use serde_json::{json, Value};
+use syncwright_sandbox::*;
+
+const SPECS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/specs/");
+
+fn load(rel: &str) -> Value {
+    let text =
+        std::fs::read_to_string(format!("{SPECS}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    if rel.ends_with(".json") {
+        serde_json::from_str(&text).unwrap()
+    } else {
+        serde_yaml::from_str(&text).unwrap()
+    }
+}
+
+/// OpenAPI 3.0 -> JSON Schema: `nullable` becomes a `null` type; references to other
+/// documents on the web (not available offline) accept anything. The specs' response
+/// `oneOf`s (e.g. `Response_Wrapper` | `API_Exception`) have no required properties, so an
+/// object matches both branches: they are checked as `anyOf` plus the specific branch.
+fn prepare(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.get("$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.starts_with("http"))
+            {
+                o.clear();
+                return;
+            }
+            if o.remove("nullable") == Some(Value::Bool(true)) {
+                if let Some(Value::String(t)) = o.get("type").cloned() {
+                    o.insert("type".into(), json!([t, "null"]));
+                }
+            }
+            for (_, x) in o.iter_mut() {
+                prepare(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(prepare),
+        _ => {}
+    }
+}
+
+struct Spec {
+    components: Value,
+    formats: bool,
+}
+
+impl Spec {
+    fn new(rel: &str, formats: bool) -> Spec {
+        let mut doc = load(rel);
+        prepare(&mut doc);
+        Spec {
+            components: doc["components"].clone(),
+            formats,
+        }
+    }
+    fn validator(&self, schema: Value) -> Validator {
+        let mut root = schema;
+        root["components"] = self.components.clone();
+        jsonschema::options()
+            .with_draft(Draft::Draft4)
+            .should_validate_formats(self.formats)
+            .build(&root)
+            .expect("schema compiles")
+    }
+    fn check(&self, what: &str, schema: Value, instance: &Value) {
+        let v = self.validator(schema);
+        let errs: Vec<String> = v
+            .iter_errors(instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errs.is_empty(),
+            "{what} does not match the spec: {errs:#?}\ninstance: {instance:#}"
+        );
+    }
+    fn check_ref(&self, what: &str, name: &str, instance: &Value) {
+        self.check(
+            what,
+            json!({"$ref": format!("#/components/schemas/{name}")}),
+            instance,
+        )
+    }
+}
+
+#[tokio::test]
+async fn zoho_requests_and_responses_match_record_json() {
+    let spec = Spec::new("zoho-crm-v8/record.json", true);
+    let common = Spec::new("zoho-crm-v8/common.json", true);
+    let seed = json!({"Invoices": [
+        {"id": "4100000001", "Subject": "A", "Status": "Approved", "Grand_Total": 10.5, "Modified_Time": "2024-01-01T10:00:00+05:30",
+         "Invoiced_Items": [{"Product_Name": {"name": "Widget", "id": "1"}, "Quantity": 1, "List_Price": 10.5}]},
+        {"id": "4100000002", "Subject": "B", "Status": "Approved"}
+    ]});
+    let sb = Sandbox::start(
+        SandboxConfig {
+            crm_seed: seed,
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok: Value = c
+        .post(format!("{}/oauth/v2/token", sb.urls().zoho_accounts))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("refresh_token", REFRESH_TOKEN),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let auth = format!("Zoho-oauthtoken {}", tok["access_token"].as_str().unwrap());
+    let api = format!("{}/crm/v8", sb.urls().zoho_api);
+    let get = |url: String| {
+        let c = c.clone();
+        let auth = auth.clone();
+        async move {
+            c.get(url)
+                .header("Authorization", auth)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let list_resp = json!({"anyOf": [{"$ref": "#/components/schemas/Response_Wrapper"}, {"$ref": "#/components/schemas/API_Exception"}]});
+    for url in [
+        format!("{api}/Invoices?fields=Subject,Status&per_page=1"),
+        format!("{api}/Invoices/4100000001"),
+        format!("{api}/Invoices?ids=4100000001"),
+        format!("{api}/Invoices/search?criteria=(Subject:equals:A)"),
+    ] {
+        let b = get(url.clone()).await;
+        spec.check(&url, list_resp.clone(), &b);
+        spec.check_ref(&url, "Response_Wrapper", &b);
+    }
+    // Errors.
+    for (what, b) in [
+        ("missing fields", get(format!("{api}/Invoices")).await),
+        ("unknown module", get(format!("{api}/Nope?fields=a")).await),
+        (
+            "bad criteria",
+            get(format!("{api}/Invoices/search?criteria=oops")).await,
+        ),
+        (
+            "bad token",
+            c.get(format!("{api}/Invoices?fields=a"))
+                .header("Authorization", "Zoho-oauthtoken x")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap(),
+        ),
+    ] {
+        spec.check_ref(what, "API_Exception", &b);
+        common.check_ref(what, "API_Exception", &b);
+    }
+    // Writes: request bodies and per-record answers.
+    let write_resp = json!({"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/Success_Response"}, {"$ref": "#/components/schemas/API_Exception"}]}}}});
+    let bodies = [
+        (
+            "PUT",
+            format!("{api}/Invoices"),
+            json!({"data": [{"id": "4100000001", "Status": "Sent"}, {"id": "1", "Status": "x"}, {"Status": "y"}, {"id": "4100000002", "Subject": 5}]}),
+        ),
+        (
+            "PUT",
+            format!("{api}/Invoices/4100000002"),
+            json!({"data": [{"Status": "Paid"}]}),
+        ),
+        (
+            "POST",
+            format!("{api}/Invoices"),
+            json!({"data": [{"Subject": "C"}, {"Status": "no subject"}]}),
+        ),
+    ];
+    for (m, url, body) in bodies {
+        spec.check_ref("request", "Body_Wrapper", &body);
+        let req = if m == "PUT" {
+            c.put(&url)
+        } else {
+            c.post(&url)
+        };
+        let r: Value = req
+            .header("Authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        spec.check(&url, write_resp.clone(), &r);
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn xero_requests_and_responses_match_accounting_yaml() {
+    let spec = Spec::new("xero/xero_accounting.yaml", false);
+    let identity = Spec::new("xero/xero-identity.yaml", false);
+    let sb = Sandbox::start(
+        SandboxConfig {
+            limits: XeroLimits::disabled(),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let c = Client::new();
+    let tok: Value = c
+        .post(format!("{}/connect/token", sb.urls().xero_identity))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", REFRESH_TOKEN),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    identity.check_ref("token", "AccessToken", &tok);
+    let at = tok["access_token"].as_str().unwrap().to_string();
+    let conns: Value = c
+        .get(format!("{}/connections", sb.urls().xero_api))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    identity.check("connections", json!({"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Connection"}}), &conns);
+    let tenant = conns[0]["tenantId"].as_str().unwrap().to_string();
+    let base = format!("{}/api.xro/2.0", sb.urls().xero_api);
+    let send = |m: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = c
+            .request(m, format!("{base}/{path}"))
+            .bearer_auth(&at)
+            .header("xero-tenant-id", &tenant);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Writes.
+    let contacts =
+        json!({"Contacts": [{"Name": "Spec Co", "EmailAddress": "a@b.example"}, {"Name": ""}]});
+    spec.check_ref("request", "Contacts", &contacts);
+    let (s, b) = send(
+        reqwest::Method::PUT,
+        "Contacts?summarizeErrors=false",
+        Some(contacts),
+    )
+    .await;
+    assert_eq!(s, 200);
+    spec.check_ref("PUT Contacts", "Contacts", &b);
+    let items = json!({"Items": [{"Code": "SPEC-1", "Name": "Spec item", "SalesDetails": {"UnitPrice": 9.99, "AccountCode": "200", "TaxType": "OUTPUT"}}]});
+    spec.check_ref("request", "Items", &items);
+    let (s, b) = send(reqwest::Method::PUT, "Items", Some(items)).await;
+    assert_eq!(s, 200);
+    spec.check_ref("PUT Items", "Items", &b);
+    let invoices = json!({"Invoices": [
+        {"Type": "ACCREC", "Contact": {"Name": "Spec Co"}, "Date": "2024-02-01", "DueDate": "2024-03-01", "Reference": "R1", "LineAmountTypes": "Inclusive",
+         "LineItems": [{"ItemCode": "SPEC-1", "Quantity": 3, "DiscountRate": 5.0}, {"Description": "Fee", "Quantity": 1, "UnitAmount": 12.5, "AccountCode": "260", "TaxType": "EXEMPTOUTPUT"}]},
+        {"Type": "ACCREC", "Contact": {"ContactID": "c0000000-0000-4000-8000-000000000001"}, "Status": "AUTHORISED", "LineItems": [{"Description": "X", "UnitAmount": 1, "AccountCode": "999"}]}
+    ]});
+    spec.check_ref("request", "Invoices", &invoices);
+    let (s, b) = send(
+        reqwest::Method::PUT,
+        "Invoices?summarizeErrors=false&unitdp=4",
+        Some(invoices.clone()),
+    )
+    .await;
+    assert_eq!(s, 200);
+    spec.check_ref("PUT Invoices (false)", "Invoices", &b);
+    let (s, b) = send(
+        reqwest::Method::PUT,
+        "Invoices?summarizeErrors=true",
+        Some(invoices),
+    )
+    .await;
+    assert_eq!(s, 400);
+    spec.check_ref("PUT Invoices (true)", "Error", &b);
+    let id = sb.xero_state("Invoices")[0]["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let update = json!({"Invoices": [{"InvoiceID": id, "Status": "AUTHORISED"}]});
+    spec.check_ref("request", "Invoices", &update);
+    let (s, b) = send(reqwest::Method::POST, "Invoices", Some(update)).await;
+    assert_eq!(s, 200, "{b}");
+    spec.check_ref("POST Invoices", "Invoices", &b);
+    // Reads.
+    for (path, schema) in [
+        ("Invoices", "Invoices"),
+        ("Invoices?page=1&pageSize=1", "Invoices"),
+        (&*format!("Invoices/{id}"), "Invoices"),
+        (
+            "Invoices?where=Reference%3D%3D%22R1%22&Statuses=AUTHORISED",
+            "Invoices",
+        ),
+        ("Contacts?where=Name%3D%3D%22Spec%20Co%22", "Contacts"),
+        ("Contacts?page=1", "Contacts"),
+        ("Items", "Items"),
+        ("Items/SPEC-1", "Items"),
+        ("Accounts", "Accounts"),
+        ("TaxRates", "TaxRates"),
+    ] {
+        let (s, b) = send(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 200, "{path}");
+        spec.check_ref(path, schema, &b);
+    }
+    let (s, b) = send(reqwest::Method::GET, "Invoices?where=garbage", None).await;
+    assert_eq!(s, 400);
+    spec.check_ref("bad where", "Error", &b);
+    sb.shutdown().await;
+}
+
+#[test]
+fn validators_are_not_vacuous() {
+    let x = Spec::new("xero/xero_accounting.yaml", false);
+    let v = x.validator(json!({"$ref": "#/components/schemas/Invoices"}));
+    assert!(!v.is_valid(&json!({"Invoices": [{"Type": "BOGUS"}]})));
+    assert!(!v.is_valid(&json!({"Invoices": [{"LineItems": [{"Quantity": "two"}]}]})));
+    let z = Spec::new("zoho-crm-v8/record.json", true);
+    let v = z.validator(json!({"$ref": "#/components/schemas/API_Exception"}));
+    assert!(!v.is_valid(&json!({"status": "error", "code": "NOPE", "message": "x"})));
+    let v = z.validator(json!({"$ref": "#/components/schemas/Response_Wrapper"}));
+    assert!(!v.is_valid(&json!({"data": [{"Modified_Time": "yesterday"}]})));
+}
