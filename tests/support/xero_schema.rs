@@ -204,7 +204,8 @@ fn convert_schema(v: &Value, mode: Mode) -> Value {
     // An enum of strings with a sibling `type: string` is fine; booleans given as "false"
     // defaults are dropped above.
     // Strict property names: objects that declare properties reject unknown ones.
-    let composite = out.contains_key("allOf") || out.contains_key("anyOf") || out.contains_key("oneOf");
+    let composite =
+        out.contains_key("allOf") || out.contains_key("anyOf") || out.contains_key("oneOf");
     if mode != Mode::Open
         && out.contains_key("properties")
         && !out.contains_key("additionalProperties")
@@ -226,7 +227,8 @@ fn validator(schema_name: &str, mode: Mode) -> Arc<jsonschema::Validator> {
     }
     let mut doc = documents()[mode as usize].clone();
     assert!(
-        doc.pointer(&format!("/components/schemas/{schema_name}")).is_some(),
+        doc.pointer(&format!("/components/schemas/{schema_name}"))
+            .is_some(),
         "no schema named {schema_name:?} in {}",
         spec_path()
     );
@@ -250,7 +252,11 @@ fn run(schema_name: &str, value: &Value, mode: Mode) -> Result<(), Vec<String>> 
         .iter_errors(value)
         .map(|e| {
             let path = e.instance_path().to_string();
-            let path = if path.is_empty() { "/".to_string() } else { path };
+            let path = if path.is_empty() {
+                "/".to_string()
+            } else {
+                path
+            };
             format!("{path}: {e}")
         })
         .collect();
@@ -295,8 +301,7 @@ pub fn assert_valid(schema_name: &str, value: &Value) {
 
 /// Names of all schemas in the spec's components.
 pub fn schema_names() -> Vec<String> {
-    documents()
-[0]
+    documents()[0]
         .pointer("/components/schemas")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
@@ -344,7 +349,10 @@ pub fn self_check() {
     let mut unknown = realistic.clone();
     unknown["Foo"] = json!(1);
     let errs = validate("Invoice", &unknown).expect_err("unknown property Foo must fail");
-    assert!(errs.iter().any(|e| e.contains("Foo")), "error should name Foo: {errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("Foo")),
+        "error should name Foo: {errs:?}"
+    );
 
     let mut typo = realistic.clone();
     typo["LineItem"] = typo["LineItems"].take();
@@ -354,7 +362,10 @@ pub fn self_check() {
     let mut line_unknown = realistic.clone();
     line_unknown["LineItems"][0]["Qty"] = json!(1);
     let errs = validate("Invoice", &line_unknown).expect_err("unknown line property must fail");
-    assert!(errs.iter().any(|e| e.starts_with("/LineItems/0")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.starts_with("/LineItems/0")),
+        "{errs:?}"
+    );
 
     let mut bad_qty = realistic.clone();
     bad_qty["LineItems"][0]["Quantity"] = json!("2.5");
@@ -381,7 +392,8 @@ pub fn self_check() {
     let mut read_only = realistic.clone();
     read_only["SubTotal"] = json!(25.31);
     validate("Invoice", &read_only).expect("readOnly SubTotal allowed by validate");
-    validate_request("Invoice", &read_only).expect_err("readOnly SubTotal rejected by validate_request");
+    validate_request("Invoice", &read_only)
+        .expect_err("readOnly SubTotal rejected by validate_request");
 
     let mut answer = realistic.clone();
     answer["DateString"] = json!("2026-11-01T00:00:00");

@@ -1,0 +1,206 @@
+//! The CLI contract, through the binary: exit codes, the plan JSON shape,
+//! `run` through the file sink, schemas and modelines.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const EXAMPLE: &str = "examples/zoho-crm-to-xero/syncwright.yaml";
+
+fn syncwright(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_syncwright"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn validate_exit_codes() {
+    let ok = syncwright(&["validate", "--config", EXAMPLE]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("ok (1 module"));
+
+    let bad = syncwright(&[
+        "validate",
+        "--config",
+        "tests/fixtures/config/unknown_lookup/syncwright.yaml",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = text(&bad.stderr);
+    assert!(
+        stderr.contains("tests/fixtures/config/unknown_lookup/mapping.yaml:14:36"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 configuration error"), "{stderr}");
+}
+
+#[test]
+fn plan_json_follows_the_contract() {
+    let out = syncwright(&["plan", "--config", EXAMPLE, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(plan["module"], "invoices");
+    let records = plan["records"].as_array().unwrap();
+    let mut counts = std::collections::HashMap::new();
+    for r in records {
+        for key in ["source_id", "verdict", "violations", "payload"] {
+            assert!(r.get(key).is_some(), "record lacks {key}: {r}");
+        }
+        let verdict = r["verdict"].as_str().unwrap();
+        assert!(["sync", "skip", "reject"].contains(&verdict));
+        assert_eq!(r["payload"].is_null(), verdict != "sync");
+        for v in r["violations"].as_array().unwrap() {
+            for key in ["rule", "severity", "field", "message"] {
+                assert!(v.get(key).is_some(), "violation lacks {key}: {v}");
+            }
+        }
+        *counts.entry(verdict.to_string()).or_insert(0u64) += 1;
+    }
+    for verdict in ["sync", "skip", "reject"] {
+        assert_eq!(
+            plan["summary"][verdict].as_u64().unwrap(),
+            counts.get(verdict).copied().unwrap_or(0)
+        );
+    }
+    assert!(
+        counts["sync"] > 0 && counts["reject"] > 0 && counts["skip"] > 0,
+        "the example shows every verdict"
+    );
+}
+
+#[test]
+fn plan_table_has_one_line_per_record() {
+    let out = syncwright(&["plan", "--config", EXAMPLE]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains('\x1b'), "no colour off a terminal");
+    let rows = stdout.lines().filter(|l| l.starts_with("5725767")).count();
+    assert_eq!(rows, 14, "{stdout}");
+    assert!(
+        stdout.contains("14 records: 9 sync, 1 skip, 4 reject"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plan_set_and_input_and_id() {
+    let out = syncwright(&[
+        "plan",
+        "--config",
+        EXAMPLE,
+        "--input",
+        "tests/fixtures/valid_total_tax.json",
+        "--set",
+        "tax.mode=total",
+        "--format",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["summary"]["sync"], 1);
+
+    let out = syncwright(&[
+        "plan",
+        "--config",
+        EXAMPLE,
+        "--id",
+        "5725767000001101012",
+        "--format",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["records"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        plan["records"][0]["verdict"], "reject",
+        "an unchecked Add to Xero is an error for one record"
+    );
+
+    let bad = syncwright(&["plan", "--config", EXAMPLE, "--set", "tax.mode=sometimes"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("tax.mode=sometimes"));
+
+    let unknown = syncwright(&["plan", "--config", EXAMPLE, "--module", "quotes"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn run_writes_request_bodies_through_the_file_sink() {
+    let out = syncwright(&["run", "--config", EXAMPLE, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let synced: Vec<&serde_json::Value> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "sync")
+        .collect();
+    assert!(synced.iter().all(|r| r["load"]["ok"] == true));
+    let written = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/zoho-crm-to-xero/out/xero-requests.jsonl"),
+    )
+    .unwrap();
+    let bodies: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sent: usize = bodies
+        .iter()
+        .map(|b| b["Invoices"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(sent, synced.len());
+    assert_eq!(
+        bodies[0]["Invoices"][0], synced[0]["payload"],
+        "the body holds the payload exactly as planned"
+    );
+}
+
+#[test]
+fn schemas_are_current_and_shipped_yaml_points_at_them() {
+    let out = syncwright(&["schema", "mapping"]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/mapping.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        printed, shipped,
+        "run `syncwright schema --write schemas` after changing the config model"
+    );
+    let out = syncwright(&["schema", "project"]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("schemas/project.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        printed, shipped,
+        "run `syncwright schema --write schemas` after changing the config model"
+    );
+    assert!(
+        printed.to_string().contains("\"const\":\"file\""),
+        "connector kinds are in the project schema"
+    );
+
+    for (file, schema) in [
+        ("mappings/invoices.yaml", "../schemas/mapping.schema.json"),
+        (EXAMPLE, "../../schemas/project.schema.json"),
+    ] {
+        let first = std::fs::read_to_string(root.join(file)).unwrap();
+        let first = first.lines().next().unwrap().to_string();
+        assert_eq!(
+            first,
+            format!("# yaml-language-server: $schema={schema}"),
+            "{file}"
+        );
+        assert!(
+            root.join(file).parent().unwrap().join(schema).exists(),
+            "{file}: modeline target exists"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Runs the real pipeline in-process over a fixture and returns the plan JSON.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use syncwright_connectors::file::FileSource;
+use syncwright_engine::pipeline::{run_module, PipelineOptions};
+use syncwright_engine::project::LoadOptions;
+use syncwright_engine::report::JsonReport;
+use syncwright_engine::Project;
+
+/// The workspace root (the root package's directory).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The example project's file.
+pub fn example_config() -> PathBuf {
+    root().join("examples/zoho-crm-to-xero/syncwright.yaml")
+}
+
+/// Loads `config` with `sets` overrides, panicking with rendered diagnostics.
+pub fn load(config: &Path, sets: &[(&str, &str)]) -> Project {
+    let options = LoadOptions {
+        overrides: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..LoadOptions::new(config)
+    };
+    match Project::load(&options, &syncwright_connectors::registry()) {
+        Ok(p) => p,
+        Err(d) => panic!("{}", d.render(false)),
+    }
+}
+
+/// Plans `module` of `project` over the snapshot at `input`; returns the plan JSON.
+pub fn plan(project: &Project, module: &str, input: &Path, ids: &[&str]) -> serde_json::Value {
+    let module = project.module(module).expect("module exists");
+    let mut source = FileSource::new(input.to_path_buf(), None);
+    let mut out = Vec::new();
+    {
+        let mut report = JsonReport::new(&mut out, false);
+        let options = PipelineOptions {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            modified_since: None,
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(run_module(module, &mut source, None, &options, &mut report))
+            .expect("plan runs");
+        report.finish().unwrap();
+    }
+    serde_json::from_slice(&out).expect("plan output is one JSON document")
+}
+
+/// Plans a fixture of `tests/fixtures/` with the example project and settings overrides.
+pub fn plan_fixture(fixture: &str, sets: &[(&str, &str)]) -> serde_json::Value {
+    let project = load(&example_config(), sets);
+    plan(
+        &project,
+        "invoices",
+        &root()
+            .join("tests/fixtures")
+            .join(format!("{fixture}.json")),
+        &[],
+    )
+}
