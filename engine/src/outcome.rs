@@ -92,6 +92,30 @@ pub struct LoadResult {
     pub location: Option<String>,
 }
 
+impl LoadResult {
+    /// A payload written somewhere that gives it no id (a file, stdout).
+    pub fn written(location: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            target_id: None,
+            target_number: None,
+            messages: Vec::new(),
+            location: Some(location.into()),
+        }
+    }
+
+    /// A payload the target did not take, with the reasons.
+    pub fn failed(messages: Vec<String>) -> Self {
+        Self {
+            ok: false,
+            target_id: None,
+            target_number: None,
+            messages,
+            location: None,
+        }
+    }
+}
+
 /// Everything decided about one source record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordOutcome {

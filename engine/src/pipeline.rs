@@ -103,13 +103,7 @@ pub async fn run_module(
                     Ok(results) => results,
                     Err(err) => chunk
                         .iter()
-                        .map(|_| LoadResult {
-                            ok: false,
-                            target_id: None,
-                            target_number: None,
-                            messages: vec![err.to_string()],
-                            location: None,
-                        })
+                        .map(|_| LoadResult::failed(vec![err.to_string()]))
                         .collect(),
                 };
                 for (&i, result) in chunk.iter().zip(results) {

@@ -68,13 +68,7 @@ impl Sink for FileSink {
         let location = format!("{}#{}", self.path.display(), self.requests);
         Ok(items
             .iter()
-            .map(|_| LoadResult {
-                ok: true,
-                target_id: None,
-                target_number: None,
-                messages: Vec::new(),
-                location: Some(location.clone()),
-            })
+            .map(|_| LoadResult::written(location.clone()))
             .collect())
     }
 

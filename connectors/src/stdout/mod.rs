@@ -75,13 +75,7 @@ impl Sink for StdoutSink {
         writeln!(out).map_err(|e| ConnectorError::Io(e.to_string()))?;
         Ok(items
             .iter()
-            .map(|_| LoadResult {
-                ok: true,
-                target_id: None,
-                target_number: None,
-                messages: Vec::new(),
-                location: Some("stdout".into()),
-            })
+            .map(|_| LoadResult::written("stdout"))
             .collect())
     }
 
