@@ -61,6 +61,20 @@ pub trait Source: Send {
         module: &str,
         ids: &[String],
     ) -> Result<Vec<Value>, ConnectorError>;
+    /// Related records of `module` whose field `key` (dotted, such as
+    /// `Account_Name.id`) equals one of `values`.
+    async fn fetch_related_by(
+        &mut self,
+        module: &str,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let _ = (values,);
+        Err(ConnectorError::Config(format!(
+            "{} cannot look up {module} by {key}",
+            self.describe()
+        )))
+    }
     /// A short description for reports (`file crm.json`).
     fn describe(&self) -> String;
 }

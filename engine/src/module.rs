@@ -25,6 +25,24 @@ pub struct Enrichment {
     pub selectors: Vec<Selector>,
     /// True for `ids:` (a map of records), false for `id:` (one record).
     pub many: bool,
+    /// Field of the related records matched against the values (`id` by default).
+    pub key: String,
+}
+
+/// Related records fetched so far in a run, by (module, key, value).
+pub type RelatedCache = HashMap<(String, String, String), Vec<Value>>;
+
+/// Reads a dotted field (`Account_Name.id`) of a record as text.
+pub fn dotted_value(record: &Value, key: &str) -> Option<String> {
+    let mut value = record;
+    for part in key.split('.') {
+        value = value.get(part)?;
+    }
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 impl Enrichment {
@@ -207,30 +225,24 @@ impl Module {
         }
     }
 
-    /// Builds the `related` map for `record` from records fetched by id
-    /// (`found` maps (module, id) to the record).
-    pub fn related_for(
-        &self,
-        record: &Value,
-        found: &HashMap<(String, String), Value>,
-    ) -> HashMap<String, Value> {
+    /// Builds the `related` map for `record` from the records fetched so far.
+    pub fn related_for(&self, record: &Value, found: &RelatedCache) -> HashMap<String, Value> {
         let mut related = HashMap::new();
         for e in &self.enrichments {
             let ids = e.ids(record);
+            let lookup = |id: &String| {
+                found
+                    .get(&(e.module.clone(), e.key.clone(), id.clone()))
+                    .and_then(|records| records.first())
+            };
             let value = if e.many {
                 Value::Object(
                     ids.iter()
-                        .filter_map(|id| {
-                            found
-                                .get(&(e.module.clone(), id.clone()))
-                                .map(|r| (id.clone(), r.clone()))
-                        })
+                        .filter_map(|id| lookup(id).map(|r| (id.clone(), r.clone())))
                         .collect(),
                 )
             } else {
-                ids.first()
-                    .and_then(|id| found.get(&(e.module.clone(), id.clone())).cloned())
-                    .unwrap_or(Value::Null)
+                ids.first().and_then(lookup).cloned().unwrap_or(Value::Null)
             };
             related.insert(e.name.clone(), value);
         }
@@ -267,5 +279,6 @@ pub(crate) fn compile_enrichment(
         module: spec.module.clone(),
         selectors,
         many,
+        key: spec.key.clone().unwrap_or_else(|| "id".into()),
     })
 }

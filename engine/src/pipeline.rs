@@ -2,12 +2,10 @@
 //! load. Records stream through in batches; memory holds one batch plus the
 //! related records already fetched, never the whole source.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::connector::{ConnectorError, ExtractRequest, LoadItem, Sink, Source, SourceItem};
-use crate::module::{Module, RunContext};
+use crate::module::{dotted_value, Module, RelatedCache, RunContext};
 use crate::outcome::{LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation};
 
 /// Options of one pipeline run over one module.
@@ -63,7 +61,7 @@ pub async fn run_module(
     let run = RunContext {
         single_record: options.ids.len() == 1,
     };
-    let mut cache: HashMap<(String, String), Value> = HashMap::new();
+    let mut cache = RelatedCache::new();
     let mut summary = Summary::default();
     let batch_size = sink
         .as_ref()
@@ -128,16 +126,16 @@ async fn fetch_related(
     module: &Module,
     source: &mut dyn Source,
     items: &[SourceItem],
-    cache: &mut HashMap<(String, String), Value>,
+    cache: &mut RelatedCache,
 ) -> Result<(), ConnectorError> {
     for enrichment in &module.enrichments {
         let mut wanted: Vec<String> = Vec::new();
         for item in items {
             if let SourceItem::Record(record) = item {
                 for id in enrichment.ids(record) {
-                    let key = (enrichment.module.clone(), id);
-                    if !cache.contains_key(&key) && !wanted.contains(&key.1) {
-                        wanted.push(key.1);
+                    let key = (enrichment.module.clone(), enrichment.key.clone(), id);
+                    if !cache.contains_key(&key) && !wanted.contains(&key.2) {
+                        wanted.push(key.2);
                     }
                 }
             }
@@ -145,13 +143,31 @@ async fn fetch_related(
         if wanted.is_empty() {
             continue;
         }
-        for record in source.fetch_related(&enrichment.module, &wanted).await? {
-            let id = match record.get("id") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => continue,
-            };
-            cache.insert((enrichment.module.clone(), id), record);
+        let records = if enrichment.key == "id" {
+            source.fetch_related(&enrichment.module, &wanted).await?
+        } else {
+            source
+                .fetch_related_by(&enrichment.module, &enrichment.key, &wanted)
+                .await?
+        };
+        // Remember misses too, so a missing record costs one lookup per run.
+        for value in &wanted {
+            cache.insert(
+                (
+                    enrichment.module.clone(),
+                    enrichment.key.clone(),
+                    value.clone(),
+                ),
+                Vec::new(),
+            );
+        }
+        for record in records {
+            if let Some(value) = dotted_value(&record, &enrichment.key) {
+                cache
+                    .entry((enrichment.module.clone(), enrichment.key.clone(), value))
+                    .or_default()
+                    .push(record);
+            }
         }
     }
     Ok(())

@@ -77,6 +77,23 @@ impl Snapshot {
         self.modules.get(module)?.get(*index)
     }
 
+    /// Records of `module` whose dotted field `key` equals one of `values`.
+    pub fn find_by(&self, module: &str, key: &str, values: &[String]) -> Vec<Value> {
+        self.modules
+            .get(module)
+            .map(|records| {
+                records
+                    .iter()
+                    .filter(|r| {
+                        syncwright_engine::module::dotted_value(r, key)
+                            .is_some_and(|v| values.contains(&v))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Names of the modules present.
     pub fn modules(&self) -> Vec<&str> {
         self.modules.keys().map(String::as_str).collect()

@@ -150,6 +150,16 @@ impl Source for FileSource {
             .collect())
     }
 
+    async fn fetch_related_by(
+        &mut self,
+        module: &str,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let from = self.related.as_ref().unwrap_or(&self.snapshot);
+        Ok(from.find_by(module, key, values))
+    }
+
     fn describe(&self) -> String {
         format!("file {}", self.path.display())
     }

@@ -82,6 +82,11 @@ pub struct EnrichSpec {
     /// JSONPath(s) of many related ids: `related.<name>` is a map from id to record.
     #[serde(default)]
     pub ids: Option<OneOrMany>,
+    /// Field of the related records the value is matched against, dotted
+    /// (`Account_Name.id` finds an Account's Contacts); default `id`. With a
+    /// key other than `id`, `related.<name>` is the first record that matches.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// Rule scripts per stage.
