@@ -6,33 +6,38 @@ use crate::module::Module;
 use crate::outcome::{RecordOutcome, Summary, Verdict};
 use crate::pipeline::Reporter;
 
-/// Streams `{"module": ..., "records": [...], "summary": {...}}`, one module
-/// per document; several modules are written as a JSON array of documents.
+/// Streams `{"module": ..., "records": [...], "summary": {...}}` for one
+/// module. Several modules are written as one document too:
+/// `{"modules": [<one document per module>], "summary": {...totals}}`.
 pub struct JsonReport<W: Write> {
     out: W,
     first_record: bool,
     modules_written: usize,
     expect_many: bool,
+    total: Summary,
 }
 
 impl<W: Write> JsonReport<W> {
-    /// A report over `out`; `many_modules` wraps documents in an array.
+    /// A report over `out`; `many_modules` wraps the module documents.
     pub fn new(out: W, many_modules: bool) -> Self {
         Self {
             out,
             first_record: true,
             modules_written: 0,
             expect_many: many_modules,
+            total: Summary::default(),
         }
     }
 
-    /// Closes the array when several modules were written.
+    /// Closes the wrapper when several modules were written.
     pub fn finish(mut self) -> std::io::Result<W> {
         if self.expect_many {
             if self.modules_written == 0 {
-                write!(self.out, "[")?;
+                write!(self.out, "{{\"modules\":[")?;
             }
-            writeln!(self.out, "]")?;
+            write!(self.out, "],\"summary\":")?;
+            serde_json::to_writer(&mut self.out, &self.total)?;
+            writeln!(self.out, "}}")?;
         }
         self.out.flush()?;
         Ok(self.out)
@@ -50,7 +55,11 @@ impl<W: Write> Reporter for JsonReport<W> {
             write!(
                 self.out,
                 "{}",
-                if self.modules_written == 0 { "[" } else { "," }
+                if self.modules_written == 0 {
+                    "{\"modules\":["
+                } else {
+                    ","
+                }
             )?;
         }
         self.first_record = true;
@@ -73,6 +82,10 @@ impl<W: Write> Reporter for JsonReport<W> {
 
     fn end(&mut self, _module: &Module, summary: &Summary) -> std::io::Result<()> {
         self.modules_written += 1;
+        self.total.sync += summary.sync;
+        self.total.skip += summary.skip;
+        self.total.reject += summary.reject;
+        self.total.failed += summary.failed;
         write!(self.out, "\n],\"summary\":")?;
         serde_json::to_writer(&mut self.out, summary)?;
         write!(self.out, "}}")?;
