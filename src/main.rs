@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncwright::commands::{self, OutputFormat, PlanArgs, SandboxArgs, SchemaKind};
+use syncwright_engine::pipeline::SyncMode;
 
 /// Keeps a CRM and an accounting system in step: Zoho CRM to Xero, driven
 /// by YAML mappings and Rhai rules.
@@ -79,6 +80,26 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: OutputFormat,
+    /// Which records may be written.
+    #[arg(long, value_enum, default_value = "create-and-update")]
+    mode: ModeArg,
+    /// Only records modified after the module's last complete run.
+    #[arg(long, conflicts_with = "since")]
+    since_last_sync: bool,
+    /// Only records modified after this time (ISO-8601 with offset).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+}
+
+/// `--mode` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    /// Create new records and update linked ones.
+    CreateAndUpdate,
+    /// Only create; linked records are left alone.
+    CreateOnly,
+    /// Only update linked records.
+    UpdateOnly,
 }
 
 impl RunArgs {
@@ -91,6 +112,13 @@ impl RunArgs {
             set: self.set,
             format: self.format,
             load,
+            mode: match self.mode {
+                ModeArg::CreateAndUpdate => SyncMode::CreateAndUpdate,
+                ModeArg::CreateOnly => SyncMode::CreateOnly,
+                ModeArg::UpdateOnly => SyncMode::UpdateOnly,
+            },
+            since_last_sync: self.since_last_sync,
+            since: self.since,
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct LoadItem {
     pub source_id: String,
     /// The target payload.
     pub payload: Value,
+    /// The linked target record, when this is an update (Xero `InvoiceID`).
+    pub target_id: Option<String>,
 }
 
 /// A system payloads are written to.
@@ -93,12 +95,26 @@ pub struct LoadItem {
 pub trait Sink: Send {
     /// Most items one `load` call takes.
     fn max_batch(&self) -> usize;
-    /// Loads a batch into `resource`; one result per item, in order.
+    /// Loads a batch into `resource`; one result per item, in order. The
+    /// request carries `idempotency_key`: the same key with the same items
+    /// must never create twice.
     async fn load(
         &mut self,
         resource: &str,
         items: Vec<LoadItem>,
+        idempotency_key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError>;
+    /// Looks for records an interrupted run may have created: one entry per
+    /// item, `Some` when the target already holds it. `None` when this sink
+    /// cannot tell (then an open intent is replayed with its key instead).
+    async fn find_existing(
+        &mut self,
+        resource: &str,
+        items: &[LoadItem],
+    ) -> Result<Option<Vec<Option<LoadResult>>>, ConnectorError> {
+        let _ = (resource, items);
+        Ok(None)
+    }
     /// Flushes and closes.
     async fn finish(&mut self) -> Result<(), ConnectorError>;
     /// A short description for reports.

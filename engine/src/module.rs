@@ -91,6 +91,7 @@ pub struct Module {
     pub enrichments: Vec<Enrichment>,
     pub(crate) id: Selector,
     pub(crate) label: Option<Selector>,
+    pub(crate) modified: Option<Selector>,
     pub(crate) transform: Transform,
     pub(crate) source_rules: RuleSet,
     pub(crate) target_rules: RuleSet,
@@ -161,6 +162,7 @@ impl Module {
                     code: "NOT_A_RECORD".into(),
                 }],
                 payload: None,
+                action: None,
                 load: None,
             };
         }
@@ -221,7 +223,16 @@ impl Module {
             } else {
                 None
             },
+            action: None,
             load: None,
+        }
+    }
+
+    /// The record's last-modified time, as the source writes it.
+    pub fn record_modified(&self, record: &Value) -> Option<String> {
+        match self.modified.as_ref()?.first(record)? {
+            Value::String(s) => Some(s.clone()),
+            _ => None,
         }
     }
 

@@ -130,9 +130,24 @@ pub struct RecordOutcome {
     pub violations: Vec<Violation>,
     /// The target object exactly as it is (or would be) sent; null unless the verdict is sync.
     pub payload: Option<serde_json::Value>,
+    /// What the sync does with it: create, update, or nothing (unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
     /// The target's answer, after a load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadResult>,
+}
+
+/// What a sync does with a record that passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Not linked yet: created in the target.
+    Create,
+    /// Linked and changed since the last sync: updated in place.
+    Update,
+    /// Linked and the payload is the same as last sent: no call.
+    Unchanged,
 }
 
 /// Counts per verdict.
@@ -147,6 +162,15 @@ pub struct Summary {
     /// Records the target refused at load time (run only).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed: u64,
+    /// Records created in the target (run only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub created: u64,
+    /// Records updated in the target (run only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub updated: u64,
+    /// Records linked and unchanged: no call made.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchanged: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -161,8 +185,12 @@ impl Summary {
             Verdict::Skip => self.skip += 1,
             Verdict::Reject => self.reject += 1,
         }
-        if outcome.load.as_ref().is_some_and(|l| !l.ok) {
-            self.failed += 1;
+        match (&outcome.load, outcome.action) {
+            (Some(load), _) if !load.ok => self.failed += 1,
+            (Some(_), Some(Action::Create)) => self.created += 1,
+            (Some(_), Some(Action::Update)) => self.updated += 1,
+            (_, Some(Action::Unchanged)) => self.unchanged += 1,
+            _ => {}
         }
     }
 }

@@ -1,12 +1,33 @@
 //! The pipeline: extract -> enrich -> validate -> transform -> validate ->
-//! load. Records stream through in batches; memory holds one batch plus the
-//! related records already fetched, never the whole source.
+//! load. Records stream through in batches; memory holds one page, one load
+//! batch and the related records already fetched, never the whole source.
+//!
+//! With a state store, loading is exactly-once: a batch's intent (source
+//! ids, payload hashes, idempotency key) is committed before the request and
+//! closed together with the links its answer produced; intents left open by
+//! a run that died are reconciled before anything new is sent.
+
+use std::collections::VecDeque;
 
 use serde_json::Value;
 
 use crate::connector::{ConnectorError, ExtractRequest, LoadItem, Sink, Source, SourceItem};
 use crate::module::{dotted_value, Module, RelatedCache, RunContext};
-use crate::outcome::{LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation};
+use crate::outcome::{Action, LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation};
+use crate::state::{now, payload_hash, Intent, Link, StateError, StateStore};
+
+/// Which records a run may write, as the portal's Sync Mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    /// Create new records and update linked ones.
+    #[default]
+    CreateAndUpdate,
+    /// Only create; linked records are left alone.
+    CreateOnly,
+    /// Only update linked records; new ones are left out.
+    UpdateOnly,
+}
 
 /// Options of one pipeline run over one module.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +36,8 @@ pub struct PipelineOptions {
     pub ids: Vec<String>,
     /// Only records modified after this time.
     pub modified_since: Option<String>,
+    /// Which records may be written.
+    pub mode: SyncMode,
 }
 
 /// Receives outcomes as they are decided, in source order.
@@ -37,16 +60,35 @@ pub enum PipelineError {
     /// Writing the report failed.
     #[error("cannot write the report: {0}")]
     Report(#[from] std::io::Error),
+    /// The state store failed; the run stops rather than risk a duplicate.
+    #[error("{0}")]
+    State(#[from] StateError),
 }
 
-/// Runs one module from `source` to `sink` (`None` for a plan: nothing is sent).
+/// What a module run produced besides the report.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleRun {
+    /// Counts per verdict and action.
+    pub summary: Summary,
+    /// The newest modification time seen, held back before any record that
+    /// failed to load; where the module's cursor may move.
+    pub cursor: Option<String>,
+}
+
+/// Runs one module from `source` to `sink` (`None` for a plan: nothing is
+/// sent). With `state`, records are compared with their links (create,
+/// update, unchanged) and writes are exactly-once.
 pub async fn run_module(
     module: &Module,
     source: &mut dyn Source,
     mut sink: Option<&mut (dyn Sink + '_)>,
+    mut state: Option<&mut (dyn StateStore + '_)>,
     options: &PipelineOptions,
     reporter: &mut dyn Reporter,
-) -> Result<Summary, PipelineError> {
+) -> Result<ModuleRun, PipelineError> {
+    if let (Some(sink), Some(state)) = (sink.as_deref_mut(), state.as_deref_mut()) {
+        reconcile(module, sink, state).await?;
+    }
     let request = ExtractRequest {
         module: module.source.module.clone(),
         ids: options.ids.clone(),
@@ -68,58 +110,364 @@ pub async fn run_module(
         .map(|s| s.max_batch())
         .unwrap_or(usize::MAX)
         .max(1);
+    let mut cursor = CursorTracker::default();
+    // Outcomes wait here, in source order, until their batch is loaded.
+    let mut queue: VecDeque<Pending> = VecDeque::new();
+    let mut waiting = 0usize;
 
     while let Some(items) = source.next_batch().await? {
         fetch_related(module, source, &items, &mut cache).await?;
-        let mut outcomes: Vec<RecordOutcome> = items
-            .iter()
-            .map(|item| match item {
+        for item in &items {
+            let (mut outcome, modified) = match item {
                 SourceItem::Record(record) => {
                     let related = module.related_for(record, &cache);
-                    module.evaluate(record, &related, run)
+                    (
+                        module.evaluate(record, &related, run),
+                        module.record_modified(record),
+                    )
                 }
-                SourceItem::Unreadable { position, reason } => unreadable(position, reason),
-            })
-            .collect();
-
-        if let Some(sink) = sink.as_deref_mut() {
-            let ready: Vec<usize> = outcomes
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| o.verdict == Verdict::Sync)
-                .map(|(i, _)| i)
-                .collect();
-            for chunk in ready.chunks(batch_size) {
-                let load: Vec<LoadItem> = chunk
-                    .iter()
-                    .map(|&i| LoadItem {
-                        source_id: outcomes[i].source_id.clone().unwrap_or_default(),
-                        payload: outcomes[i].payload.clone().unwrap_or(Value::Null),
-                    })
-                    .collect();
-                let results = match sink.load(&module.target.resource, load).await {
-                    Ok(results) => results,
-                    Err(err) => chunk
-                        .iter()
-                        .map(|_| LoadResult::failed(vec![err.to_string()]))
-                        .collect(),
-                };
-                for (&i, result) in chunk.iter().zip(results) {
-                    outcomes[i].load = Some(result);
-                }
+                SourceItem::Unreadable { position, reason } => (unreadable(position, reason), None),
+            };
+            let mut target_id = None;
+            if outcome.verdict == Verdict::Sync {
+                target_id = decide_action(module, &mut outcome, state.as_deref(), options.mode)?;
             }
+            let loads = sink.is_some()
+                && outcome.verdict == Verdict::Sync
+                && matches!(outcome.action, Some(Action::Create | Action::Update));
+            if loads {
+                waiting += 1;
+            }
+            queue.push_back(Pending {
+                outcome,
+                modified,
+                target_id,
+                loads,
+            });
         }
-
-        for outcome in &outcomes {
-            summary.add(outcome);
-            reporter.record(outcome)?;
+        while waiting >= batch_size {
+            let sink = sink.as_deref_mut().expect("waiting implies a sink");
+            load_batch(module, sink, state.as_deref_mut(), &mut queue, batch_size).await?;
+            waiting -= batch_size;
+            drain(&mut queue, &mut summary, &mut cursor, reporter)?;
+        }
+        if waiting == 0 {
+            drain(&mut queue, &mut summary, &mut cursor, reporter)?;
         }
     }
+    while waiting > 0 {
+        let sink = sink.as_deref_mut().expect("waiting implies a sink");
+        let n = waiting.min(batch_size);
+        load_batch(module, sink, state.as_deref_mut(), &mut queue, n).await?;
+        waiting -= n;
+    }
+    drain(&mut queue, &mut summary, &mut cursor, reporter)?;
     if let Some(sink) = sink {
         sink.finish().await?;
     }
     reporter.end(module, &summary)?;
-    Ok(summary)
+    Ok(ModuleRun {
+        summary,
+        cursor: cursor.value(),
+    })
+}
+
+struct Pending {
+    outcome: RecordOutcome,
+    modified: Option<String>,
+    target_id: Option<String>,
+    /// Still to be loaded.
+    loads: bool,
+}
+
+/// Reports outcomes from the front of the queue whose load is done.
+fn drain(
+    queue: &mut VecDeque<Pending>,
+    summary: &mut Summary,
+    cursor: &mut CursorTracker,
+    reporter: &mut dyn Reporter,
+) -> std::io::Result<()> {
+    while queue.front().is_some_and(|p| !p.loads) {
+        let pending = queue.pop_front().expect("front exists");
+        let failed = pending.outcome.load.as_ref().is_some_and(|l| !l.ok);
+        cursor.see(pending.modified.as_deref(), failed);
+        summary.add(&pending.outcome);
+        reporter.record(&pending.outcome)?;
+    }
+    Ok(())
+}
+
+/// Decides create / update / unchanged from the record's link and the mode.
+/// Returns the linked target id for updates.
+fn decide_action(
+    module: &Module,
+    outcome: &mut RecordOutcome,
+    state: Option<&dyn StateStore>,
+    mode: SyncMode,
+) -> Result<Option<String>, StateError> {
+    let link = match (state, &outcome.source_id) {
+        (Some(state), Some(id)) => state.link(&module.name, id)?,
+        _ => None,
+    };
+    let hash = outcome
+        .payload
+        .as_ref()
+        .map(payload_hash)
+        .unwrap_or_default();
+    let skip = |outcome: &mut RecordOutcome, code: &str, message: String| {
+        outcome.verdict = Verdict::Skip;
+        outcome.payload = None;
+        outcome.violations.push(Violation {
+            rule: "sync_mode".into(),
+            severity: Severity::Skip,
+            field: None,
+            message,
+            code: code.into(),
+        });
+    };
+    match (link, mode) {
+        (Some(link), SyncMode::CreateOnly) => {
+            let shown = link.target_number.unwrap_or(link.target_id);
+            skip(
+                outcome,
+                "ALREADY_LINKED",
+                format!("already in the target as {shown}; create-only mode leaves it"),
+            );
+            Ok(None)
+        }
+        (None, SyncMode::UpdateOnly) => {
+            skip(
+                outcome,
+                "NOT_LINKED",
+                "not in the target yet; update-only mode does not create it".into(),
+            );
+            Ok(None)
+        }
+        (Some(link), _) if link.payload_hash == hash => {
+            outcome.action = Some(Action::Unchanged);
+            Ok(None)
+        }
+        (Some(link), _) => {
+            outcome.action = Some(Action::Update);
+            Ok(Some(link.target_id))
+        }
+        (None, _) => {
+            outcome.action = Some(Action::Create);
+            Ok(None)
+        }
+    }
+}
+
+/// The idempotency key of a batch: derived from its content, so a retried
+/// or replayed request carries the same key.
+pub fn idempotency_key(module: &str, items: &[LoadItem]) -> String {
+    let content = serde_json::json!({
+        "module": module,
+        "items": items.iter().map(|i| serde_json::json!([i.source_id, i.target_id, i.payload])).collect::<Vec<_>>(),
+    });
+    format!("syncwright-{module}-{}", payload_hash(&content))
+}
+
+/// Loads the first `n` waiting outcomes of the queue as one batch.
+async fn load_batch(
+    module: &Module,
+    sink: &mut dyn Sink,
+    mut state: Option<&mut (dyn StateStore + '_)>,
+    queue: &mut VecDeque<Pending>,
+    n: usize,
+) -> Result<(), PipelineError> {
+    let picked: Vec<usize> = queue
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.loads)
+        .map(|(i, _)| i)
+        .take(n)
+        .collect();
+    let items: Vec<LoadItem> = picked
+        .iter()
+        .map(|&i| LoadItem {
+            source_id: queue[i].outcome.source_id.clone().unwrap_or_default(),
+            payload: queue[i].outcome.payload.clone().unwrap_or(Value::Null),
+            target_id: queue[i].target_id.clone(),
+        })
+        .collect();
+    let hashes: Vec<String> = items.iter().map(|i| payload_hash(&i.payload)).collect();
+    let key = idempotency_key(&module.name, &items);
+    let intent_id = match state.as_deref_mut() {
+        Some(state) => Some(state.open_intent(&Intent {
+            id: 0,
+            module: module.name.clone(),
+            resource: module.target.resource.clone(),
+            idempotency_key: key.clone(),
+            source_ids: items.iter().map(|i| i.source_id.clone()).collect(),
+            payload_hashes: hashes.clone(),
+            body: Value::Array(items.iter().map(|i| i.payload.clone()).collect()),
+            created_at: now(),
+        })?),
+        None => None,
+    };
+    let answer = sink
+        .load(&module.target.resource, items.clone(), &key)
+        .await;
+    let results = match answer {
+        Ok(results) => results,
+        Err(err) => {
+            // The request may or may not have reached the target: the intent
+            // stays open and the next run reconciles it before sending more.
+            tracing::warn!(module = %module.name, "batch failed, intent kept for reconciliation: {err}");
+            for &i in &picked {
+                queue[i].outcome.load = Some(LoadResult::failed(vec![err.to_string()]));
+                queue[i].loads = false;
+            }
+            return Ok(());
+        }
+    };
+    let mut links = Vec::new();
+    for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
+        if let Some(state) = state.as_deref_mut() {
+            if result.ok {
+                if let Some(target_id) = &result.target_id {
+                    let verb = if item.target_id.is_some() {
+                        "updated"
+                    } else {
+                        "created"
+                    };
+                    links.push(Link {
+                        module: module.name.clone(),
+                        source_id: item.source_id.clone(),
+                        target_id: target_id.clone(),
+                        target_number: result.target_number.clone(),
+                        payload_hash: hash.clone(),
+                        last_outcome: verb.into(),
+                        updated_at: now(),
+                    });
+                }
+                state.clear_failure(&module.name, &item.source_id)?;
+            } else {
+                state.record_failure(
+                    &module.name,
+                    &item.source_id,
+                    &result.messages.join("; "),
+                    Some(&item.payload),
+                )?;
+            }
+        }
+        queue[i].outcome.load = Some(result);
+        queue[i].loads = false;
+    }
+    if let (Some(state), Some(id)) = (state, intent_id) {
+        state.close_intent(id, &links)?;
+    }
+    Ok(())
+}
+
+/// Settles intents a dead run left open: records the target already holds
+/// are linked; when the sink cannot look them up, the request is replayed
+/// with its original idempotency key.
+async fn reconcile(
+    module: &Module,
+    sink: &mut dyn Sink,
+    state: &mut dyn StateStore,
+) -> Result<(), PipelineError> {
+    for intent in state
+        .open_intents()?
+        .into_iter()
+        .filter(|i| i.module == module.name)
+    {
+        let payloads = intent.body.as_array().cloned().unwrap_or_default();
+        let items: Vec<LoadItem> = intent
+            .source_ids
+            .iter()
+            .zip(payloads)
+            .map(|(id, payload)| LoadItem {
+                source_id: id.clone(),
+                target_id: state
+                    .link(&module.name, id)
+                    .ok()
+                    .flatten()
+                    .map(|l| l.target_id),
+                payload,
+            })
+            .collect();
+        let results = match sink.find_existing(&intent.resource, &items).await? {
+            Some(found) => found,
+            None => sink
+                .load(&intent.resource, items.clone(), &intent.idempotency_key)
+                .await?
+                .into_iter()
+                .map(|r| r.ok.then_some(r))
+                .collect(),
+        };
+        let links: Vec<Link> = items
+            .iter()
+            .zip(results)
+            .zip(&intent.payload_hashes)
+            .filter_map(|((item, result), hash)| {
+                let result = result?;
+                Some(Link {
+                    module: module.name.clone(),
+                    source_id: item.source_id.clone(),
+                    target_id: result.target_id?,
+                    target_number: result.target_number,
+                    payload_hash: hash.clone(),
+                    last_outcome: "reconciled".into(),
+                    updated_at: now(),
+                })
+            })
+            .collect();
+        tracing::info!(module = %module.name, adopted = links.len(), of = items.len(), "reconciled an interrupted batch");
+        state.close_intent(intent.id, &links)?;
+    }
+    Ok(())
+}
+
+/// Tracks how far the module's cursor may move: the newest modification
+/// time seen, but never past a record that failed to load.
+#[derive(Debug, Default)]
+struct CursorTracker {
+    newest: Option<String>,
+    oldest_failed: Option<String>,
+}
+
+impl CursorTracker {
+    fn see(&mut self, modified: Option<&str>, failed: bool) {
+        let Some(m) = modified else { return };
+        let parsed = chrono::DateTime::parse_from_rfc3339(m).ok();
+        let later = |a: &str, b: &str| match (
+            chrono::DateTime::parse_from_rfc3339(a).ok(),
+            chrono::DateTime::parse_from_rfc3339(b).ok(),
+        ) {
+            (Some(x), Some(y)) => x > y,
+            _ => a > b,
+        };
+        if parsed.is_none() {
+            return;
+        }
+        if failed {
+            if self.oldest_failed.as_deref().is_none_or(|o| later(o, m)) {
+                self.oldest_failed = Some(m.to_string());
+            }
+        } else if self.newest.as_deref().is_none_or(|n| later(m, n)) {
+            self.newest = Some(m.to_string());
+        }
+    }
+
+    fn value(&self) -> Option<String> {
+        match (&self.newest, &self.oldest_failed) {
+            (_, Some(failed)) => {
+                // Just before the first failure, so the next run reads it again.
+                let t = chrono::DateTime::parse_from_rfc3339(failed).ok()?
+                    - chrono::Duration::seconds(1);
+                let held = t.to_rfc3339();
+                match &self.newest {
+                    Some(n) if chrono::DateTime::parse_from_rfc3339(n).ok()? < t => Some(n.clone()),
+                    _ => Some(held),
+                }
+            }
+            (Some(n), None) => Some(n.clone()),
+            (None, None) => None,
+        }
+    }
 }
 
 async fn fetch_related(
@@ -186,6 +534,26 @@ fn unreadable(position: &str, reason: &str) -> RecordOutcome {
             code: "UNREADABLE".into(),
         }],
         payload: None,
+        action: None,
         load: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CursorTracker;
+
+    #[test]
+    fn cursor_never_passes_a_failed_record() {
+        let mut c = CursorTracker::default();
+        c.see(Some("2026-11-02T09:00:00+11:00"), false);
+        c.see(Some("2026-11-02T10:00:00+11:00"), true);
+        c.see(Some("2026-11-02T11:00:00+11:00"), false);
+        let v = c.value().unwrap();
+        assert!(v.starts_with("2026-11-02T09:59:59"), "{v}");
+        let mut c = CursorTracker::default();
+        c.see(Some("2026-11-02T09:00:00+11:00"), false);
+        c.see(Some("2026-11-01T23:00:00+00:00"), false);
+        assert_eq!(c.value().unwrap(), "2026-11-02T09:00:00+11:00");
     }
 }

@@ -217,6 +217,14 @@ impl Project {
         })
     }
 
+    /// Where the state store lives: the project's `state:` or
+    /// `.syncwright/state.db` next to the project file.
+    pub fn state_path(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| self.base_dir.join(".syncwright/state.db"))
+    }
+
     /// The module called `name`.
     pub fn module(&self, name: &str) -> Option<&Module> {
         self.modules.iter().find(|m| m.name == name)
@@ -357,9 +365,11 @@ fn compile_module(
         .label
         .as_deref()
         .and_then(|l| compile_selector("source.label", l));
-    if let Some(m) = mapping.source.modified.as_deref() {
-        compile_selector("source.modified", m);
-    }
+    let modified = mapping
+        .source
+        .modified
+        .as_deref()
+        .and_then(|m| compile_selector("source.modified", m));
 
     let mut enrichments = Vec::new();
     for (ename, spec) in &mapping.enrich {
@@ -417,6 +427,7 @@ fn compile_module(
         enrichments,
         id: id.expect("checked"),
         label,
+        modified,
         transform: Transform::new(
             fields,
             engine.clone(),

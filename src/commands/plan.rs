@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use syncwright_connectors::file::FileSource;
 use syncwright_engine::connector::{ConnectorContext, ConnectorError, Sink, Source};
-use syncwright_engine::pipeline::{run_module, PipelineOptions, Reporter};
+use syncwright_engine::pipeline::{run_module, PipelineOptions, Reporter, SyncMode};
 use syncwright_engine::report::{JsonReport, TableReport};
+use syncwright_engine::state::{SqliteStore, StateError, StateStore};
 use syncwright_engine::{Module, Project};
 
 use super::{color_for, load_project, OutputFormat, EXIT_CONFIG, EXIT_FAILED};
@@ -28,6 +29,12 @@ pub struct PlanArgs {
     pub format: OutputFormat,
     /// True for `run` (load through the target connection).
     pub load: bool,
+    /// Which records may be written.
+    pub mode: SyncMode,
+    /// Only records modified after the module's cursor.
+    pub since_last_sync: bool,
+    /// Only records modified after this time (ISO-8601).
+    pub since: Option<String>,
 }
 
 /// Runs the plan (or the sync) and prints the report to stdout.
@@ -86,6 +93,12 @@ async fn run_all(
     report: &mut dyn Reporter,
 ) -> Result<(), u8> {
     let registry = syncwright_connectors::registry();
+    let mut store = open_state(project, args.load)?;
+    let run_id = match (&mut store, args.load) {
+        (Some(store), true) => Some(store.begin_run(&run_options(args)).map_err(state_failed)?),
+        _ => None,
+    };
+    let mut counts = serde_json::Map::new();
     for module in modules {
         let mut source: Box<dyn Source> = match &args.input {
             Some(path) => Box::new(FileSource::new(path.clone(), None)),
@@ -102,14 +115,21 @@ async fn run_all(
         } else {
             None
         };
+        let modified_since = match (&args.since, args.since_last_sync, &store) {
+            (Some(since), _, _) => Some(since.clone()),
+            (None, true, Some(store)) => store.cursor(&module.name).map_err(state_failed)?,
+            _ => None,
+        };
         let options = PipelineOptions {
             ids: args.ids.clone(),
-            modified_since: None,
+            modified_since,
+            mode: args.mode,
         };
-        run_module(
+        let outcome = run_module(
             module,
             source.as_mut(),
             sink.as_deref_mut(),
+            store.as_mut().map(|s| s as &mut dyn StateStore),
             &options,
             report,
         )
@@ -118,8 +138,48 @@ async fn run_all(
             eprintln!("error: module `{}`: {e}", module.name);
             EXIT_FAILED
         })?;
+        // A complete run over the whole module moves its cursor.
+        let complete = args.load && args.ids.is_empty() && args.input.is_none();
+        if let (true, Some(store), Some(cursor)) = (complete, store.as_mut(), &outcome.cursor) {
+            store
+                .set_cursor(&module.name, cursor)
+                .map_err(state_failed)?;
+        }
+        counts.insert(
+            module.name.clone(),
+            serde_json::to_value(outcome.summary).unwrap_or_default(),
+        );
+    }
+    if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
+        store
+            .end_run(id, &serde_json::Value::Object(counts))
+            .map_err(state_failed)?;
     }
     Ok(())
+}
+
+/// The project's state store: created by `run`, read (if it exists) by `plan`.
+fn open_state(project: &Project, create: bool) -> Result<Option<SqliteStore>, u8> {
+    let path = project.state_path();
+    if !create && !path.exists() {
+        return Ok(None);
+    }
+    SqliteStore::open(&path).map(Some).map_err(state_failed)
+}
+
+fn state_failed(err: StateError) -> u8 {
+    eprintln!("error: {err}");
+    EXIT_FAILED
+}
+
+fn run_options(args: &PlanArgs) -> serde_json::Value {
+    serde_json::json!({
+        "module": args.module,
+        "mode": args.mode,
+        "since_last_sync": args.since_last_sync,
+        "since": args.since,
+        "ids": args.ids,
+    })
 }
 
 type Endpoints = (Option<Box<dyn Source>>, Option<Box<dyn Sink>>);

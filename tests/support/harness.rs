@@ -43,12 +43,19 @@ pub fn plan(project: &Project, module: &str, input: &Path, ids: &[&str]) -> serd
         let mut report = JsonReport::new(&mut out, false);
         let options = PipelineOptions {
             ids: ids.iter().map(|s| s.to_string()).collect(),
-            modified_since: None,
+            ..PipelineOptions::default()
         };
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(run_module(module, &mut source, None, &options, &mut report))
+            .block_on(run_module(
+                module,
+                &mut source,
+                None,
+                None,
+                &options,
+                &mut report,
+            ))
             .expect("plan runs");
         report.finish().unwrap();
     }

@@ -44,6 +44,7 @@ impl Sink for FileSink {
         &mut self,
         resource: &str,
         items: Vec<LoadItem>,
+        _idempotency_key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError> {
         let io = |e: std::io::Error| {
             ConnectorError::Io(format!("cannot write {}: {e}", self.path.display()))

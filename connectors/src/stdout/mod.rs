@@ -68,6 +68,7 @@ impl Sink for StdoutSink {
         &mut self,
         resource: &str,
         items: Vec<LoadItem>,
+        _idempotency_key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError> {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &request_body(resource, &items))
