@@ -31,6 +31,29 @@ enum Command {
     Plan(RunArgs),
     /// Sync: load every record that passes through the target connection.
     Run(RunArgs),
+    /// Per module: records linked to the target, failed, pending, and the cursor.
+    Status {
+        /// The project file.
+        #[arg(long, default_value = "syncwright.yaml")]
+        config: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Recent runs, newest first.
+    History {
+        /// The project file.
+        #[arg(long, default_value = "syncwright.yaml")]
+        config: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// How many runs.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Run the records that failed to load again.
+    Retry(RunArgs),
     /// Serve local Zoho CRM and Xero APIs (one listener, no credentials needed).
     Sandbox {
         /// CRM snapshot the Zoho side serves (the file connector's format).
@@ -130,6 +153,13 @@ fn main() -> ExitCode {
         Command::Validate { config, set } => commands::validate(&config, &set),
         Command::Plan(args) => commands::plan(args.into_plan(false)),
         Command::Run(args) => commands::plan(args.into_plan(true)),
+        Command::Status { config, format } => commands::status(&config, format),
+        Command::History {
+            config,
+            format,
+            limit,
+        } => commands::history(&config, format, limit),
+        Command::Retry(args) => commands::retry(args.into_plan(true)),
         Command::Sandbox {
             seed,
             xero_seed,

@@ -4,11 +4,13 @@
 mod plan;
 mod sandbox;
 mod schema;
+mod state;
 mod validate;
 
 pub use plan::{plan, PlanArgs};
 pub use sandbox::{sandbox, SandboxArgs};
 pub use schema::{schema, schema_files, SchemaKind};
+pub use state::{history, retry, status};
 pub use validate::validate;
 
 use std::io::IsTerminal;
