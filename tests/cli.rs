@@ -127,9 +127,34 @@ fn plan_set_and_input_and_id() {
     assert_eq!(unknown.status.code(), Some(2));
 }
 
+/// Copies the example project with the shipped mappings and rules into a
+/// temporary directory, keeping the relative layout.
+fn example_copy() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["mappings", "rules/invoices", "examples/zoho-crm-to-xero"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
 #[test]
 fn run_writes_request_bodies_through_the_file_sink() {
-    let out = syncwright(&["run", "--config", EXAMPLE, "--format", "json"]);
+    let dir = example_copy();
+    let project = dir.path().join(EXAMPLE);
+    let out = syncwright(&[
+        "run",
+        "--config",
+        project.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let synced: Vec<&serde_json::Value> = report["records"]
@@ -140,7 +165,7 @@ fn run_writes_request_bodies_through_the_file_sink() {
         .collect();
     assert!(synced.iter().all(|r| r["load"]["ok"] == true));
     let written = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        dir.path()
             .join("examples/zoho-crm-to-xero/out/xero-requests.jsonl"),
     )
     .unwrap();
@@ -157,6 +182,64 @@ fn run_writes_request_bodies_through_the_file_sink() {
         bodies[0]["Invoices"][0], synced[0]["payload"],
         "the body holds the payload exactly as planned"
     );
+
+    // The run is recorded in the state store, created private.
+    let state = dir
+        .path()
+        .join("examples/zoho-crm-to-xero/.syncwright/state.db");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let history = syncwright(&[
+        "history",
+        "--config",
+        project.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(history["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        history["runs"][0]["counts"]["invoices"]["sync"],
+        synced.len()
+    );
+    let status = syncwright(&[
+        "status",
+        "--config",
+        project.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["modules"][0]["module"], "invoices");
+    assert!(
+        status["modules"][0]["cursor"].is_string(),
+        "a complete run sets the cursor: {status}"
+    );
+}
+
+#[test]
+fn a_foreign_state_file_is_refused_not_reset() {
+    let dir = example_copy();
+    let project = dir.path().join(EXAMPLE);
+    let state = dir
+        .path()
+        .join("examples/zoho-crm-to-xero/.syncwright/state.db");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(&state, "my shopping list").unwrap();
+    let out = syncwright(&["run", "--config", project.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("state.db"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "my shopping list");
 }
 
 #[test]

@@ -163,6 +163,7 @@ impl Module {
                 }],
                 payload: None,
                 action: None,
+                changes: Vec::new(),
                 load: None,
             };
         }
@@ -224,6 +225,7 @@ impl Module {
                 None
             },
             action: None,
+            changes: Vec::new(),
             load: None,
         }
     }

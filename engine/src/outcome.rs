@@ -133,9 +133,69 @@ pub struct RecordOutcome {
     /// What the sync does with it: create, update, or nothing (unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
+    /// For an update: each field that differs from what the target last accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
     /// The target's answer, after a load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadResult>,
+}
+
+/// One field an update changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Path of the field, such as `LineItems[1].Quantity`.
+    pub field: String,
+    /// Value last sent (null when the field is new).
+    pub before: serde_json::Value,
+    /// Value to send (null when the field is dropped).
+    pub after: serde_json::Value,
+}
+
+/// The fields that differ between two payloads, in path order.
+pub fn diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<Change> {
+    use serde_json::Value;
+    fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Change>) {
+        match (before, after) {
+            (Value::Object(a), Value::Object(b)) => {
+                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        &child,
+                        a.get(k).unwrap_or(&Value::Null),
+                        b.get(k).unwrap_or(&Value::Null),
+                        out,
+                    );
+                }
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                for i in 0..a.len().max(b.len()) {
+                    walk(
+                        &format!("{path}[{i}]"),
+                        a.get(i).unwrap_or(&Value::Null),
+                        b.get(i).unwrap_or(&Value::Null),
+                        out,
+                    );
+                }
+            }
+            (a, b) if a != b => out.push(Change {
+                field: path.to_string(),
+                before: a.clone(),
+                after: b.clone(),
+            }),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", before, after, &mut out);
+    out
 }
 
 /// What a sync does with a record that passes.

@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::connector::{ConnectorError, ExtractRequest, LoadItem, Sink, Source, SourceItem};
 use crate::module::{dotted_value, Module, RelatedCache, RunContext};
-use crate::outcome::{Action, LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation};
+use crate::outcome::{
+    diff, Action, LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation,
+};
 use crate::state::{now, payload_hash, Intent, Link, StateError, StateStore};
 
 /// Which records a run may write, as the portal's Sync Mode.
@@ -249,6 +251,9 @@ fn decide_action(
         }
         (Some(link), _) => {
             outcome.action = Some(Action::Update);
+            if let (Some(before), Some(after)) = (&link.payload, &outcome.payload) {
+                outcome.changes = diff(before, after);
+            }
             Ok(Some(link.target_id))
         }
         (None, _) => {
@@ -340,6 +345,7 @@ async fn load_batch(
                         payload_hash: hash.clone(),
                         last_outcome: verb.into(),
                         updated_at: now(),
+                        payload: Some(item.payload.clone()),
                     });
                 }
                 state.clear_failure(&module.name, &item.source_id)?;
@@ -412,6 +418,7 @@ async fn reconcile(
                     payload_hash: hash.clone(),
                     last_outcome: "reconciled".into(),
                     updated_at: now(),
+                    payload: Some(item.payload.clone()),
                 })
             })
             .collect();
@@ -535,6 +542,7 @@ fn unreadable(position: &str, reason: &str) -> RecordOutcome {
         }],
         payload: None,
         action: None,
+        changes: Vec::new(),
         load: None,
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::module::Module;
-use crate::outcome::{RecordOutcome, Summary, Verdict};
+use crate::outcome::{Action, RecordOutcome, Summary, Verdict};
 use crate::pipeline::Reporter;
 
 /// Streams `{"module": ..., "records": [...], "summary": {...}}` for one
@@ -199,11 +199,23 @@ impl<W: Write> Reporter for TableReport<W> {
                 details.insert(0, format!("sent {what}").trim_end().to_string());
             }
             (Some(load), _) => details.insert(0, format!("failed: {}", load.messages.join("; "))),
-            (None, Verdict::Sync) if details.is_empty() => details.push(if self.loading {
-                "ready".into()
-            } else {
-                "ready to send".into()
-            }),
+            (None, Verdict::Sync) => match outcome.action {
+                Some(Action::Unchanged) => details.insert(0, "unchanged, nothing to send".into()),
+                Some(Action::Update) => {
+                    let changes: Vec<String> = outcome
+                        .changes
+                        .iter()
+                        .map(|c| format!("{}: {} -> {}", c.field, c.before, c.after))
+                        .collect();
+                    details.insert(0, format!("update: {}", changes.join(", ")));
+                }
+                _ if details.is_empty() => details.push(if self.loading {
+                    "ready".into()
+                } else {
+                    "ready to send".into()
+                }),
+                _ => {}
+            },
             _ => {}
         }
         writeln!(

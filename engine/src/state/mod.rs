@@ -59,6 +59,8 @@ pub struct Link {
     pub last_outcome: String,
     /// When the link last changed (RFC 3339).
     pub updated_at: String,
+    /// The last payload the target accepted, for field-level diffs.
+    pub payload: Option<serde_json::Value>,
 }
 
 /// A record that failed, kept so `retry` can run it again.

@@ -27,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, module TEXT NOT NULL,
         resource TEXT NOT NULL, idempotency_key TEXT NOT NULL, source_ids TEXT NOT NULL,
         payload_hashes TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);",
+    // 2: the last payload sent, so plan can show what an update would change.
+    "ALTER TABLE links ADD COLUMN payload TEXT;",
 ];
 
 /// The SQLite state store.
@@ -129,11 +131,12 @@ fn link_from_row(row: &rusqlite::Row) -> rusqlite::Result<Link> {
         payload_hash: row.get(4)?,
         last_outcome: row.get(5)?,
         updated_at: row.get(6)?,
+        payload: row.get::<_, Option<String>>(7)?.map(parse_json),
     })
 }
 
 const LINK_COLUMNS: &str =
-    "module, source_id, target_id, target_number, payload_hash, last_outcome, updated_at";
+    "module, source_id, target_id, target_number, payload_hash, last_outcome, updated_at, payload";
 
 fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string(value).expect("JSON serialises")
@@ -145,9 +148,9 @@ fn parse_json(text: String) -> serde_json::Value {
 
 fn save_links_in(conn: &Connection, links: &[Link]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (module, source_id) DO UPDATE SET target_id = ?3, target_number = ?4,
-         payload_hash = ?5, last_outcome = ?6, updated_at = ?7"
+         payload_hash = ?5, last_outcome = ?6, updated_at = ?7, payload = ?8"
     ))?;
     for l in links {
         stmt.execute(params![
@@ -346,6 +349,7 @@ mod tests {
             payload_hash: hash.into(),
             last_outcome: "created".into(),
             updated_at: now(),
+            payload: None,
         }
     }
 
