@@ -561,7 +561,8 @@ mod tests {
         assert!(v.starts_with("2026-11-02T09:59:59"), "{v}");
         let mut c = CursorTracker::default();
         c.see(Some("2026-11-02T09:00:00+11:00"), false);
+        // 23:00 UTC is later than 09:00 at +11:00 (22:00 UTC): offsets count.
         c.see(Some("2026-11-01T23:00:00+00:00"), false);
-        assert_eq!(c.value().unwrap(), "2026-11-02T09:00:00+11:00");
+        assert_eq!(c.value().unwrap(), "2026-11-01T23:00:00+00:00");
     }
 }

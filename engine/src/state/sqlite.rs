@@ -160,7 +160,8 @@ fn save_links_in(conn: &Connection, links: &[Link]) -> rusqlite::Result<()> {
             l.target_number,
             l.payload_hash,
             l.last_outcome,
-            l.updated_at
+            l.updated_at,
+            l.payload.as_ref().map(json_text)
         ])?;
     }
     Ok(())
