@@ -4,6 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Many small allocations per record (Rhai values): mimalloc keeps them fast
+/// and does not serialise threads the way the system allocator does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use syncwright::commands::{self, OutputFormat, PlanArgs, SandboxArgs, SchemaKind};
 use syncwright_engine::pipeline::SyncMode;
 

@@ -119,8 +119,9 @@ pub async fn run_module(
 
     while let Some(items) = source.next_batch().await? {
         fetch_related(module, source, &items, &mut cache).await?;
-        for item in &items {
-            let (mut outcome, modified) = match item {
+        let evaluated: Vec<(RecordOutcome, Option<String>)> = items
+            .iter()
+            .map(|item| match item {
                 SourceItem::Record(record) => {
                     let related = module.related_for(record, &cache);
                     (
@@ -129,7 +130,9 @@ pub async fn run_module(
                     )
                 }
                 SourceItem::Unreadable { position, reason } => (unreadable(position, reason), None),
-            };
+            })
+            .collect();
+        for (mut outcome, modified) in evaluated {
             let mut target_id = None;
             if outcome.verdict == Verdict::Sync {
                 target_id = decide_action(module, &mut outcome, state.as_deref(), options.mode)?;

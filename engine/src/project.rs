@@ -437,8 +437,8 @@ fn compile_module(
         ),
         source_rules,
         target_rules,
-        settings: json_to_dynamic(&settings_json).into_shared(),
-        lookups: json_to_dynamic(&lookups_json).into_shared(),
+        settings: json_to_dynamic(&settings_json),
+        lookups: json_to_dynamic(&lookups_json),
         engine,
     })
 }
