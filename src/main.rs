@@ -117,6 +117,9 @@ struct RunArgs {
     /// Only records modified after this time (ISO-8601 with offset).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
+    /// Print the time spent in each rule to stderr after the run.
+    #[arg(long)]
+    profile_rules: bool,
 }
 
 /// `--mode` values.
@@ -147,6 +150,7 @@ impl RunArgs {
             },
             since_last_sync: self.since_last_sync,
             since: self.since,
+            profile_rules: self.profile_rules,
         }
     }
 }

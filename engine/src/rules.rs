@@ -2,7 +2,9 @@
 //! reporting violations through `error`, `warning` and `skip`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use rhai::{Dynamic, Engine, Scope, AST};
 
@@ -30,6 +32,20 @@ pub struct Rule {
     /// Where the script lives.
     pub path: PathBuf,
     ast: AST,
+    /// Calls and nanoseconds spent, counted when profiling is on.
+    calls: AtomicU64,
+    nanos: AtomicU64,
+}
+
+/// Time spent in one rule over a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleCost {
+    /// The rule's name.
+    pub rule: String,
+    /// How many records it ran for.
+    pub calls: u64,
+    /// Total time, in nanoseconds.
+    pub nanos: u64,
 }
 
 /// The rules of one stage of one module.
@@ -37,6 +53,7 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     engine: Arc<Engine>,
     limits: ScriptLimits,
+    profiling: AtomicBool,
 }
 
 impl RuleSet {
@@ -46,6 +63,7 @@ impl RuleSet {
             rules: Vec::new(),
             engine,
             limits,
+            profiling: AtomicBool::new(false),
         }
     }
 
@@ -78,8 +96,27 @@ impl RuleSet {
             name,
             path: shown_path.to_path_buf(),
             ast,
+            calls: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
         });
         Ok(())
+    }
+
+    /// Starts counting the time each rule takes.
+    pub fn enable_profiling(&self) {
+        self.profiling.store(true, Ordering::Relaxed);
+    }
+
+    /// Time spent per rule so far (zero unless profiling is on).
+    pub fn costs(&self) -> Vec<RuleCost> {
+        self.rules
+            .iter()
+            .map(|r| RuleCost {
+                rule: r.name.clone(),
+                calls: r.calls.load(Ordering::Relaxed),
+                nanos: r.nanos.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// The rules, in the order they run.
@@ -92,11 +129,18 @@ impl RuleSet {
     /// violation naming the rule and the record, and the other rules still run.
     pub fn check(&self, scope: &mut Scope, record_id: &str) -> Vec<Violation> {
         let mut all = Vec::new();
+        let profiling = self.profiling.load(Ordering::Relaxed);
         for rule in &self.rules {
             let mark = scope.len();
+            let started = profiling.then(Instant::now);
             let (result, mut violations) = collect_reports(&rule.name, || {
                 self.engine.run_ast_with_scope(scope, &rule.ast)
             });
+            if let Some(started) = started {
+                rule.calls.fetch_add(1, Ordering::Relaxed);
+                rule.nanos
+                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            }
             scope.rewind(mark);
             all.append(&mut violations);
             if let Err(err) = result {

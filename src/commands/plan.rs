@@ -35,6 +35,8 @@ pub struct PlanArgs {
     pub since_last_sync: bool,
     /// Only records modified after this time (ISO-8601).
     pub since: Option<String>,
+    /// Print per-rule cost to stderr after the run.
+    pub profile_rules: bool,
 }
 
 /// Runs the plan (or the sync) and prints the report to stdout.
@@ -58,6 +60,12 @@ pub fn plan(args: PlanArgs) -> u8 {
         },
         None => project.modules.iter().collect(),
     };
+    if args.profile_rules {
+        for module in &modules {
+            module.source_rules().enable_profiling();
+            module.target_rules().enable_profiling();
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,6 +84,9 @@ pub fn plan(args: PlanArgs) -> u8 {
             report.into_inner().flush().map(|_| r)
         }
     };
+    if args.profile_rules {
+        print_rule_costs(&modules);
+    }
     match result {
         Ok(Ok(())) => 0,
         Ok(Err(code)) => code,
@@ -156,6 +167,48 @@ async fn run_all(
             .map_err(state_failed)?;
     }
     Ok(())
+}
+
+/// Per-rule cost, slowest first, so an integrator sees which rule is slow.
+fn print_rule_costs(modules: &[&Module]) {
+    eprintln!(
+        "{:<12} {:<8} {:<32} {:>9} {:>12} {:>10}",
+        "MODULE", "STAGE", "RULE", "RECORDS", "TOTAL ms", "µs/record"
+    );
+    for module in modules {
+        let mut rows: Vec<(&str, syncwright_engine::rules::RuleCost)> = Vec::new();
+        rows.extend(
+            module
+                .source_rules()
+                .costs()
+                .into_iter()
+                .map(|c| ("source", c)),
+        );
+        rows.extend(
+            module
+                .target_rules()
+                .costs()
+                .into_iter()
+                .map(|c| ("target", c)),
+        );
+        rows.sort_by(|a, b| b.1.nanos.cmp(&a.1.nanos));
+        for (stage, cost) in rows {
+            let per = if cost.calls == 0 {
+                0.0
+            } else {
+                cost.nanos as f64 / cost.calls as f64 / 1000.0
+            };
+            eprintln!(
+                "{:<12} {:<8} {:<32} {:>9} {:>12.1} {:>10.1}",
+                module.name,
+                stage,
+                cost.rule,
+                cost.calls,
+                cost.nanos as f64 / 1e6,
+                per
+            );
+        }
+    }
 }
 
 /// The project's state store: created by `run`, read (if it exists) by `plan`.
