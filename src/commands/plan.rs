@@ -191,7 +191,7 @@ fn print_rule_costs(modules: &[&Module]) {
                 .into_iter()
                 .map(|c| ("target", c)),
         );
-        rows.sort_by(|a, b| b.1.nanos.cmp(&a.1.nanos));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.nanos));
         for (stage, cost) in rows {
             let per = if cost.calls == 0 {
                 0.0
