@@ -96,7 +96,8 @@ struct RunArgs {
     /// Only this module (all enabled modules, dependencies first, when omitted).
     #[arg(long)]
     module: Option<String>,
-    /// Read records from this CRM snapshot instead of the module's source.
+    /// Read records from this CRM snapshot instead of the module's source
+    /// (`-`: JSON Lines on standard input).
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
     /// Only the record with this source id (the CRM's "Sync to Xero" button).

@@ -7,7 +7,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// The file, relative to the project file. Source: a CRM snapshot.
+    /// The file, relative to the project file. Source: a CRM snapshot
+    /// (`-`: JSON Lines on standard input).
     /// Sink: where request bodies are appended as JSON Lines.
     pub path: String,
     /// Source only: another snapshot holding related records (Contacts,

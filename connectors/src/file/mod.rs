@@ -46,8 +46,13 @@ impl ConnectorFactory for FileConnector {
         options: &serde_json::Value,
     ) -> Result<Box<dyn Source>, ConnectorError> {
         let config: FileConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
+        let path = if config.path == "-" {
+            "-".into()
+        } else {
+            ctx.base_dir.join(&config.path)
+        };
         Ok(Box::new(FileSource::new(
-            ctx.base_dir.join(&config.path),
+            path,
             config.related.map(|r| ctx.base_dir.join(r)),
         )))
     }

@@ -26,7 +26,7 @@ enum State {
     Closed,
     Records(std::vec::IntoIter<Value>),
     Lines {
-        reader: BufReader<File>,
+        reader: Box<dyn BufRead + Send>,
         line: usize,
     },
 }
@@ -82,10 +82,16 @@ impl Source for FileSource {
         if let Some(related) = &self.related_path {
             self.related = Some(load_snapshot(related)?);
         }
-        if self.is_json_lines()? {
+        if self.path.as_os_str() == "-" {
+            // `-`: JSON Lines on standard input, streamed.
+            self.state = State::Lines {
+                reader: Box::new(BufReader::new(std::io::stdin())),
+                line: 0,
+            };
+        } else if self.is_json_lines()? {
             let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
             self.state = State::Lines {
-                reader: BufReader::new(file),
+                reader: Box::new(BufReader::new(file)),
                 line: 0,
             };
         } else {
