@@ -121,6 +121,13 @@ struct RunArgs {
     /// Print the time spent in each rule to stderr after the run.
     #[arg(long)]
     profile_rules: bool,
+    /// Start the sandbox in-process, seeded with the project's CRM snapshot,
+    /// and point every connection at it (no credentials needed).
+    #[arg(long, conflicts_with = "sandbox_url")]
+    sandbox: bool,
+    /// Point every connection at a sandbox already running (`syncwright sandbox`).
+    #[arg(long, value_name = "URL")]
+    sandbox_url: Option<String>,
 }
 
 /// `--mode` values.
@@ -152,6 +159,8 @@ impl RunArgs {
             since_last_sync: self.since_last_sync,
             since: self.since,
             profile_rules: self.profile_rules,
+            sandbox: self.sandbox,
+            sandbox_url: self.sandbox_url,
         }
     }
 }

@@ -3,7 +3,10 @@
 //! plus a [`ConnectorFactory`](syncwright_engine::connector::ConnectorFactory).
 
 pub mod file;
+pub(crate) mod http;
 pub mod stdout;
+pub mod xero;
+pub mod zoho_crm;
 
 use syncwright_engine::connector::ConnectorRegistry;
 
@@ -12,6 +15,8 @@ pub fn registry() -> ConnectorRegistry {
     let mut registry = ConnectorRegistry::default();
     registry.register(Box::new(file::FileConnector));
     registry.register(Box::new(stdout::StdoutConnector));
+    registry.register(Box::new(xero::XeroConnector));
+    registry.register(Box::new(zoho_crm::ZohoCrmConnector));
     registry
 }
 

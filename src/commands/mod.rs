@@ -2,7 +2,7 @@
 //! 0 success, 1 a run that could not finish, 2 a configuration error.
 
 mod plan;
-mod sandbox;
+pub(crate) mod sandbox;
 mod schema;
 mod state;
 mod validate;

@@ -37,14 +37,36 @@ pub struct PlanArgs {
     pub since: Option<String>,
     /// Print per-rule cost to stderr after the run.
     pub profile_rules: bool,
+    /// Start the sandbox in-process and point every connection at it.
+    pub sandbox: bool,
+    /// Point every connection at a sandbox already running at this URL.
+    pub sandbox_url: Option<String>,
 }
 
 /// Runs the plan (or the sync) and prints the report to stdout.
 pub fn plan(args: PlanArgs) -> u8 {
-    let project = match load_project(&args.config, &args.set) {
+    let mut project = match load_project(&args.config, &args.set) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    // Kept alive for the whole run: dropping it stops the in-process sandbox.
+    let _sandbox = match super::sandbox::attach(
+        &mut project,
+        &runtime,
+        args.sandbox,
+        args.sandbox_url.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return EXIT_FAILED;
+        }
+    };
+    let project = project;
     let modules: Vec<&Module> = match &args.module {
         Some(name) => match project.module(name) {
             Some(m) => vec![m],
@@ -66,10 +88,6 @@ pub fn plan(args: PlanArgs) -> u8 {
             module.target_rules().enable_profiling();
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     let stdout = std::io::stdout();
     let color = color_for(stdout.is_terminal());
     let result = match args.format {

@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use syncwright_sandbox::{serve_cli, SandboxConfig, XeroLimits};
+use syncwright_engine::Project;
+use syncwright_sandbox::{
+    serve_cli, Sandbox, SandboxConfig, XeroLimits, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN,
+};
 
 use super::{EXIT_CONFIG, EXIT_FAILED};
 
@@ -68,4 +71,95 @@ pub fn sandbox(args: SandboxArgs) -> u8 {
             EXIT_FAILED
         }
     }
+}
+
+/// What `--sandbox` keeps alive during a run.
+pub struct Attached {
+    _sandbox: Option<Sandbox>,
+    _state_dir: Option<tempfile::TempDir>,
+}
+
+/// Points the project's connections at a sandbox: started in-process
+/// (`--sandbox`, seeded with the project's CRM snapshot, state kept in a
+/// temporary store since the sandbox starts empty each time) or already
+/// running (`--sandbox-url`, state in `.syncwright/sandbox-state.db`).
+pub fn attach(
+    project: &mut Project,
+    runtime: &tokio::runtime::Runtime,
+    in_process: bool,
+    url: Option<&str>,
+) -> Result<Option<Attached>, String> {
+    if !in_process && url.is_none() {
+        return Ok(None);
+    }
+    let sources: Vec<String> = project
+        .modules
+        .iter()
+        .map(|m| m.source.connection.clone())
+        .collect();
+    let targets: Vec<String> = project
+        .modules
+        .iter()
+        .map(|m| m.target.connection.clone())
+        .collect();
+    let mut attached = Attached {
+        _sandbox: None,
+        _state_dir: None,
+    };
+    let base = match url {
+        Some(url) => {
+            project.state = Some(project.base_dir.join(".syncwright/sandbox-state.db"));
+            url.trim_end_matches('/').to_string()
+        }
+        None => {
+            let seed = sources
+                .iter()
+                .filter_map(|name| project.connections.get(name))
+                .find(|c| c.kind == "file")
+                .and_then(|c| c.options["path"].as_str())
+                .map(|p| project.base_dir.join(p));
+            let crm_seed = match seed {
+                Some(path) => read_json(&path)?,
+                None => serde_json::json!({}),
+            };
+            let config = SandboxConfig {
+                crm_seed,
+                ..SandboxConfig::default()
+            };
+            let sandbox = runtime
+                .block_on(Sandbox::start(
+                    config,
+                    "127.0.0.1:0".parse().expect("address"),
+                ))
+                .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+            let base = sandbox.base_url();
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            project.state = Some(dir.path().join("state.db"));
+            attached._state_dir = Some(dir);
+            attached._sandbox = Some(sandbox);
+            base
+        }
+    };
+    for (name, connection) in project.connections.iter_mut() {
+        if sources.contains(name) {
+            connection.kind = "zoho_crm".into();
+            connection.options = serde_json::json!({
+                "accounts_url": format!("{base}/zoho/accounts"),
+                "api_url": format!("{base}/zoho/api"),
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN,
+            });
+        } else if targets.contains(name) {
+            connection.kind = "xero".into();
+            connection.options = serde_json::json!({
+                "identity_url": format!("{base}/xero/identity"),
+                "api_url": format!("{base}/xero/api"),
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "grant": "client_credentials",
+            });
+        }
+    }
+    Ok(Some(attached))
 }

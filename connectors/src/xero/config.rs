@@ -1,0 +1,114 @@
+//! Options of `kind: xero`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// How the Xero connection gets its access token.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// A custom connection: client id and secret, one organisation.
+    #[default]
+    ClientCredentials,
+    /// An app authorised by a user: a refresh token, rotated on every use.
+    RefreshToken,
+}
+
+/// Options of a `xero` connection.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct XeroConfig {
+    /// Identity server (token endpoint at `{identity_url}/connect/token`).
+    #[serde(default = "default_identity")]
+    pub identity_url: String,
+    /// API base (`{api_url}/connections`, `{api_url}/api.xro/2.0/Invoices`).
+    #[serde(default = "default_api")]
+    pub api_url: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret (use `${XERO_CLIENT_SECRET}`).
+    pub client_secret: String,
+    /// Which grant to use.
+    #[serde(default)]
+    pub grant: Grant,
+    /// Refresh token, for `grant: refresh_token` (use `${XERO_REFRESH_TOKEN}`).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// File where the rotated refresh token is saved (0600) before it is used.
+    #[serde(default)]
+    pub refresh_token_file: Option<String>,
+    /// Organisation by tenant id (the first connection when neither is given).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Organisation by name.
+    #[serde(default)]
+    pub tenant_name: Option<String>,
+    /// Records per request (Xero takes up to 50 comfortably).
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Decimal places of unit amounts (`unitdp`).
+    #[serde(default = "default_unitdp")]
+    pub unitdp: u32,
+    /// Seconds before a request is abandoned and retried.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Attempts for 5xx, timeouts and resets before a batch fails.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Calls allowed per minute per organisation (Xero: 60).
+    #[serde(default = "default_per_minute")]
+    pub calls_per_minute: u32,
+    /// Length of Xero's rate-limit minute in seconds (shorter against a
+    /// sandbox running with a time scale).
+    #[serde(default = "default_minute")]
+    pub minute_secs: f64,
+    /// Calls in flight at once per organisation (Xero: 5).
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+}
+
+impl std::fmt::Debug for XeroConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XeroConfig")
+            .field("identity_url", &self.identity_url)
+            .field("api_url", &self.api_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("grant", &self.grant)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("tenant_id", &self.tenant_id)
+            .field("tenant_name", &self.tenant_name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_identity() -> String {
+    "https://identity.xero.com".into()
+}
+fn default_api() -> String {
+    "https://api.xero.com".into()
+}
+fn default_batch() -> usize {
+    50
+}
+fn default_unitdp() -> u32 {
+    4
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_attempts() -> u32 {
+    5
+}
+fn default_per_minute() -> u32 {
+    60
+}
+fn default_minute() -> f64 {
+    60.0
+}
+fn default_in_flight() -> usize {
+    5
+}

@@ -1,0 +1,245 @@
+//! The Xero sink: batches of up to 50 records per request (and under
+//! 3.5 MB), `summarizeErrors=false` so one invalid record does not sink the
+//! others, an `Idempotency-Key` on every write, and each element's answer
+//! matched back to its source record with Xero's own messages whole.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Value};
+use syncwright_engine::connector::{ConnectorError, LoadItem, Sink};
+use syncwright_engine::outcome::LoadResult;
+
+use super::client::{problem_text, XeroClient};
+
+/// Xero refuses request bodies over 3.5 MB; stay under with room to spare.
+const MAX_BODY_BYTES: usize = 3_400_000;
+
+/// Writes payloads to a Xero organisation.
+pub struct XeroSink {
+    client: XeroClient,
+    batch_size: usize,
+    unitdp: u32,
+    api_url: String,
+}
+
+impl XeroSink {
+    /// A sink over a client.
+    pub fn new(client: XeroClient, batch_size: usize, unitdp: u32, api_url: String) -> Self {
+        Self {
+            client,
+            batch_size: batch_size.clamp(1, 100),
+            unitdp,
+            api_url,
+        }
+    }
+
+    /// Calls made to Xero so far.
+    pub fn calls(&self) -> u64 {
+        self.client.calls()
+    }
+}
+
+/// The id field of a resource's elements (`Invoices` -> `InvoiceID`).
+pub fn id_field(resource: &str) -> String {
+    match resource {
+        "Invoices" => "InvoiceID".into(),
+        "Contacts" => "ContactID".into(),
+        "Items" => "ItemID".into(),
+        "Quotes" => "QuoteID".into(),
+        "CreditNotes" => "CreditNoteID".into(),
+        "Accounts" => "AccountID".into(),
+        other => format!("{}ID", other.trim_end_matches('s')),
+    }
+}
+
+/// The human number of a resource's elements, when it has one.
+fn number_field(resource: &str) -> Option<&'static str> {
+    match resource {
+        "Invoices" => Some("InvoiceNumber"),
+        "Quotes" => Some("QuoteNumber"),
+        "CreditNotes" => Some("CreditNoteNumber"),
+        "Items" => Some("Code"),
+        "Contacts" => Some("Name"),
+        _ => None,
+    }
+}
+
+fn element_result(resource: &str, element: &Value) -> LoadResult {
+    let errors: Vec<String> = element["ValidationErrors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["Message"].as_str().map(str::to_string))
+        .collect();
+    let failed = element["HasErrors"].as_bool().unwrap_or(false)
+        || element["StatusAttributeString"].as_str() == Some("ERROR")
+        || !errors.is_empty();
+    if failed {
+        let messages = if errors.is_empty() {
+            vec!["Xero refused the record without a message".to_string()]
+        } else {
+            errors
+        };
+        return LoadResult::failed(messages);
+    }
+    let warnings: Vec<String> = element["Warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["Message"].as_str().map(|m| format!("warning: {m}")))
+        .collect();
+    LoadResult {
+        ok: true,
+        target_id: element[id_field(resource)].as_str().map(str::to_string),
+        target_number: number_field(resource)
+            .and_then(|f| element[f].as_str())
+            .map(str::to_string),
+        messages: warnings,
+        location: None,
+    }
+}
+
+impl XeroSink {
+    async fn post(&mut self, resource: &str, items: &[LoadItem], key: &str) -> Vec<LoadResult> {
+        let id_field = id_field(resource);
+        let payloads: Vec<Value> = items
+            .iter()
+            .map(|item| {
+                let mut payload = item.payload.clone();
+                if let (Some(id), Some(obj)) = (&item.target_id, payload.as_object_mut()) {
+                    obj.insert(id_field.clone(), Value::String(id.clone()));
+                }
+                payload
+            })
+            .collect();
+        let body = json!({ resource: payloads });
+        let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
+        if size > MAX_BODY_BYTES && items.len() > 1 {
+            let (a, b) = items.split_at(items.len() / 2);
+            let mut out = Box::pin(self.post(resource, a, &format!("{key}-a"))).await;
+            out.extend(Box::pin(self.post(resource, b, &format!("{key}-b"))).await);
+            return out;
+        }
+        if size > MAX_BODY_BYTES {
+            return vec![LoadResult::failed(vec![format!(
+                "the record is {size} bytes as JSON; Xero refuses request bodies over 3.5 MB"
+            )])];
+        }
+        let query = [
+            ("summarizeErrors", "false".to_string()),
+            ("unitdp", self.unitdp.to_string()),
+        ];
+        let answer = self
+            .client
+            .call(Method::POST, resource, &query, Some(&body), Some(key))
+            .await;
+        let all_failed = |reason: String| {
+            items
+                .iter()
+                .map(|_| LoadResult::failed(vec![reason.clone()]))
+                .collect()
+        };
+        let (status, answer) = match answer {
+            Ok(x) => x,
+            Err(reason) => return all_failed(reason),
+        };
+        let elements = answer[resource]
+            .as_array()
+            .or_else(|| answer["Elements"].as_array());
+        match elements {
+            Some(elements) if elements.len() == items.len() => elements
+                .iter()
+                .map(|e| element_result(resource, e))
+                .collect(),
+            _ if !status.is_success() => all_failed(format!(
+                "Xero answered HTTP {status}: {}",
+                problem_text(&answer)
+            )),
+            _ => all_failed(format!(
+                "Xero's answer does not list the {} records sent",
+                items.len()
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for XeroSink {
+    fn max_batch(&self) -> usize {
+        self.batch_size
+    }
+
+    async fn load(
+        &mut self,
+        resource: &str,
+        items: Vec<LoadItem>,
+        idempotency_key: &str,
+    ) -> Result<Vec<LoadResult>, ConnectorError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.post(resource, &items, idempotency_key).await)
+    }
+
+    async fn find_existing(
+        &mut self,
+        resource: &str,
+        items: &[LoadItem],
+    ) -> Result<Option<Vec<Option<LoadResult>>>, ConnectorError> {
+        if resource != "Invoices" {
+            return Ok(None);
+        }
+        let numbers: Vec<&str> = items
+            .iter()
+            .filter_map(|i| i.payload["InvoiceNumber"].as_str())
+            .collect();
+        if numbers.len() != items.len() {
+            // Without a number for every record there is no reliable lookup.
+            return Ok(None);
+        }
+        let mut found = std::collections::HashMap::new();
+        for chunk in numbers.chunks(25) {
+            let query = [("InvoiceNumbers", chunk.join(","))];
+            let (status, body) = self
+                .client
+                .call(Method::GET, "Invoices", &query, None, None)
+                .await
+                .map_err(ConnectorError::Remote)?;
+            if !status.is_success() {
+                return Err(ConnectorError::Remote(format!(
+                    "Xero GET Invoices: HTTP {status}: {}",
+                    problem_text(&body)
+                )));
+            }
+            for invoice in body["Invoices"].as_array().into_iter().flatten() {
+                if invoice["Status"] == "DELETED" {
+                    continue;
+                }
+                if let Some(n) = invoice["InvoiceNumber"].as_str() {
+                    found.insert(n.to_string(), element_result(resource, invoice));
+                }
+            }
+        }
+        Ok(Some(
+            items
+                .iter()
+                .map(|i| {
+                    i.payload["InvoiceNumber"]
+                        .as_str()
+                        .and_then(|n| found.get(n).cloned())
+                })
+                .collect(),
+        ))
+    }
+
+    async fn finish(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        match self.client.tenant_name() {
+            Some(name) => format!("xero {} ({name})", self.api_url),
+            None => format!("xero {}", self.api_url),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The Zoho CRM client: the refresh-token grant against the data centre's
+//! accounts server, the `api_domain` it names, one refresh on 401.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::config::ZohoConfig;
+use crate::http::{json_body, send, Outcome, RetryPolicy};
+
+/// A connected Zoho CRM org.
+pub struct ZohoClient {
+    http: reqwest::Client,
+    config: ZohoConfig,
+    token: Option<(String, Instant)>,
+    api_url: Option<String>,
+    policy: RetryPolicy,
+    calls: AtomicU64,
+}
+
+impl ZohoClient {
+    /// A client for `config`.
+    pub fn new(config: ZohoConfig) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.timeout_secs))
+            .user_agent(concat!("syncwright/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            api_url: config.api_url.clone(),
+            http,
+            config,
+            token: None,
+            policy: RetryPolicy::default(),
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Calls made to Zoho so far (token calls included).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The API base in use.
+    pub fn api_url(&self) -> &str {
+        self.api_url.as_deref().unwrap_or(&self.config.accounts_url)
+    }
+
+    async fn access_token(&mut self) -> Result<String, String> {
+        if let Some((token, expires)) = &self.token {
+            if *expires > Instant::now() + Duration::from_secs(60) {
+                return Ok(token.clone());
+            }
+        }
+        let url = format!(
+            "{}/oauth/v2/token",
+            self.config.accounts_url.trim_end_matches('/')
+        );
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", self.config.client_id.as_str()),
+            ("client_secret", self.config.client_secret.as_str()),
+            ("refresh_token", self.config.refresh_token.as_str()),
+        ];
+        let http = self.http.clone();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let response = match send(
+            self.policy,
+            "Zoho token",
+            || http.post(&url).form(&form),
+            |_| {},
+        )
+        .await
+        {
+            Outcome::Answer(r) => r,
+            Outcome::GaveUp(reason) => return Err(reason),
+        };
+        let body = json_body("Zoho token", response).await?;
+        if let Some(error) = body["error"].as_str() {
+            // Zoho answers grant errors with HTTP 200 and an `error` field.
+            return Err(format!("Zoho refused the refresh token: {error}"));
+        }
+        let token = body["access_token"]
+            .as_str()
+            .ok_or("Zoho's token answer has no access_token")?
+            .to_string();
+        if self.config.api_url.is_none() {
+            if let Some(domain) = body["api_domain"].as_str() {
+                self.api_url = Some(domain.trim_end_matches('/').to_string());
+            }
+        }
+        let expires_in = body["expires_in"].as_u64().unwrap_or(3600);
+        self.token = Some((
+            token.clone(),
+            Instant::now() + Duration::from_secs(expires_in),
+        ));
+        Ok(token)
+    }
+
+    /// One CRM call under `/crm/v8/`; 204 and 304 come back as `Value::Null`.
+    pub async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), String> {
+        let mut refreshed = false;
+        loop {
+            let token = self.access_token().await?;
+            let url = format!("{}/crm/v8/{}", self.api_url().trim_end_matches('/'), path);
+            let http = self.http.clone();
+            let calls = &self.calls;
+            let what = format!("Zoho {method} {path}");
+            let answer = send(
+                self.policy,
+                &what,
+                || {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let mut req = http
+                        .request(method.clone(), &url)
+                        .header("Authorization", format!("Zoho-oauthtoken {token}"))
+                        .query(query);
+                    for (k, v) in headers {
+                        req = req.header(*k, v);
+                    }
+                    if let Some(body) = body {
+                        req = req.json(body);
+                    }
+                    req
+                },
+                |_| {},
+            )
+            .await;
+            let response = match answer {
+                Outcome::Answer(r) => r,
+                Outcome::GaveUp(reason) => return Err(reason),
+            };
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                refreshed = true;
+                self.token = None;
+                continue;
+            }
+            if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+                return Ok((status, Value::Null));
+            }
+            let body = json_body(&what, response).await?;
+            if !status.is_success() && status != StatusCode::MULTI_STATUS {
+                let code = body["code"].as_str().unwrap_or("");
+                let message = body["message"].as_str().unwrap_or("");
+                return Err(format!("{what}: HTTP {status} {code}: {message}"));
+            }
+            return Ok((status, body));
+        }
+    }
+}

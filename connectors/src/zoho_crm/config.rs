@@ -1,0 +1,55 @@
+//! Options of `kind: zoho_crm`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Options of a `zoho_crm` connection.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZohoConfig {
+    /// The accounts server of the org's data centre: `https://accounts.zoho.com`,
+    /// `.eu`, `.in`, `.com.au`, `.jp`, `.com.cn`, `https://accounts.zohocloud.ca`,
+    /// `https://accounts.zoho.sa`.
+    #[serde(default = "default_accounts")]
+    pub accounts_url: String,
+    /// API base; by default the `api_domain` the token answer names.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret (use `${ZOHO_CLIENT_SECRET}`).
+    pub client_secret: String,
+    /// Refresh token (use `${ZOHO_REFRESH_TOKEN}`).
+    pub refresh_token: String,
+    /// Fields requested from full-record calls (all when empty).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Records per list page (Zoho's maximum is 200).
+    #[serde(default = "default_per_page")]
+    pub per_page: u32,
+    /// Seconds before a request is abandoned and retried.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl std::fmt::Debug for ZohoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZohoConfig")
+            .field("accounts_url", &self.accounts_url)
+            .field("api_url", &self.api_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_accounts() -> String {
+    "https://accounts.zoho.com".into()
+}
+fn default_per_page() -> u32 {
+    200
+}
+fn default_timeout() -> u64 {
+    30
+}
