@@ -77,6 +77,10 @@ pub trait Source: Send {
     }
     /// A short description for reports (`file crm.json`).
     fn describe(&self) -> String;
+    /// API calls made so far (0 for sources that make none).
+    fn api_calls(&self) -> u64 {
+        0
+    }
 }
 
 /// One payload to load, with the source record it came from.
@@ -119,6 +123,10 @@ pub trait Sink: Send {
     async fn finish(&mut self) -> Result<(), ConnectorError>;
     /// A short description for reports.
     fn describe(&self) -> String;
+    /// API calls made so far (0 for sinks that make none).
+    fn api_calls(&self) -> u64 {
+        0
+    }
 }
 
 /// What a connector is given besides its options.

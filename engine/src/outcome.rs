@@ -211,7 +211,7 @@ pub enum Action {
 }
 
 /// Counts per verdict.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Records that sync (or would).
     pub sync: u64,
@@ -231,6 +231,12 @@ pub struct Summary {
     /// Records linked and unchanged: no call made.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unchanged: u64,
+    /// API calls made, per connection (run only).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub calls: std::collections::BTreeMap<String, u64>,
+    /// Wall-clock seconds the module took (run only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -88,6 +88,7 @@ pub async fn run_module(
     options: &PipelineOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<ModuleRun, PipelineError> {
+    let started = std::time::Instant::now();
     if let (Some(sink), Some(state)) = (sink.as_deref_mut(), state.as_deref_mut()) {
         reconcile(module, sink, state).await?;
     }
@@ -169,6 +170,13 @@ pub async fn run_module(
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
     if let Some(sink) = sink {
         sink.finish().await?;
+        summary
+            .calls
+            .insert(module.target.connection.clone(), sink.api_calls());
+        summary
+            .calls
+            .insert(module.source.connection.clone(), source.api_calls());
+        summary.seconds = Some((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
     }
     reporter.end(module, &summary)?;
     Ok(ModuleRun {

@@ -234,8 +234,26 @@ impl<W: Write> Reporter for TableReport<W> {
             "{total} records: {} sync, {} skip, {} reject",
             summary.sync, summary.skip, summary.reject
         );
-        if summary.failed > 0 {
-            line.push_str(&format!(", {} failed at load", summary.failed));
+        for (n, what) in [
+            (summary.created, "created"),
+            (summary.updated, "updated"),
+            (summary.unchanged, "unchanged"),
+            (summary.failed, "failed at load"),
+        ] {
+            if n > 0 {
+                line.push_str(&format!(", {n} {what}"));
+            }
+        }
+        if !summary.calls.is_empty() {
+            let calls: Vec<String> = summary
+                .calls
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
+            line.push_str(&format!("; API calls: {}", calls.join(", ")));
+        }
+        if let Some(seconds) = summary.seconds {
+            line.push_str(&format!("; {seconds:.2} s"));
         }
         writeln!(self.out, "{line}\n")
     }

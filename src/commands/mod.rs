@@ -8,7 +8,7 @@ mod state;
 mod validate;
 
 pub use plan::{plan, PlanArgs};
-pub use sandbox::{sandbox, SandboxArgs};
+pub use sandbox::{point_at_sandbox, sandbox, SandboxArgs};
 pub use schema::{schema, schema_files, SchemaKind};
 pub use state::{history, retry, status};
 pub use validate::validate;

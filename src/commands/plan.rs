@@ -98,7 +98,12 @@ pub fn plan(args: PlanArgs) -> u8 {
         }
         OutputFormat::Table => {
             let mut report = TableReport::new(stdout.lock(), color);
-            let r = runtime.block_on(run_all(&project, &modules, &args, &mut report));
+            let r = if args.load && std::io::stderr().is_terminal() {
+                let mut progress = Progress::new(&mut report);
+                runtime.block_on(run_all(&project, &modules, &args, &mut progress))
+            } else {
+                runtime.block_on(run_all(&project, &modules, &args, &mut report))
+            };
             report.into_inner().flush().map(|_| r)
         }
     };
@@ -251,6 +256,53 @@ fn run_options(args: &PlanArgs) -> serde_json::Value {
         "since": args.since,
         "ids": args.ids,
     })
+}
+
+/// A progress bar on stderr around another reporter, for long runs on a terminal.
+struct Progress<'a> {
+    inner: &'a mut dyn Reporter,
+    bar: indicatif::ProgressBar,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a mut dyn Reporter) -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} records ({per_sec})")
+                .expect("template"),
+        );
+        Self { inner, bar }
+    }
+}
+
+impl Reporter for Progress<'_> {
+    fn begin(
+        &mut self,
+        module: &Module,
+        source: &str,
+        target: Option<&str>,
+    ) -> std::io::Result<()> {
+        self.bar.reset();
+        self.bar.set_message(module.name.clone());
+        self.bar
+            .enable_steady_tick(std::time::Duration::from_millis(120));
+        self.bar
+            .suspend(|| self.inner.begin(module, source, target))
+    }
+
+    fn record(&mut self, outcome: &syncwright_engine::RecordOutcome) -> std::io::Result<()> {
+        self.bar.inc(1);
+        self.bar.suspend(|| self.inner.record(outcome))
+    }
+
+    fn end(
+        &mut self,
+        module: &Module,
+        summary: &syncwright_engine::Summary,
+    ) -> std::io::Result<()> {
+        self.bar.finish_and_clear();
+        self.inner.end(module, summary)
+    }
 }
 
 type Endpoints = (Option<Box<dyn Source>>, Option<Box<dyn Sink>>);

@@ -97,11 +97,6 @@ pub fn attach(
         .iter()
         .map(|m| m.source.connection.clone())
         .collect();
-    let targets: Vec<String> = project
-        .modules
-        .iter()
-        .map(|m| m.target.connection.clone())
-        .collect();
     let mut attached = Attached {
         _sandbox: None,
         _state_dir: None,
@@ -140,6 +135,23 @@ pub fn attach(
             base
         }
     };
+    point_at_sandbox(project, &base);
+    Ok(Some(attached))
+}
+
+/// Rewrites every connection of `project` to the sandbox at `base`: sources
+/// become `zoho_crm`, targets `xero`, with the sandbox's demo credentials.
+pub fn point_at_sandbox(project: &mut Project, base: &str) {
+    let sources: Vec<String> = project
+        .modules
+        .iter()
+        .map(|m| m.source.connection.clone())
+        .collect();
+    let targets: Vec<String> = project
+        .modules
+        .iter()
+        .map(|m| m.target.connection.clone())
+        .collect();
     for (name, connection) in project.connections.iter_mut() {
         if sources.contains(name) {
             connection.kind = "zoho_crm".into();
@@ -161,5 +173,4 @@ pub fn attach(
             });
         }
     }
-    Ok(Some(attached))
 }

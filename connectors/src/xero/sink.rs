@@ -100,7 +100,14 @@ fn element_result(resource: &str, element: &Value) -> LoadResult {
 }
 
 impl XeroSink {
-    async fn post(&mut self, resource: &str, items: &[LoadItem], key: &str) -> Vec<LoadResult> {
+    /// Posts one batch. `Err` means the outcome is unknown (the request may
+    /// have reached Xero): the caller keeps its intent open for reconciliation.
+    async fn post(
+        &mut self,
+        resource: &str,
+        items: &[LoadItem],
+        key: &str,
+    ) -> Result<Vec<LoadResult>, String> {
         let id_field = id_field(resource);
         let payloads: Vec<Value> = items
             .iter()
@@ -116,14 +123,14 @@ impl XeroSink {
         let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
         if size > MAX_BODY_BYTES && items.len() > 1 {
             let (a, b) = items.split_at(items.len() / 2);
-            let mut out = Box::pin(self.post(resource, a, &format!("{key}-a"))).await;
-            out.extend(Box::pin(self.post(resource, b, &format!("{key}-b"))).await);
-            return out;
+            let mut out = Box::pin(self.post(resource, a, &format!("{key}-a"))).await?;
+            out.extend(Box::pin(self.post(resource, b, &format!("{key}-b"))).await?);
+            return Ok(out);
         }
         if size > MAX_BODY_BYTES {
-            return vec![LoadResult::failed(vec![format!(
+            return Ok(vec![LoadResult::failed(vec![format!(
                 "the record is {size} bytes as JSON; Xero refuses request bodies over 3.5 MB"
-            )])];
+            )])]);
         }
         let query = [
             ("summarizeErrors", "false".to_string()),
@@ -133,20 +140,17 @@ impl XeroSink {
             .client
             .call(Method::POST, resource, &query, Some(&body), Some(key))
             .await;
-        let all_failed = |reason: String| {
+        let all_failed = |reason: String| -> Vec<LoadResult> {
             items
                 .iter()
                 .map(|_| LoadResult::failed(vec![reason.clone()]))
                 .collect()
         };
-        let (status, answer) = match answer {
-            Ok(x) => x,
-            Err(reason) => return all_failed(reason),
-        };
+        let (status, answer) = answer?;
         let elements = answer[resource]
             .as_array()
             .or_else(|| answer["Elements"].as_array());
-        match elements {
+        Ok(match elements {
             Some(elements) if elements.len() == items.len() => elements
                 .iter()
                 .map(|e| element_result(resource, e))
@@ -159,7 +163,7 @@ impl XeroSink {
                 "Xero's answer does not list the {} records sent",
                 items.len()
             )),
-        }
+        })
     }
 }
 
@@ -178,7 +182,9 @@ impl Sink for XeroSink {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(self.post(resource, &items, idempotency_key).await)
+        self.post(resource, &items, idempotency_key)
+            .await
+            .map_err(ConnectorError::Remote)
     }
 
     async fn find_existing(
@@ -234,6 +240,10 @@ impl Sink for XeroSink {
 
     async fn finish(&mut self) -> Result<(), ConnectorError> {
         Ok(())
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.calls()
     }
 
     fn describe(&self) -> String {

@@ -180,6 +180,10 @@ impl Source for ZohoSource {
         Ok(out)
     }
 
+    fn api_calls(&self) -> u64 {
+        self.calls()
+    }
+
     fn describe(&self) -> String {
         format!("zoho_crm {}", self.client.api_url())
     }

@@ -1,0 +1,300 @@
+//! End-to-end syncs against the sandbox over HTTP: the real Zoho CRM source,
+//! the real Xero sink, the SQLite state store.
+
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/live.rs"]
+mod live;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use syncwright_engine::pipeline::{PipelineOptions, SyncMode};
+use syncwright_engine::state::StateStore;
+use syncwright_sandbox::{FaultRule, SandboxConfig, XeroLimits};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::example_crm(),
+        ..Default::default()
+    })
+    .await;
+    let project = live::project(&sandbox, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+
+    let first = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(first["summary"]["created"], 9, "{}", first["summary"]);
+    let invoices = sandbox.xero_state("Invoices");
+    assert_eq!(invoices.len(), 9);
+    let mut numbers: Vec<&str> = invoices
+        .iter()
+        .map(|i| i["InvoiceNumber"].as_str().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers[0], "INV-10101");
+    // Every synced record carries Xero's id, and the link matches it.
+    for record in first["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "sync")
+    {
+        let id = record["load"]["target_id"].as_str().expect("Xero id");
+        let link = state
+            .link("invoices", record["source_id"].as_str().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(link.target_id, id);
+        assert!(invoices.iter().any(|i| i["InvoiceID"] == id));
+    }
+    assert_eq!(
+        first["summary"]["calls"]["xero"], 3,
+        "token, connections, one batch: {}",
+        first["summary"]
+    );
+
+    // Nothing changed: no Xero write at all.
+    sandbox.reset_calls();
+    let second = live::run(
+        &project,
+        "invoices",
+        &mut state,
+        PipelineOptions {
+            modified_since: None,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(second["summary"]["unchanged"], 9);
+    assert_eq!(live::calls(&sandbox, "POST", "/xero/api/api.xro"), 0);
+    assert_eq!(live::calls(&sandbox, "PUT", "/xero/api/api.xro"), 0);
+
+    // An edit in the CRM, then an incremental run: one update, in place.
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!(
+            "{}/zoho/accounts/oauth/v2/token",
+            sandbox.base_url()
+        ))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sandbox-refresh"),
+            ("client_id", "sandbox-client"),
+            ("client_secret", "sandbox-secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let edit = http
+        .put(format!("{}/zoho/api/crm/v8/Invoices", sandbox.base_url()))
+        .header("Authorization", format!("Zoho-oauthtoken {}", token["access_token"].as_str().unwrap()))
+        .json(&serde_json::json!({"data": [{"id": "5725767000001101001", "Subject": "Widgets, revised"}]}))
+        .send().await.unwrap();
+    assert!(edit.status().is_success());
+    let since = state.cursor("invoices").unwrap();
+    assert!(since.is_some());
+    sandbox.reset_calls();
+    let third = live::run(
+        &project,
+        "invoices",
+        &mut state,
+        PipelineOptions {
+            modified_since: since,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        third["records"].as_array().unwrap().len(),
+        1,
+        "only the edited invoice is read: {third}"
+    );
+    assert_eq!(third["summary"]["updated"], 1);
+    let change = &third["records"][0]["changes"][0];
+    assert_eq!(change["field"], "Reference");
+    assert_eq!(change["after"], "Widgets, revised");
+    assert_eq!(
+        sandbox.xero_state("Invoices").len(),
+        9,
+        "updated in place, not duplicated"
+    );
+    let updated = sandbox
+        .xero_state("Invoices")
+        .into_iter()
+        .find(|i| i["InvoiceNumber"] == "INV-10101")
+        .unwrap();
+    assert_eq!(updated["Reference"], "Widgets, revised");
+
+    // Modes: create-only leaves linked records alone.
+    let fourth = live::run(
+        &project,
+        "invoices",
+        &mut state,
+        PipelineOptions {
+            mode: SyncMode::CreateOnly,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(live::count(&fourth, "sync"), 0);
+    assert_eq!(live::count(&fourth, "skip"), 10);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_batch_keeps_xero_messages_whole() {
+    let mut crm = live::example_crm();
+    // One valid invoice whose item code Xero does not know.
+    let mut bad = crm["Invoices"][0].clone();
+    bad["id"] = Value::String("5725767000009999001".into());
+    bad["Invoice_Number"] = Value::String("INV-BAD".into());
+    bad["Invoiced_Items"][0]["Product_Name"]["Product_Code"] = Value::String("NOT-IN-XERO".into());
+    crm["Invoices"].as_array_mut().unwrap().push(bad);
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: crm,
+        ..Default::default()
+    })
+    .await;
+    let project = live::project(&sandbox, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(report["summary"]["created"], 9);
+    assert_eq!(report["summary"]["failed"], 1);
+    let failed = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source_id"] == "5725767000009999001")
+        .unwrap();
+    let message = failed["load"]["messages"][0].as_str().unwrap();
+    assert!(
+        message.contains("NOT-IN-XERO"),
+        "Xero's own message, whole: {message}"
+    );
+    let failures = state.failures(Some("invoices")).unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].reason.contains("NOT-IN-XERO"));
+    // The cursor stops before the failed record, so the next run reads it again.
+    assert!(state.cursor("invoices").unwrap().is_some());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_invoices_cost_few_calls() {
+    let n = 2_100;
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::many_invoices(n),
+        limits: XeroLimits::disabled(),
+        ..Default::default()
+    })
+    .await;
+    let project = live::project(&sandbox, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(report["summary"]["created"], n);
+    assert_eq!(sandbox.xero_state("Invoices").len(), n);
+    let writes = live::calls(&sandbox, "POST", "/xero/api/api.xro/2.0/Invoices");
+    assert_eq!(writes, n.div_ceil(50), "ceil(n/50) invoice writes");
+    // Zoho: ceil(n/200) list pages (page, then page_token past 2,000), ceil(n/100) id fetches,
+    // and one lookup per related module, since all invoices share one account and contact.
+    let lists = sandbox
+        .calls()
+        .iter()
+        .filter(|c| {
+            c.method == "GET" && c.path == "/zoho/api/crm/v8/Invoices" && !c.query.contains("ids=")
+        })
+        .count();
+    let fetches = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/zoho/api/crm/v8/Invoices" && c.query.contains("ids="))
+        .count();
+    assert_eq!(lists, n.div_ceil(200));
+    assert_eq!(fetches, n.div_ceil(100));
+    for module in ["Contacts", "Accounts", "Products"] {
+        let path = format!("/zoho/api/crm/v8/{module}");
+        assert_eq!(
+            sandbox.calls().iter().filter(|c| c.path == path).count(),
+            1,
+            "{module} looked up once"
+        );
+    }
+    assert!(
+        sandbox
+            .calls()
+            .iter()
+            .any(|c| c.query.contains("page_token=")),
+        "paged past 2,000 with page_token"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_faults_and_token_expiry_still_sync_each_invoice_once() {
+    let n = 400;
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::many_invoices(n),
+        time_scale: 1.0,
+        limits: XeroLimits {
+            per_minute: 4,
+            ..XeroLimits::default()
+        },
+        faults: vec![FaultRule {
+            path_prefix: "/xero/api/api.xro".into(),
+            error_rate: 0.2,
+            drop_rate: 0.1,
+            burst_429_every: Some(3),
+            ..FaultRule::default()
+        }],
+        seed: 7,
+        ..Default::default()
+    })
+    .await;
+    let project = live::project(&sandbox, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    // Tokens expire while the run is under way.
+    let expirer = {
+        let base = sandbox.base_url();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            reqwest::Client::new()
+                .post(format!("{base}/sandbox/expire-tokens"))
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    let mut created = 0;
+    for _ in 0..4 {
+        let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+        created += report["summary"]["created"].as_u64().unwrap_or(0);
+        if state.links("invoices").unwrap().len() == n {
+            break;
+        }
+    }
+    expirer.await.unwrap();
+    let invoices = sandbox.xero_state("Invoices");
+    let mut per_number: HashMap<String, usize> = HashMap::new();
+    for i in &invoices {
+        *per_number
+            .entry(i["InvoiceNumber"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_number.len(), n, "every invoice reached Xero");
+    assert!(per_number.values().all(|&c| c == 1), "none twice");
+    assert_eq!(state.links("invoices").unwrap().len(), n);
+    assert!(created as usize <= n);
+    assert!(
+        sandbox.calls().iter().any(|c| c.status == 429),
+        "the storm happened"
+    );
+    sandbox.shutdown().await;
+}
