@@ -322,9 +322,11 @@ async fn load_batch(
         })?),
         None => None,
     };
+    crash_point("before-send");
     let answer = sink
         .load(&module.target.resource, items.clone(), &key)
         .await;
+    crash_point("after-answer");
     let results = match answer {
         Ok(results) => results,
         Err(err) => {
@@ -375,7 +377,29 @@ async fn load_batch(
     if let (Some(state), Some(id)) = (state, intent_id) {
         state.close_intent(id, &links)?;
     }
+    crash_point("after-commit");
     Ok(())
+}
+
+/// Fault injection for the crash tests: `SYNCWRIGHT_CRASH_AT=after-answer:3`
+/// aborts the process the third time it passes that point, as a power cut
+/// would. Unset, it costs one environment lookup per batch.
+fn crash_point(name: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PASSED: AtomicU64 = AtomicU64::new(0);
+    let Ok(spec) = std::env::var("SYNCWRIGHT_CRASH_AT") else {
+        return;
+    };
+    let Some((point, nth)) = spec.split_once(':') else {
+        return;
+    };
+    if point == name {
+        let count = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
+        if nth.parse::<u64>().is_ok_and(|n| n == count) {
+            eprintln!("syncwright: crash injected at {name} #{count}");
+            std::process::abort();
+        }
+    }
 }
 
 /// Settles intents a dead run left open: records the target already holds
