@@ -1,7 +1,8 @@
 //! Crash safety: a sync of 2,000 invoices is killed at many points (aborted
 //! at named points, including between Xero's answer and the state commit,
 //! and SIGKILLed at random moments), then resumed. In the end every valid
-//! invoice exists in Xero exactly once and every link matches.
+//! invoice exists in Xero exactly once, every link matches, and Zoho shows
+//! every Xero id.
 //!
 //! `SYNCWRIGHT_CRASH_ITERATIONS=40 cargo test --test crash` runs more kill points.
 

@@ -179,6 +179,19 @@ async fn mixed_batch_keeps_xero_messages_whole() {
     );
     let failures = state.failures(Some("invoices")).unwrap();
     assert_eq!(failures.len(), 1);
+    let zoho = sandbox.zoho_records("Invoices");
+    let bad = zoho
+        .iter()
+        .find(|r| r["id"] == "5725767000009999001")
+        .unwrap();
+    assert_eq!(bad["Xero_Sync_Status"], "failed");
+    assert!(
+        bad["Xero_Sync_Error"]
+            .as_str()
+            .unwrap()
+            .contains("NOT-IN-XERO"),
+        "the CRM shows Xero's message"
+    );
     assert!(failures[0].reason.contains("NOT-IN-XERO"));
     // The cursor stops before the failed record, so the next run reads it again.
     assert!(state.cursor("invoices").unwrap().is_some());

@@ -75,6 +75,23 @@ pub trait Source: Send {
             self.describe()
         )))
     }
+    /// True when [`Source::write_back`] can write into this source.
+    fn supports_write_back(&self) -> bool {
+        false
+    }
+    /// Writes fields into source records (the load's outcome); one result
+    /// per update, in order.
+    async fn write_back(
+        &mut self,
+        module: &str,
+        updates: &[(String, serde_json::Map<String, Value>)],
+    ) -> Result<Vec<Result<(), String>>, ConnectorError> {
+        let _ = updates;
+        Err(ConnectorError::Config(format!(
+            "{} cannot write back to {module}",
+            self.describe()
+        )))
+    }
     /// A short description for reports (`file crm.json`).
     fn describe(&self) -> String;
     /// API calls made so far (0 for sources that make none).

@@ -89,6 +89,8 @@ pub struct Module {
     pub depends_on: Vec<String>,
     /// Related-record lookups.
     pub enrichments: Vec<Enrichment>,
+    /// Where load outcomes go back into the source record.
+    pub write_back: Option<crate::config::mapping::WriteBackSpec>,
     pub(crate) id: Selector,
     pub(crate) label: Option<Selector>,
     pub(crate) modified: Option<Selector>,

@@ -89,8 +89,10 @@ pub async fn run_module(
     reporter: &mut dyn Reporter,
 ) -> Result<ModuleRun, PipelineError> {
     let started = std::time::Instant::now();
+    let writes_back = module.write_back.is_some() && source.supports_write_back();
     if let (Some(sink), Some(state)) = (sink.as_deref_mut(), state.as_deref_mut()) {
-        reconcile(module, sink, state).await?;
+        reconcile(module, sink, state, writes_back).await?;
+        flush_write_backs(module, source, state).await?;
     }
     let request = ExtractRequest {
         module: module.source.module.clone(),
@@ -153,7 +155,15 @@ pub async fn run_module(
         }
         while waiting >= batch_size {
             let sink = sink.as_deref_mut().expect("waiting implies a sink");
-            load_batch(module, sink, state.as_deref_mut(), &mut queue, batch_size).await?;
+            load_batch(
+                module,
+                sink,
+                state.as_deref_mut(),
+                &mut queue,
+                batch_size,
+                writes_back,
+            )
+            .await?;
             waiting -= batch_size;
             drain(&mut queue, &mut summary, &mut cursor, reporter)?;
         }
@@ -164,10 +174,21 @@ pub async fn run_module(
     while waiting > 0 {
         let sink = sink.as_deref_mut().expect("waiting implies a sink");
         let n = waiting.min(batch_size);
-        load_batch(module, sink, state.as_deref_mut(), &mut queue, n).await?;
+        load_batch(
+            module,
+            sink,
+            state.as_deref_mut(),
+            &mut queue,
+            n,
+            writes_back,
+        )
+        .await?;
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
+    if let (true, Some(state)) = (sink.is_some(), state) {
+        flush_write_backs(module, source, state).await?;
+    }
     if let Some(sink) = sink {
         sink.finish().await?;
         summary
@@ -291,6 +312,7 @@ async fn load_batch(
     mut state: Option<&mut (dyn StateStore + '_)>,
     queue: &mut VecDeque<Pending>,
     n: usize,
+    writes_back: bool,
 ) -> Result<(), PipelineError> {
     let picked: Vec<usize> = queue
         .iter()
@@ -342,6 +364,14 @@ async fn load_batch(
     };
     let mut links = Vec::new();
     for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
+        if let (Some(state), Some(spec), true) =
+            (state.as_deref_mut(), &module.write_back, writes_back)
+        {
+            let fields = write_back_fields(spec, item, &result);
+            if !fields.is_empty() {
+                state.queue_write_back(&module.name, &item.source_id, &Value::Object(fields))?;
+            }
+        }
         if let Some(state) = state.as_deref_mut() {
             if result.ok {
                 if let Some(target_id) = &result.target_id {
@@ -381,6 +411,89 @@ async fn load_batch(
     Ok(())
 }
 
+/// The fields a load's outcome writes back into the source record.
+fn write_back_fields(
+    spec: &crate::config::mapping::WriteBackSpec,
+    item: &LoadItem,
+    result: &LoadResult,
+) -> serde_json::Map<String, Value> {
+    let mut fields = serde_json::Map::new();
+    let mut set = |name: &Option<String>, value: Value| {
+        if let Some(name) = name {
+            fields.insert(name.clone(), value);
+        }
+    };
+    if result.ok {
+        let status = if item.target_id.is_some() {
+            "updated"
+        } else {
+            "created"
+        };
+        set(
+            &spec.target_id,
+            result
+                .target_id
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        set(
+            &spec.target_number,
+            result
+                .target_number
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        set(&spec.status, Value::String(status.into()));
+        set(&spec.error, Value::String(String::new()));
+    } else {
+        set(&spec.status, Value::String("failed".into()));
+        set(&spec.error, Value::String(result.messages.join("; ")));
+    }
+    set(
+        &spec.time,
+        Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    );
+    fields
+}
+
+/// Writes queued outcomes back into the source, 100 records a call; what the
+/// source refuses stays queued and is tried again on the next run. Runs only
+/// before or after the listing: writing back changes `Modified_Time`, which
+/// would shift the pages of a listing sorted by it.
+async fn flush_write_backs(
+    module: &Module,
+    source: &mut dyn Source,
+    state: &mut dyn StateStore,
+) -> Result<(), PipelineError> {
+    if module.write_back.is_none() || !source.supports_write_back() {
+        return Ok(());
+    }
+    let pending = state.pending_write_backs(&module.name)?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for chunk in pending.chunks(100) {
+        let updates: Vec<(String, serde_json::Map<String, Value>)> = chunk
+            .iter()
+            .map(|(id, fields)| (id.clone(), fields.as_object().cloned().unwrap_or_default()))
+            .collect();
+        match source.write_back(&module.source.module, &updates).await {
+            Ok(results) => {
+                for ((id, _), result) in updates.iter().zip(results) {
+                    state.finish_write_back(&module.name, id, result.err().as_deref())?;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(module = %module.name, "write-back postponed: {err}");
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fault injection for the crash tests: `SYNCWRIGHT_CRASH_AT=after-answer:3`
 /// aborts the process the third time it passes that point, as a power cut
 /// would. Unset, it costs one environment lookup per batch.
@@ -409,7 +522,9 @@ async fn reconcile(
     module: &Module,
     sink: &mut dyn Sink,
     state: &mut dyn StateStore,
+    writes_back: bool,
 ) -> Result<(), PipelineError> {
+    let mut pending_write_backs = Vec::new();
     for intent in state
         .open_intents()?
         .into_iter()
@@ -445,6 +560,10 @@ async fn reconcile(
             .zip(&intent.payload_hashes)
             .filter_map(|((item, result), hash)| {
                 let result = result?;
+                if let (Some(spec), true) = (&module.write_back, writes_back) {
+                    let fields = write_back_fields(spec, item, &result);
+                    pending_write_backs.push((item.source_id.clone(), Value::Object(fields)));
+                }
                 Some(Link {
                     module: module.name.clone(),
                     source_id: item.source_id.clone(),
@@ -458,6 +577,9 @@ async fn reconcile(
             })
             .collect();
         tracing::info!(module = %module.name, adopted = links.len(), of = items.len(), "reconciled an interrupted batch");
+        for (id, fields) in pending_write_backs.drain(..) {
+            state.queue_write_back(&module.name, &id, &fields)?;
+        }
         state.close_intent(intent.id, &links)?;
     }
     Ok(())

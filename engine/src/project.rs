@@ -424,6 +424,7 @@ fn compile_module(
         source: mapping.source.clone(),
         target: mapping.target.clone(),
         depends_on: mapping.depends_on.clone(),
+        write_back: mapping.write_back.clone(),
         enrichments,
         id: id.expect("checked"),
         label,

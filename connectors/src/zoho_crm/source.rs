@@ -180,6 +180,50 @@ impl Source for ZohoSource {
         Ok(out)
     }
 
+    fn supports_write_back(&self) -> bool {
+        true
+    }
+
+    async fn write_back(
+        &mut self,
+        module: &str,
+        updates: &[(String, serde_json::Map<String, Value>)],
+    ) -> Result<Vec<Result<(), String>>, ConnectorError> {
+        let mut out = Vec::with_capacity(updates.len());
+        for chunk in updates.chunks(IDS_PER_CALL) {
+            let data: Vec<Value> = chunk
+                .iter()
+                .map(|(id, fields)| {
+                    let mut record = fields.clone();
+                    record.insert("id".into(), Value::String(id.clone()));
+                    Value::Object(record)
+                })
+                .collect();
+            let body = serde_json::json!({ "data": data });
+            let answer = self
+                .client
+                .call(Method::PUT, module, &[], &[], Some(&body))
+                .await;
+            match answer {
+                Ok((_, body)) => {
+                    let results = body["data"].as_array().cloned().unwrap_or_default();
+                    for i in 0..chunk.len() {
+                        let r = &results.get(i).cloned().unwrap_or(Value::Null);
+                        if r["code"] == "SUCCESS" {
+                            out.push(Ok(()));
+                        } else {
+                            let code = r["code"].as_str().unwrap_or("no answer");
+                            let message = r["message"].as_str().unwrap_or("");
+                            out.push(Err(format!("Zoho {code}: {message}")));
+                        }
+                    }
+                }
+                Err(reason) => out.extend(chunk.iter().map(|_| Err(reason.clone()))),
+            }
+        }
+        Ok(out)
+    }
+
     fn api_calls(&self) -> u64 {
         self.calls()
     }

@@ -32,6 +32,9 @@ pub struct MappingFile {
     /// Modules that must run before this one (by module name).
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// Fields of the source record that receive the outcome after a load.
+    #[serde(default)]
+    pub write_back: Option<WriteBackSpec>,
     /// The target payload, field by field.
     pub fields: IndexMap<String, FieldSpec>,
 }
@@ -87,6 +90,29 @@ pub struct EnrichSpec {
     /// key other than `id`, `related.<name>` is the first record that matches.
     #[serde(default)]
     pub key: Option<String>,
+}
+
+/// Where the outcome of a load is written back in the source record (the
+/// CRM then shows the Xero id, number, status, time and error). Omit a field
+/// to leave it out.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBackSpec {
+    /// Receives the target id (Xero `InvoiceID`).
+    #[serde(default)]
+    pub target_id: Option<String>,
+    /// Receives the target number (Xero `InvoiceNumber`).
+    #[serde(default)]
+    pub target_number: Option<String>,
+    /// Receives `created`, `updated` or `failed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Receives the time of the sync (ISO-8601).
+    #[serde(default)]
+    pub time: Option<String>,
+    /// Receives the target's error text (empty after a success).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// Rule scripts per stage.

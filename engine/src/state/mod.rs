@@ -154,6 +154,25 @@ pub trait StateStore: Send {
     fn close_intent(&mut self, id: i64, links: &[Link]) -> Result<(), StateError>;
     /// Intents left open by a run that died.
     fn open_intents(&self) -> Result<Vec<Intent>, StateError>;
+    /// Queues fields to write back into a source record (replacing older ones).
+    fn queue_write_back(
+        &mut self,
+        module: &str,
+        source_id: &str,
+        fields: &serde_json::Value,
+    ) -> Result<(), StateError>;
+    /// Write-backs not yet accepted by the source, oldest first.
+    fn pending_write_backs(
+        &self,
+        module: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StateError>;
+    /// Clears a write-back the source accepted, or counts a failed attempt.
+    fn finish_write_back(
+        &mut self,
+        module: &str,
+        source_id: &str,
+        error: Option<&str>,
+    ) -> Result<(), StateError>;
 }
 
 /// Hash of a payload, stable across runs and machines (FNV-1a 64 over canonical JSON).

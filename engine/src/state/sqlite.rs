@@ -29,6 +29,10 @@ const MIGRATIONS: &[&str] = &[
         payload_hashes TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);",
     // 2: the last payload sent, so plan can show what an update would change.
     "ALTER TABLE links ADD COLUMN payload TEXT;",
+    // 3: outcomes waiting to be written back to the source.
+    "CREATE TABLE writebacks (module TEXT NOT NULL, source_id TEXT NOT NULL, fields TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, updated_at TEXT NOT NULL,
+        PRIMARY KEY (module, source_id));",
 ];
 
 /// The SQLite state store.
@@ -311,6 +315,52 @@ impl StateStore for SqliteStore {
         save_links_in(&tx, links)?;
         tx.execute("DELETE FROM intents WHERE id = ?1", params![id])?;
         tx.commit()?;
+        Ok(())
+    }
+
+    fn queue_write_back(
+        &mut self,
+        module: &str,
+        source_id: &str,
+        fields: &serde_json::Value,
+    ) -> Result<(), StateError> {
+        self.conn.execute(
+            "INSERT INTO writebacks (module, source_id, fields, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (module, source_id) DO UPDATE SET fields = ?3, updated_at = ?4",
+            params![module, source_id, json_text(fields), now()],
+        )?;
+        Ok(())
+    }
+
+    fn pending_write_backs(
+        &self,
+        module: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source_id, fields FROM writebacks WHERE module = ?1 ORDER BY updated_at, source_id")?;
+        let rows = stmt.query_map(params![module], |r| {
+            Ok((r.get::<_, String>(0)?, parse_json(r.get(1)?)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn finish_write_back(
+        &mut self,
+        module: &str,
+        source_id: &str,
+        error: Option<&str>,
+    ) -> Result<(), StateError> {
+        match error {
+            None => self.conn.execute(
+                "DELETE FROM writebacks WHERE module = ?1 AND source_id = ?2",
+                params![module, source_id],
+            )?,
+            Some(e) => self.conn.execute(
+                "UPDATE writebacks SET attempts = attempts + 1, last_error = ?3 WHERE module = ?1 AND source_id = ?2",
+                params![module, source_id, e],
+            )?,
+        };
         Ok(())
     }
 
