@@ -44,6 +44,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Show the state of runs against the sandbox at this URL.
+        #[arg(long, value_name = "URL")]
+        sandbox_url: Option<String>,
     },
     /// Recent runs, newest first.
     History {
@@ -56,6 +59,9 @@ enum Command {
         /// How many runs.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Show the runs against the sandbox at this URL.
+        #[arg(long, value_name = "URL")]
+        sandbox_url: Option<String>,
     },
     /// Run the records that failed to load again.
     Retry(RunArgs),
@@ -128,6 +134,9 @@ struct RunArgs {
     /// Point every connection at a sandbox already running (`syncwright sandbox`).
     #[arg(long, value_name = "URL")]
     sandbox_url: Option<String>,
+    /// Real seconds per Xero minute in the sandbox (as given to `syncwright sandbox --time-scale`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    sandbox_time_scale: f64,
 }
 
 /// `--mode` values.
@@ -161,6 +170,7 @@ impl RunArgs {
             profile_rules: self.profile_rules,
             sandbox: self.sandbox,
             sandbox_url: self.sandbox_url,
+            sandbox_time_scale: self.sandbox_time_scale,
         }
     }
 }
@@ -172,12 +182,17 @@ fn main() -> ExitCode {
         Command::Validate { config, set } => commands::validate(&config, &set),
         Command::Plan(args) => commands::plan(args.into_plan(false)),
         Command::Run(args) => commands::plan(args.into_plan(true)),
-        Command::Status { config, format } => commands::status(&config, format),
+        Command::Status {
+            config,
+            format,
+            sandbox_url,
+        } => commands::status(&config, format, sandbox_url.as_deref()),
         Command::History {
             config,
             format,
             limit,
-        } => commands::history(&config, format, limit),
+            sandbox_url,
+        } => commands::history(&config, format, limit, sandbox_url.as_deref()),
         Command::Retry(args) => commands::retry(args.into_plan(true)),
         Command::Sandbox {
             seed,

@@ -287,3 +287,27 @@ fn schemas_are_current_and_shipped_yaml_points_at_them() {
         );
     }
 }
+
+#[test]
+fn readme_first_command_syncs_the_example_against_the_sandbox() {
+    let out = syncwright(&["run", "--config", EXAMPLE, "--sandbox"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("to xero http://127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("14 records: 9 sync, 1 skip, 4 reject, 9 created; API calls: crm "),
+        "{stdout}"
+    );
+    assert!(
+        !Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/zoho-crm-to-xero/.syncwright")
+            .exists(),
+        "state of an in-process sandbox stays out of the project"
+    );
+
+    // plan --sandbox checks the organisation's codes and sends nothing.
+    let plan = syncwright(&["plan", "--config", EXAMPLE, "--sandbox", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["summary"]["sync"], 9);
+    assert!(plan["summary"].get("created").is_none());
+}

@@ -61,9 +61,14 @@ async fn killed_runs_never_duplicate_or_lose_an_invoice() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
+    // Xero's limits on, with a 1-second minute: the client paces to the same clock.
     let sandbox = live::sandbox(SandboxConfig {
         crm_seed: live::many_invoices(n),
-        limits: XeroLimits::disabled(),
+        time_scale: 1.0,
+        limits: XeroLimits {
+            per_day: 100_000,
+            ..XeroLimits::default()
+        },
         ..Default::default()
     })
     .await;

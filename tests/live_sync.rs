@@ -50,8 +50,8 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
         assert!(invoices.iter().any(|i| i["InvoiceID"] == id));
     }
     assert_eq!(
-        first["summary"]["calls"]["xero"], 3,
-        "token, connections, one batch: {}",
+        first["summary"]["calls"]["xero"], 6,
+        "token, connections, TaxRates, Accounts, Items, one batch: {}",
         first["summary"]
     );
 
@@ -68,6 +68,14 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
     )
     .await;
     assert_eq!(second["summary"]["unchanged"], 9);
+    assert_eq!(
+        second["summary"]["calls"]["xero"], 0,
+        "nothing to write, nothing to check"
+    );
+    assert_eq!(
+        second["summary"]["calls"]["xero"], 0,
+        "nothing to write, nothing to check"
+    );
     assert_eq!(live::calls(&sandbox, "POST", "/xero/api/api.xro"), 0);
     assert_eq!(live::calls(&sandbox, "PUT", "/xero/api/api.xro"), 0);
 
@@ -147,16 +155,31 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_batch_keeps_xero_messages_whole() {
+async fn unknown_codes_are_refused_before_sending_and_xero_messages_stay_whole() {
     let mut crm = live::example_crm();
-    // One valid invoice whose item code Xero does not know.
-    let mut bad = crm["Invoices"][0].clone();
-    bad["id"] = Value::String("5725767000009999001".into());
-    bad["Invoice_Number"] = Value::String("INV-BAD".into());
-    bad["Invoiced_Items"][0]["Product_Name"]["Product_Code"] = Value::String("NOT-IN-XERO".into());
-    crm["Invoices"].as_array_mut().unwrap().push(bad);
+    // One invoice whose item code the organisation does not have: refused before any write.
+    let mut unknown = crm["Invoices"][0].clone();
+    unknown["id"] = Value::String("5725767000009999002".into());
+    unknown["Invoice_Number"] = Value::String("INV-UNKNOWN-CODE".into());
+    unknown["Invoiced_Items"][0]["Product_Name"]["Product_Code"] =
+        Value::String("NOT-IN-XERO".into());
+    // One whose number Xero already holds: Xero itself refuses it in a mixed batch.
+    let mut duplicate = crm["Invoices"][0].clone();
+    duplicate["id"] = Value::String("5725767000009999001".into());
+    duplicate["Invoice_Number"] = Value::String("INV-TAKEN".into());
+    crm["Invoices"]
+        .as_array_mut()
+        .unwrap()
+        .extend([unknown, duplicate]);
+    let mut xero = syncwright_sandbox::demo_xero_seed();
+    xero["Invoices"] = serde_json::json!([{
+        "Type": "ACCREC", "InvoiceNumber": "INV-TAKEN", "Contact": {"Name": "Someone Else"},
+        "Date": "2026-10-01", "Status": "DRAFT",
+        "LineItems": [{"Description": "earlier", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200", "TaxType": "OUTPUT"}]
+    }]);
     let sandbox = live::sandbox(SandboxConfig {
         crm_seed: crm,
+        xero_seed: Some(xero),
         ..Default::default()
     })
     .await;
@@ -164,21 +187,36 @@ async fn mixed_batch_keeps_xero_messages_whole() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = live::store(dir.path());
     let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    let record = |id: &str| {
+        report["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source_id"] == id)
+            .unwrap()
+            .clone()
+    };
+
+    let refused = record("5725767000009999002");
+    assert_eq!(refused["verdict"], "reject");
+    let message = refused["violations"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("NOT-IN-XERO") && message.contains("Demo Company"),
+        "{message}"
+    );
+    assert_eq!(refused["violations"][0]["field"], "LineItems[0].ItemCode");
+
     assert_eq!(report["summary"]["created"], 9);
     assert_eq!(report["summary"]["failed"], 1);
-    let failed = report["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["source_id"] == "5725767000009999001")
-        .unwrap();
+    let failed = record("5725767000009999001");
     let message = failed["load"]["messages"][0].as_str().unwrap();
     assert!(
-        message.contains("NOT-IN-XERO"),
+        message.contains("must be unique"),
         "Xero's own message, whole: {message}"
     );
     let failures = state.failures(Some("invoices")).unwrap();
     assert_eq!(failures.len(), 1);
+    assert!(failures[0].reason.contains("must be unique"));
     let zoho = sandbox.zoho_records("Invoices");
     let bad = zoho
         .iter()
@@ -189,12 +227,9 @@ async fn mixed_batch_keeps_xero_messages_whole() {
         bad["Xero_Sync_Error"]
             .as_str()
             .unwrap()
-            .contains("NOT-IN-XERO"),
+            .contains("must be unique"),
         "the CRM shows Xero's message"
     );
-    assert!(failures[0].reason.contains("NOT-IN-XERO"));
-    // The cursor stops before the failed record, so the next run reads it again.
-    assert!(state.cursor("invoices").unwrap().is_some());
     sandbox.shutdown().await;
 }
 
@@ -308,6 +343,43 @@ async fn rate_limits_faults_and_token_expiry_still_sync_each_invoice_once() {
     assert!(
         sandbox.calls().iter().any(|c| c.status == 429),
         "the storm happened"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_stays_under_xero_limits_without_a_429() {
+    let n = 600;
+    // A Xero minute of half a second, 5 calls a minute: the client must pace.
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::many_invoices(n),
+        time_scale: 0.5,
+        limits: XeroLimits {
+            per_minute: 5,
+            ..XeroLimits::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let mut project = live::project_scaled(&sandbox, &[], 0.5);
+    let xero = project.connections.get_mut("xero").unwrap();
+    xero.options["calls_per_minute"] = serde_json::json!(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(report["summary"]["created"], n);
+    let xero_calls: Vec<_> = sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.vendor.starts_with("xero"))
+        .collect();
+    assert!(
+        xero_calls.iter().all(|c| c.status != 429),
+        "our own pacing caused a 429"
+    );
+    assert_eq!(
+        live::calls(&sandbox, "POST", "/xero/api/api.xro/2.0/Invoices"),
+        n.div_ceil(50)
     );
     sandbox.shutdown().await;
 }

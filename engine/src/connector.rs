@@ -125,6 +125,17 @@ pub trait Sink: Send {
         items: Vec<LoadItem>,
         idempotency_key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError>;
+    /// Checks a payload against the target's reference data before anything
+    /// is sent (Xero: TaxTypes, AccountCodes and ItemCodes that exist in the
+    /// organisation); one problem per entry, as `(field, message)`.
+    async fn check_references(
+        &mut self,
+        resource: &str,
+        payload: &Value,
+    ) -> Result<Vec<(String, String)>, ConnectorError> {
+        let _ = (resource, payload);
+        Ok(Vec::new())
+    }
     /// Looks for records an interrupted run may have created: one entry per
     /// item, `Some` when the target already holds it. `None` when this sink
     /// cannot tell (then an open intent is replayed with its key instead).

@@ -40,6 +40,8 @@ pub struct PipelineOptions {
     pub modified_since: Option<String>,
     /// Which records may be written.
     pub mode: SyncMode,
+    /// A plan: the sink only checks reference data, nothing is sent.
+    pub dry_run: bool,
 }
 
 /// Receives outcomes as they are decided, in source order.
@@ -89,8 +91,11 @@ pub async fn run_module(
     reporter: &mut dyn Reporter,
 ) -> Result<ModuleRun, PipelineError> {
     let started = std::time::Instant::now();
-    let writes_back = module.write_back.is_some() && source.supports_write_back();
-    if let (Some(sink), Some(state)) = (sink.as_deref_mut(), state.as_deref_mut()) {
+    let writes_back =
+        module.write_back.is_some() && source.supports_write_back() && !options.dry_run;
+    if let (false, Some(sink), Some(state)) =
+        (options.dry_run, sink.as_deref_mut(), state.as_deref_mut())
+    {
         reconcile(module, sink, state, writes_back).await?;
         flush_write_backs(module, source, state).await?;
     }
@@ -99,11 +104,11 @@ pub async fn run_module(
         ids: options.ids.clone(),
         modified_since: options.modified_since.clone(),
     };
-    reporter.begin(
-        module,
-        &source.describe(),
-        sink.as_ref().map(|s| s.describe()).as_deref(),
-    )?;
+    let target = sink
+        .as_ref()
+        .filter(|_| !options.dry_run)
+        .map(|s| s.describe());
+    reporter.begin(module, &source.describe(), target.as_deref())?;
     source.open(&request).await?;
     let run = RunContext {
         single_record: options.ids.len() == 1,
@@ -140,7 +145,35 @@ pub async fn run_module(
             if outcome.verdict == Verdict::Sync {
                 target_id = decide_action(module, &mut outcome, state.as_deref(), options.mode)?;
             }
-            let loads = sink.is_some()
+            // What will be written is checked against the target's reference
+            // data first; unchanged records were accepted before.
+            let writes = matches!(outcome.action, Some(Action::Create | Action::Update));
+            if let (Verdict::Sync, true, Some(sink)) =
+                (outcome.verdict, writes, sink.as_deref_mut())
+            {
+                let payload = outcome.payload.as_ref().expect("sync has a payload");
+                let problems = sink
+                    .check_references(&module.target.resource, payload)
+                    .await?;
+                if !problems.is_empty() {
+                    outcome
+                        .violations
+                        .extend(problems.into_iter().map(|(field, message)| Violation {
+                            rule: "target_reference".into(),
+                            severity: Severity::Error,
+                            field: Some(field),
+                            message,
+                            code: "UNKNOWN_REFERENCE".into(),
+                        }));
+                    outcome.verdict = Verdict::Reject;
+                    outcome.payload = None;
+                    outcome.action = None;
+                    outcome.changes.clear();
+                    target_id = None;
+                }
+            }
+            let loads = !options.dry_run
+                && sink.is_some()
                 && outcome.verdict == Verdict::Sync
                 && matches!(outcome.action, Some(Action::Create | Action::Update));
             if loads {
@@ -186,10 +219,10 @@ pub async fn run_module(
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
-    if let (true, Some(state)) = (sink.is_some(), state) {
+    if let (true, Some(state)) = (sink.is_some() && !options.dry_run, state) {
         flush_write_backs(module, source, state).await?;
     }
-    if let Some(sink) = sink {
+    if let (false, Some(sink)) = (options.dry_run, sink) {
         sink.finish().await?;
         summary
             .calls

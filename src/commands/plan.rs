@@ -41,6 +41,8 @@ pub struct PlanArgs {
     pub sandbox: bool,
     /// Point every connection at a sandbox already running at this URL.
     pub sandbox_url: Option<String>,
+    /// Real seconds per Xero minute in the sandbox (60 = real time).
+    pub sandbox_time_scale: f64,
 }
 
 /// Runs the plan (or the sync) and prints the report to stdout.
@@ -59,6 +61,7 @@ pub fn plan(args: PlanArgs) -> u8 {
         &runtime,
         args.sandbox,
         args.sandbox_url.as_deref(),
+        args.sandbox_time_scale,
     ) {
         Ok(s) => s,
         Err(msg) => {
@@ -140,7 +143,14 @@ async fn run_all(
                 .map(|c| c.0.expect("source"))
                 .map_err(|e| fail(module, &e))?,
         };
-        let mut sink: Option<Box<dyn Sink>> = if args.load {
+        // A plan builds a live target too, to check its reference data.
+        let target_kind = project
+            .connections
+            .get(&module.target.connection)
+            .map(|c| c.kind.as_str())
+            .unwrap_or("");
+        let checks_target = !matches!(target_kind, "file" | "stdout");
+        let mut sink: Option<Box<dyn Sink>> = if args.load || checks_target {
             Some(
                 connect(project, &registry, &module.target.connection, false)
                     .map(|c| c.1.expect("sink"))
@@ -158,6 +168,7 @@ async fn run_all(
             ids: args.ids.clone(),
             modified_since,
             mode: args.mode,
+            dry_run: !args.load,
         };
         let outcome = run_module(
             module,

@@ -88,6 +88,7 @@ pub fn attach(
     runtime: &tokio::runtime::Runtime,
     in_process: bool,
     url: Option<&str>,
+    time_scale: f64,
 ) -> Result<Option<Attached>, String> {
     if !in_process && url.is_none() {
         return Ok(None);
@@ -119,6 +120,7 @@ pub fn attach(
             };
             let config = SandboxConfig {
                 crm_seed,
+                time_scale,
                 ..SandboxConfig::default()
             };
             let sandbox = runtime
@@ -135,13 +137,15 @@ pub fn attach(
             base
         }
     };
-    point_at_sandbox(project, &base);
+    point_at_sandbox(project, &base, time_scale);
     Ok(Some(attached))
 }
 
 /// Rewrites every connection of `project` to the sandbox at `base`: sources
 /// become `zoho_crm`, targets `xero`, with the sandbox's demo credentials.
-pub fn point_at_sandbox(project: &mut Project, base: &str) {
+/// `time_scale` is the sandbox's length of a Xero minute in real seconds, so
+/// the Xero client paces to the same clock.
+pub fn point_at_sandbox(project: &mut Project, base: &str, time_scale: f64) {
     let sources: Vec<String> = project
         .modules
         .iter()
@@ -170,6 +174,7 @@ pub fn point_at_sandbox(project: &mut Project, base: &str) {
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
                 "grant": "client_credentials",
+                "minute_secs": time_scale,
             });
         }
     }

@@ -6,8 +6,15 @@ use syncwright_engine::state::{SqliteStore, StateStore};
 
 use super::{load_project, OutputFormat, PlanArgs, EXIT_FAILED};
 
-fn open(config: &Path) -> Result<(syncwright_engine::Project, SqliteStore), u8> {
-    let project = load_project(config, &[])?;
+fn open(
+    config: &Path,
+    sandbox_url: Option<&str>,
+) -> Result<(syncwright_engine::Project, SqliteStore), u8> {
+    let mut project = load_project(config, &[])?;
+    if sandbox_url.is_some() {
+        // The state of runs against a running sandbox is kept apart.
+        project.state = Some(project.base_dir.join(".syncwright/sandbox-state.db"));
+    }
     let path = project.state_path();
     let store = SqliteStore::open(&path).map_err(|e| {
         eprintln!("error: {e}");
@@ -17,8 +24,8 @@ fn open(config: &Path) -> Result<(syncwright_engine::Project, SqliteStore), u8> 
 }
 
 /// Per module: linked, failed, pending intents, cursor.
-pub fn status(config: &Path, format: OutputFormat) -> u8 {
-    let (project, store) = match open(config) {
+pub fn status(config: &Path, format: OutputFormat, sandbox_url: Option<&str>) -> u8 {
+    let (project, store) = match open(config, sandbox_url) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -67,8 +74,8 @@ pub fn status(config: &Path, format: OutputFormat) -> u8 {
 }
 
 /// Recent runs, newest first.
-pub fn history(config: &Path, format: OutputFormat, limit: usize) -> u8 {
-    let (_, store) = match open(config) {
+pub fn history(config: &Path, format: OutputFormat, limit: usize, sandbox_url: Option<&str>) -> u8 {
+    let (_, store) = match open(config, sandbox_url) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -99,7 +106,7 @@ pub fn history(config: &Path, format: OutputFormat, limit: usize) -> u8 {
 
 /// Runs the failed records again (of one module, or one record).
 pub fn retry(mut args: PlanArgs) -> u8 {
-    let (project, store) = match open(&args.config) {
+    let (project, store) = match open(&args.config, args.sandbox_url.as_deref()) {
         Ok(x) => x,
         Err(code) => return code,
     };

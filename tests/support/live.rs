@@ -18,10 +18,15 @@ pub async fn sandbox(config: SandboxConfig) -> Sandbox {
         .expect("sandbox starts")
 }
 
-/// The example project, every connection pointed at `sandbox`.
+/// The example project, every connection pointed at `sandbox` (real-time minutes).
 pub fn project(sandbox: &Sandbox, sets: &[(&str, &str)]) -> Project {
+    project_scaled(sandbox, sets, 60.0)
+}
+
+/// As [`project`], for a sandbox whose Xero minute lasts `time_scale` seconds.
+pub fn project_scaled(sandbox: &Sandbox, sets: &[(&str, &str)], time_scale: f64) -> Project {
     let mut project = super::harness::load(&super::harness::example_config(), sets);
-    syncwright::commands::point_at_sandbox(&mut project, &sandbox.base_url());
+    syncwright::commands::point_at_sandbox(&mut project, &sandbox.base_url(), time_scale);
     project
 }
 

@@ -20,6 +20,14 @@ pub struct XeroSink {
     batch_size: usize,
     unitdp: u32,
     api_url: String,
+    reference: Option<ReferenceData>,
+}
+
+/// The organisation's codes, read once per run.
+struct ReferenceData {
+    tax_types: std::collections::HashSet<String>,
+    account_codes: std::collections::HashSet<String>,
+    item_codes: std::collections::HashSet<String>,
 }
 
 impl XeroSink {
@@ -30,7 +38,45 @@ impl XeroSink {
             batch_size: batch_size.clamp(1, 100),
             unitdp,
             api_url,
+            reference: None,
         }
+    }
+
+    async fn codes(
+        &mut self,
+        resource: &str,
+        field: &str,
+    ) -> Result<std::collections::HashSet<String>, ConnectorError> {
+        let (status, body) = self
+            .client
+            .call(Method::GET, resource, &[], None, None)
+            .await
+            .map_err(ConnectorError::Remote)?;
+        if !status.is_success() {
+            return Err(ConnectorError::Remote(format!(
+                "Xero GET {resource}: HTTP {status}: {}",
+                problem_text(&body)
+            )));
+        }
+        Ok(body[resource]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["Status"] != "DELETED" && r["Status"] != "ARCHIVED")
+            .filter_map(|r| r[field].as_str().map(str::to_string))
+            .collect())
+    }
+
+    async fn reference(&mut self) -> Result<&ReferenceData, ConnectorError> {
+        if self.reference.is_none() {
+            let data = ReferenceData {
+                tax_types: self.codes("TaxRates", "TaxType").await?,
+                account_codes: self.codes("Accounts", "Code").await?,
+                item_codes: self.codes("Items", "Code").await?,
+            };
+            self.reference = Some(data);
+        }
+        Ok(self.reference.as_ref().expect("just set"))
     }
 
     /// Calls made to Xero so far.
@@ -185,6 +231,47 @@ impl Sink for XeroSink {
         self.post(resource, &items, idempotency_key)
             .await
             .map_err(ConnectorError::Remote)
+    }
+
+    async fn check_references(
+        &mut self,
+        resource: &str,
+        payload: &Value,
+    ) -> Result<Vec<(String, String)>, ConnectorError> {
+        if !matches!(resource, "Invoices" | "Quotes" | "CreditNotes") {
+            return Ok(Vec::new());
+        }
+        self.reference().await?;
+        let org = self
+            .client
+            .tenant_name()
+            .unwrap_or("the organisation")
+            .to_string();
+        let reference = self.reference.as_ref().expect("loaded above");
+        let mut problems = Vec::new();
+        for (i, line) in payload["LineItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let checks = [
+                ("TaxType", &reference.tax_types, "a tax rate"),
+                ("AccountCode", &reference.account_codes, "an account"),
+                ("ItemCode", &reference.item_codes, "an item"),
+            ];
+            for (field, known, what) in checks {
+                if let Some(code) = line[field].as_str() {
+                    if !known.contains(code) {
+                        problems.push((
+                            format!("LineItems[{i}].{field}"),
+                            format!("line {}: {field} \"{code}\" is not {what} in the Xero organisation \"{org}\"", i + 1),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(problems)
     }
 
     async fn find_existing(
