@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 /// and does not serialise threads the way the system allocator does.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use syncwright::commands::{self, OutputFormat, PlanArgs, SandboxArgs, SchemaKind};
+use syncwright::commands::{self, LinkArgs, OutputFormat, PlanArgs, SandboxArgs, SchemaKind};
 use syncwright_engine::pipeline::SyncMode;
 
 /// Keeps a CRM and an accounting system in step: Zoho CRM to Xero, driven
@@ -65,6 +65,25 @@ enum Command {
     },
     /// Run the records that failed to load again.
     Retry(RunArgs),
+    /// Before a first sync into an organisation that already holds data:
+    /// match existing target records to CRM records and record the links.
+    Link {
+        /// The project file.
+        #[arg(long, default_value = "syncwright.yaml")]
+        config: PathBuf,
+        /// Only this module.
+        #[arg(long)]
+        module: Option<String>,
+        /// Show the matches, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// Use a sandbox already running.
+        #[arg(long, value_name = "URL")]
+        sandbox_url: Option<String>,
+    },
     /// Serve local Zoho CRM and Xero APIs (one listener, no credentials needed).
     Sandbox {
         /// CRM snapshot the Zoho side serves (the file connector's format).
@@ -194,6 +213,19 @@ fn main() -> ExitCode {
             sandbox_url,
         } => commands::history(&config, format, limit, sandbox_url.as_deref()),
         Command::Retry(args) => commands::retry(args.into_plan(true)),
+        Command::Link {
+            config,
+            module,
+            dry_run,
+            format,
+            sandbox_url,
+        } => commands::link(LinkArgs {
+            config,
+            module,
+            dry_run,
+            format,
+            sandbox_url,
+        }),
         Command::Sandbox {
             seed,
             xero_seed,

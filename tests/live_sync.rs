@@ -383,3 +383,116 @@ async fn pacing_stays_under_xero_limits_without_a_429() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
+    let existing = |number: &str, contact: &str, kind: &str| {
+        serde_json::json!({
+            "Type": kind, "InvoiceNumber": number, "Contact": {"Name": contact},
+            "Date": "2026-10-01", "Status": "DRAFT",
+            "LineItems": [{"Description": "created by the old plugin", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200", "TaxType": "OUTPUT"}]
+        })
+    };
+    let mut xero = syncwright_sandbox::demo_xero_seed();
+    xero["Invoices"] = serde_json::json!([
+        existing("INV-10101", "Acme Pty Ltd", "ACCREC"),
+        existing("INV-10102", "Acme Pty Ltd", "ACCREC"),
+        // A supplier's bill with the same number as one of our invoices.
+        existing("INV-10103", "A Supplier", "ACCPAY"),
+    ]);
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::example_crm(),
+        xero_seed: Some(xero),
+        ..Default::default()
+    })
+    .await;
+    let project = live::project(&sandbox, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let module = project.module("invoices").unwrap();
+    let registry = syncwright_connectors::registry();
+    let ctx = syncwright_engine::connector::ConnectorContext {
+        base_dir: project.base_dir.clone(),
+        connection: "x".into(),
+    };
+    let crm = &project.connections["crm"];
+    let target = &project.connections["xero"];
+    let mut source = registry
+        .get(&crm.kind)
+        .unwrap()
+        .source(&ctx, &crm.options)
+        .unwrap();
+    let mut sink = registry
+        .get(&target.kind)
+        .unwrap()
+        .sink(&ctx, &target.options)
+        .unwrap();
+
+    let dry = syncwright_engine::pipeline::link_existing(
+        module,
+        source.as_mut(),
+        sink.as_mut(),
+        &mut state,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.iter().filter(|m| m.result == "linked").count(), 2);
+    assert!(
+        state.links("invoices").unwrap().is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let matches = syncwright_engine::pipeline::link_existing(
+        module,
+        source.as_mut(),
+        sink.as_mut(),
+        &mut state,
+        false,
+    )
+    .await
+    .unwrap();
+    let result = |label: &str| {
+        matches
+            .iter()
+            .find(|m| m.label.as_deref() == Some(label))
+            .unwrap()
+            .result
+            .clone()
+    };
+    assert_eq!(result("INV-10101"), "linked");
+    assert_eq!(result("INV-10102"), "linked");
+    assert_eq!(
+        result("INV-10103"),
+        "not found",
+        "a bill is not a sales invoice"
+    );
+    assert_eq!(result("INV-10104"), "not found");
+    assert_eq!(
+        result("INV-10109"),
+        "not mappable",
+        "refused records are listed with the reason"
+    );
+    assert_eq!(state.links("invoices").unwrap().len(), 2);
+
+    let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(report["summary"]["updated"], 2, "{}", report["summary"]);
+    let invoices = sandbox.xero_state("Invoices");
+    assert_eq!(
+        invoices
+            .iter()
+            .filter(|i| i["InvoiceNumber"] == "INV-10101")
+            .count(),
+        1,
+        "updated, not duplicated"
+    );
+    let adopted = invoices
+        .iter()
+        .find(|i| i["InvoiceNumber"] == "INV-10101")
+        .unwrap();
+    assert_ne!(
+        adopted["LineItems"][0]["Description"],
+        "created by the old plugin"
+    );
+    sandbox.shutdown().await;
+}

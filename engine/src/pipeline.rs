@@ -548,6 +548,137 @@ fn crash_point(name: &str) {
     }
 }
 
+/// What `link` found for one record.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkMatch {
+    /// The source record.
+    pub source_id: String,
+    /// Its label (invoice number).
+    pub label: Option<String>,
+    /// `linked`, `already linked`, `not found`, `ambiguous` or `not mappable`.
+    pub result: String,
+    /// The target record matched, when one was.
+    pub target_id: Option<String>,
+    /// Why, when nothing was linked.
+    pub detail: Option<String>,
+}
+
+/// Matches records the target already holds (an organisation that had
+/// data before syncwright) and records the links, so the first sync updates
+/// them instead of creating duplicates. Ambiguous matches are listed, never
+/// guessed. With `dry_run` nothing is written.
+pub async fn link_existing(
+    module: &Module,
+    source: &mut dyn Source,
+    sink: &mut dyn Sink,
+    state: &mut dyn StateStore,
+    dry_run: bool,
+) -> Result<Vec<LinkMatch>, PipelineError> {
+    let request = ExtractRequest {
+        module: module.source.module.clone(),
+        ..ExtractRequest::default()
+    };
+    source.open(&request).await?;
+    let mut cache = RelatedCache::new();
+    let mut matches = Vec::new();
+    while let Some(items) = source.next_batch().await? {
+        fetch_related(module, source, &items, &mut cache).await?;
+        let mut candidates = Vec::new();
+        for item in &items {
+            let SourceItem::Record(record) = item else {
+                continue;
+            };
+            let related = module.related_for(record, &cache);
+            let outcome = module.evaluate(record, &related, RunContext::default());
+            let Some(source_id) = outcome.source_id.clone() else {
+                continue;
+            };
+            if state.link(&module.name, &source_id)?.is_some() {
+                matches.push(LinkMatch {
+                    source_id,
+                    label: outcome.label,
+                    result: "already linked".into(),
+                    target_id: None,
+                    detail: None,
+                });
+                continue;
+            }
+            match outcome.payload {
+                Some(payload) => candidates.push((
+                    outcome.label,
+                    LoadItem {
+                        source_id,
+                        payload,
+                        target_id: None,
+                    },
+                )),
+                None => matches.push(LinkMatch {
+                    source_id,
+                    label: outcome.label,
+                    result: "not mappable".into(),
+                    target_id: None,
+                    detail: outcome.violations.first().map(|v| v.message.clone()),
+                }),
+            }
+        }
+        if candidates.is_empty() {
+            continue;
+        }
+        let loads: Vec<LoadItem> = candidates.iter().map(|(_, i)| i.clone()).collect();
+        let Some(found) = sink.find_existing(&module.target.resource, &loads).await? else {
+            return Err(PipelineError::Connector(ConnectorError::Config(format!(
+                "{} cannot look up existing {}",
+                sink.describe(),
+                module.target.resource
+            ))));
+        };
+        let mut links = Vec::new();
+        for ((label, item), result) in candidates.into_iter().zip(found) {
+            let entry = match result {
+                Some(r) if r.ok && r.target_id.is_some() => {
+                    links.push(Link {
+                        module: module.name.clone(),
+                        source_id: item.source_id.clone(),
+                        target_id: r.target_id.clone().expect("checked"),
+                        target_number: r.target_number.clone(),
+                        // Unknown until the first sync sends it: that sync updates.
+                        payload_hash: String::new(),
+                        last_outcome: "linked".into(),
+                        updated_at: now(),
+                        payload: None,
+                    });
+                    LinkMatch {
+                        source_id: item.source_id,
+                        label,
+                        result: "linked".into(),
+                        target_id: r.target_id,
+                        detail: None,
+                    }
+                }
+                Some(r) => LinkMatch {
+                    source_id: item.source_id,
+                    label,
+                    result: "ambiguous".into(),
+                    target_id: None,
+                    detail: r.messages.first().cloned(),
+                },
+                None => LinkMatch {
+                    source_id: item.source_id,
+                    label,
+                    result: "not found".into(),
+                    target_id: None,
+                    detail: None,
+                },
+            };
+            matches.push(entry);
+        }
+        if !dry_run {
+            state.save_links(&links)?;
+        }
+    }
+    Ok(matches)
+}
+
 /// Settles intents a dead run left open: records the target already holds
 /// are linked; when the sink cannot look them up, the request is replayed
 /// with its original idempotency key.

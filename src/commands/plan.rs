@@ -316,9 +316,9 @@ impl Reporter for Progress<'_> {
     }
 }
 
-type Endpoints = (Option<Box<dyn Source>>, Option<Box<dyn Sink>>);
+pub(crate) type Endpoints = (Option<Box<dyn Source>>, Option<Box<dyn Sink>>);
 
-fn connect(
+pub(crate) fn connect(
     project: &Project,
     registry: &syncwright_engine::connector::ConnectorRegistry,
     name: &str,

@@ -305,11 +305,23 @@ impl Sink for XeroSink {
                 )));
             }
             for invoice in body["Invoices"].as_array().into_iter().flatten() {
-                if invoice["Status"] == "DELETED" {
+                // A bill (ACCPAY) may carry the same number as a sales invoice.
+                if invoice["Status"] == "DELETED" || invoice["Type"] != "ACCREC" {
                     continue;
                 }
                 if let Some(n) = invoice["InvoiceNumber"].as_str() {
-                    found.insert(n.to_string(), element_result(resource, invoice));
+                    let result = element_result(resource, invoice);
+                    found
+                        .entry(n.to_string())
+                        .and_modify(|earlier: &mut LoadResult| {
+                            // Two live invoices carry the number: never guess.
+                            let ids = [earlier.target_id.clone(), result.target_id.clone()];
+                            *earlier = LoadResult::failed(vec![format!(
+                                "ambiguous: several Xero invoices carry {n} ({})",
+                                ids.into_iter().flatten().collect::<Vec<_>>().join(", ")
+                            )]);
+                        })
+                        .or_insert(result);
                 }
             }
         }
