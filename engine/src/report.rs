@@ -196,7 +196,12 @@ impl<W: Write> Reporter for TableReport<W> {
                     .or_else(|| load.target_id.clone())
                     .or_else(|| load.location.clone())
                     .unwrap_or_default();
-                details.insert(0, format!("sent {what}").trim_end().to_string());
+                let verb = match outcome.action {
+                    Some(Action::Create) => "created",
+                    Some(Action::Update) => "updated",
+                    _ => "sent",
+                };
+                details.insert(0, format!("{verb} {what}").trim_end().to_string());
             }
             (Some(load), _) => details.insert(0, format!("failed: {}", load.messages.join("; "))),
             (None, Verdict::Sync) => match outcome.action {
