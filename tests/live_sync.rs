@@ -28,6 +28,23 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
     assert_eq!(first["summary"]["created"], 9, "{}", first["summary"]);
     let invoices = sandbox.xero_state("Invoices");
     assert_eq!(invoices.len(), 9);
+    // Each account became one Xero contact, created before its invoices, and
+    // every invoice points at its contact by id.
+    let contacts = sandbox.xero_state("Contacts");
+    for invoice in &invoices {
+        let id = invoice["Contact"]["ContactID"].as_str().unwrap();
+        let named: Vec<_> = contacts
+            .iter()
+            .filter(|c| c["Name"] == invoice["Contact"]["Name"])
+            .collect();
+        assert_eq!(named.len(), 1, "one contact per account name");
+        assert_eq!(named[0]["ContactID"], id);
+    }
+    assert_eq!(
+        live::calls(&sandbox, "PUT", "/xero/api/api.xro/2.0/Contacts"),
+        1,
+        "new contacts in one batch"
+    );
     let mut numbers: Vec<&str> = invoices
         .iter()
         .map(|i| i["InvoiceNumber"].as_str().unwrap())
@@ -50,8 +67,8 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
         assert!(invoices.iter().any(|i| i["InvoiceID"] == id));
     }
     assert_eq!(
-        first["summary"]["calls"]["xero"], 6,
-        "token, connections, TaxRates, Accounts, Items, one batch: {}",
+        first["summary"]["calls"]["xero"], 8,
+        "token, connections, TaxRates, Accounts, Items, Contacts read, new contacts in one batch, one invoice batch: {}",
         first["summary"]
     );
 

@@ -21,6 +21,8 @@ pub struct XeroSink {
     unitdp: u32,
     api_url: String,
     reference: Option<ReferenceData>,
+    /// The organisation's contacts by name, read once per run, then kept up to date.
+    contacts: Option<std::collections::HashMap<String, String>>,
 }
 
 /// The organisation's codes, read once per run.
@@ -39,6 +41,7 @@ impl XeroSink {
             unitdp,
             api_url,
             reference: None,
+            contacts: None,
         }
     }
 
@@ -148,6 +151,97 @@ fn element_result(resource: &str, element: &Value) -> LoadResult {
 impl XeroSink {
     /// Posts one batch. `Err` means the outcome is unknown (the request may
     /// have reached Xero): the caller keeps its intent open for reconciliation.
+    /// Gives every invoice of the batch its contact's `ContactID`: contacts
+    /// are matched by name against the organisation (read once per run) and
+    /// the missing ones created first, in one batch. A contact Xero refuses is
+    /// left by name, so the invoice's own answer carries Xero's message.
+    async fn resolve_contacts(&mut self, payloads: &mut [Value], key: &str) -> Result<(), String> {
+        if self.contacts.is_none() {
+            let mut known = std::collections::HashMap::new();
+            let mut page = 1;
+            loop {
+                let query = [("page", page.to_string())];
+                let (status, body) = self
+                    .client
+                    .call(Method::GET, "Contacts", &query, None, None)
+                    .await?;
+                if !status.is_success() {
+                    return Err(format!(
+                        "Xero GET Contacts: HTTP {status}: {}",
+                        problem_text(&body)
+                    ));
+                }
+                let contacts = body["Contacts"].as_array().cloned().unwrap_or_default();
+                for c in &contacts {
+                    if let (Some(name), Some(id)) = (c["Name"].as_str(), c["ContactID"].as_str()) {
+                        if c["ContactStatus"] != "ARCHIVED" {
+                            known
+                                .entry(name.to_lowercase())
+                                .or_insert_with(|| id.to_string());
+                        }
+                    }
+                }
+                if contacts.len() < 100 {
+                    break;
+                }
+                page += 1;
+            }
+            self.contacts = Some(known);
+        }
+        let known = self.contacts.as_mut().expect("read above");
+        let mut missing: Vec<String> = Vec::new();
+        for p in payloads.iter() {
+            if p["Contact"]["ContactID"].is_string() {
+                continue;
+            }
+            if let Some(name) = p["Contact"]["Name"].as_str() {
+                if !known.contains_key(&name.to_lowercase())
+                    && !missing.iter().any(|m| m.eq_ignore_ascii_case(name))
+                {
+                    missing.push(name.to_string());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let body = json!({ "Contacts": missing.iter().map(|n| json!({"Name": n})).collect::<Vec<_>>() });
+            let query = [("summarizeErrors", "false".to_string())];
+            let contact_key = format!("{key}-contacts");
+            let (_, answer) = self
+                .client
+                .call(
+                    Method::PUT,
+                    "Contacts",
+                    &query,
+                    Some(&body),
+                    Some(&contact_key),
+                )
+                .await?;
+            let known = self.contacts.as_mut().expect("read above");
+            for c in answer["Contacts"].as_array().into_iter().flatten() {
+                if let (Some(name), Some(id), false) = (
+                    c["Name"].as_str(),
+                    c["ContactID"].as_str(),
+                    c["HasErrors"].as_bool().unwrap_or(false),
+                ) {
+                    known.insert(name.to_lowercase(), id.to_string());
+                }
+            }
+        }
+        let known = self.contacts.as_ref().expect("read above");
+        for p in payloads.iter_mut() {
+            let id = p["Contact"]["Name"]
+                .as_str()
+                .and_then(|n| known.get(&n.to_lowercase()))
+                .cloned();
+            if let (Some(id), Some(contact)) =
+                (id, p.get_mut("Contact").and_then(Value::as_object_mut))
+            {
+                contact.insert("ContactID".into(), Value::String(id));
+            }
+        }
+        Ok(())
+    }
+
     async fn post(
         &mut self,
         resource: &str,
@@ -165,6 +259,10 @@ impl XeroSink {
                 payload
             })
             .collect();
+        let mut payloads = payloads;
+        if matches!(resource, "Invoices" | "Quotes" | "CreditNotes") {
+            self.resolve_contacts(&mut payloads, key).await?;
+        }
         let body = json!({ resource: payloads });
         let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
         if size > MAX_BODY_BYTES && items.len() > 1 {
