@@ -132,7 +132,9 @@ fn floor(path: &Path) -> f64 {
 }
 
 /// Calls the sandbox received, per vendor host.
-fn calls_by_vendor(sandbox: &syncwright_sandbox::Sandbox) -> std::collections::BTreeMap<String, usize> {
+fn calls_by_vendor(
+    sandbox: &syncwright_sandbox::Sandbox,
+) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
     for call in sandbox.calls() {
         *out.entry(call.vendor).or_default() += 1;
@@ -143,22 +145,44 @@ fn calls_by_vendor(sandbox: &syncwright_sandbox::Sandbox) -> std::collections::B
 /// API efficiency against the sandbox: calls per system for a cold sync and a
 /// no-change rerun, and the share of Xero's ceiling achieved under its limits.
 fn api_efficiency(work: &Path, config: &Path, sizes: &[usize]) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let crm: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/zoho-crm-to-xero/crm.json")).unwrap()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let crm: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/zoho-crm-to-xero/crm.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let related = json!({"Contacts": crm["Contacts"], "Accounts": crm["Accounts"], "Products": crm["Products"]});
     println!("\nAPI efficiency against the sandbox (calls received, per host)");
-    println!("{:>8} {:<10} {:>10} {:>10} {:>12} {:>14} {:>10}", "invoices", "run", "zoho api", "xero api", "xero writes", "ceil(n/50)", "429s");
+    println!(
+        "{:>8} {:<10} {:>10} {:>10} {:>12} {:>14} {:>10}",
+        "invoices", "run", "zoho api", "xero api", "xero writes", "ceil(n/50)", "429s"
+    );
     for &n in sizes {
         let mut invoices = Vec::new();
         write_invoices(n, 7, &related, &mut invoices).unwrap();
         let mut seed = related.clone();
-        seed["Invoices"] = Value::Array(invoices.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect());
+        seed["Invoices"] = Value::Array(
+            invoices
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect(),
+        );
         // Xero's real limits, on a clock where a minute lasts six seconds: long
         // next to a call's latency, as a real minute is.
         let scale = 6.0;
         let sandbox = runtime
             .block_on(syncwright_sandbox::Sandbox::start(
-                syncwright_sandbox::SandboxConfig { crm_seed: seed, time_scale: scale, ..Default::default() },
+                syncwright_sandbox::SandboxConfig {
+                    crm_seed: seed,
+                    time_scale: scale,
+                    ..Default::default()
+                },
                 "127.0.0.1:0".parse().unwrap(),
             ))
             .unwrap();
@@ -166,22 +190,45 @@ fn api_efficiency(work: &Path, config: &Path, sizes: &[usize]) {
         for run in ["cold", "no change"] {
             sandbox.reset_calls();
             let status = Command::new(BIN)
-                .args(["run", "--format", "json", "--config", config.to_str().unwrap()])
-                .args(["--sandbox-url", &sandbox.base_url(), "--sandbox-time-scale", &scale.to_string()])
+                .args([
+                    "run",
+                    "--format",
+                    "json",
+                    "--config",
+                    config.to_str().unwrap(),
+                ])
+                .args([
+                    "--sandbox-url",
+                    &sandbox.base_url(),
+                    "--sandbox-time-scale",
+                    &scale.to_string(),
+                ])
                 .stdout(Stdio::null())
                 .status()
                 .unwrap();
             assert!(status.success());
             let calls = sandbox.calls();
             let by = calls_by_vendor(&sandbox);
-            let writes: Vec<_> = calls.iter().filter(|c| c.method == "POST" && c.path.ends_with("/Invoices")).collect();
+            let writes: Vec<_> = calls
+                .iter()
+                .filter(|c| c.method == "POST" && c.path.ends_with("/Invoices"))
+                .collect();
             let limited = calls.iter().filter(|c| c.status == 429).count();
             println!(
                 "{:>8} {:<10} {:>10} {:>10} {:>12} {:>14} {:>10}",
-                n, run, by.get("zoho_api").copied().unwrap_or(0), by.get("xero_api").copied().unwrap_or(0), writes.len(), n.div_ceil(50), limited
+                n,
+                run,
+                by.get("zoho_api").copied().unwrap_or(0),
+                by.get("xero_api").copied().unwrap_or(0),
+                writes.len(),
+                n.div_ceil(50),
+                limited
             );
             if run == "cold" && writes.len() <= 120 {
-                println!("{:>8} {:<10} share of Xero's ceiling: n/a (under two Xero minutes of writes)", "", "");
+                println!(
+                    "{:>8} {:<10} share of Xero's ceiling: n/a (under two Xero minutes of writes)",
+                    "", ""
+                );
             } else if run == "cold" {
                 let span_ms = (writes.last().unwrap().at_ms - writes[0].at_ms) as f64;
                 let minutes = span_ms / 1000.0 / scale;
@@ -335,5 +382,9 @@ fn main() {
     println!("\nrule cost (plan --profile-rules over the {n} invoices)\n{rule_table}");
 
     // The same project, with the sandbox standing in for Zoho and Xero.
-    api_efficiency(&work, &config, if quick { &[1_000] } else { &[1_000, 10_000] });
+    api_efficiency(
+        &work,
+        &config,
+        if quick { &[1_000] } else { &[1_000, 10_000] },
+    );
 }

@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 /// and does not serialise threads the way the system allocator does.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use syncwright::commands::{self, LinkArgs, OutputFormat, PlanArgs, SandboxArgs, SchemaKind};
+use syncwright::commands::{
+    self, LinkArgs, OutputFormat, PlanArgs, SandboxArgs, SchemaKind, TestArgs,
+};
 use syncwright_engine::pipeline::SyncMode;
 
 /// Keeps a CRM and an accounting system in step: Zoho CRM to Xero, driven
@@ -101,6 +103,22 @@ enum Command {
         /// Turn Xero's rate limits off.
         #[arg(long)]
         no_limits: bool,
+    },
+    /// Scaffold a project: project file, the shipped mappings and rules, a sample snapshot and a passing test.
+    Init {
+        /// A new (or empty) folder.
+        dir: PathBuf,
+    },
+    /// Run a folder of rule tests: each case's plan against its expected snapshot.
+    Test {
+        /// The suite folder (default `./tests`).
+        dir: Option<PathBuf>,
+        /// The project file (found by walking up from the suite when omitted).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Take the actual plans as the new expected snapshots.
+        #[arg(long)]
+        accept: bool,
     },
     /// Print the JSON Schema of the project file or of mapping files.
     Schema {
@@ -238,6 +256,16 @@ fn main() -> ExitCode {
             listen,
             time_scale,
             no_limits,
+        }),
+        Command::Init { dir } => commands::init(&dir),
+        Command::Test {
+            dir,
+            config,
+            accept,
+        } => commands::test(TestArgs {
+            dir,
+            config,
+            accept,
         }),
         Command::Schema { kind, write } => commands::schema(kind, write.as_deref()),
     };

@@ -429,17 +429,6 @@ impl Transform {
         let mut out = Vec::with_capacity(items.len());
         for (index, element) in items.into_iter().enumerate() {
             let element_path = format!("{path}[{index}]");
-            if !element.is_object() {
-                problems.push(problem(
-                    "INVALID_VALUE",
-                    &element_path,
-                    format!(
-                        "{element_path}: expected an object, found {}",
-                        kind_of(element)
-                    ),
-                ));
-                continue;
-            }
             let mark = scope.len();
             scope.push_constant_dynamic("line", json_to_dynamic(element));
             let keep = match &field.when {

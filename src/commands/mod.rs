@@ -1,18 +1,22 @@
 //! One function per subcommand. Each returns the process exit code:
 //! 0 success, 1 a run that could not finish, 2 a configuration error.
 
+mod init;
 mod link;
 mod plan;
 pub(crate) mod sandbox;
 mod schema;
 mod state;
+mod test;
 mod validate;
 
+pub use init::init;
 pub use link::{link, LinkArgs};
 pub use plan::{plan, PlanArgs};
 pub use sandbox::{point_at_sandbox, sandbox, SandboxArgs};
 pub use schema::{schema, schema_files, SchemaKind};
 pub use state::{history, retry, status};
+pub use test::{test, TestArgs};
 pub use validate::validate;
 
 use std::io::IsTerminal;

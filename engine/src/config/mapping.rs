@@ -161,7 +161,8 @@ pub struct FieldSpec {
     #[serde(default)]
     pub when: Option<String>,
     /// JSONPath of an array in the source: each item becomes one element,
-    /// built by `fields` with the item as `line` (and `$` in paths).
+    /// built by `fields` with the item as `line` (and `$` in paths). Items
+    /// may be objects or plain values (then use `expr: line`).
     /// A list gives alternatives, the first non-empty array wins.
     #[serde(default)]
     pub each: Option<OneOrMany>,

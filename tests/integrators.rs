@@ -1,0 +1,199 @@
+//! What an integrator does without Rust, through the binary alone, in a
+//! temporary copy: run the example's rule tests, change a rule and see the
+//! diff, accept it, add a module as files, scaffold a project.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn syncwright(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_syncwright"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "out" && entry.file_name() != ".syncwright" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The example project with the shipped mappings and rules, in a temp dir.
+fn example_copy() -> (tempfile::TempDir, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["mappings", "rules", "examples/zoho-crm-to-xero", "schemas"] {
+        copy_dir(&root.join(sub), &dir.path().join(sub));
+    }
+    let project = dir.path().join("examples/zoho-crm-to-xero");
+    (dir, project)
+}
+
+#[test]
+fn the_example_suite_covers_every_shipped_rule_and_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let suite = root.join("examples/zoho-crm-to-xero/tests");
+    let out = syncwright(&["test", suite.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let mut covered = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&suite).unwrap() {
+        let snap = std::fs::read_to_string(entry.unwrap().path().join("expected.snap")).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(snap.splitn(3, "---\n").nth(2).unwrap()).unwrap();
+        for record in body["records"].as_array().unwrap() {
+            for v in record["violations"].as_array().unwrap() {
+                covered.insert(v["rule"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    for rule in std::fs::read_dir(root.join("rules/invoices")).unwrap() {
+        let name = rule
+            .unwrap()
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            covered.contains(&name),
+            "no case exercises rule `{name}`; covered: {covered:?}"
+        );
+    }
+}
+
+#[test]
+fn changing_a_rule_shows_the_diff_then_accept_makes_it_pass() {
+    let (dir, project) = example_copy();
+    let rule = dir.path().join("rules/invoices/line_item_limit.rhai");
+    let source = std::fs::read_to_string(&rule).unwrap();
+    // Lower the limit to two lines: the valid three-line invoice is now refused.
+    std::fs::write(
+        &rule,
+        source.replace("lines.len() > settings.max_line_items", "lines.len() > 2"),
+    )
+    .unwrap();
+    let suite = project.join("tests");
+    let failing = syncwright(&["test", suite.to_str().unwrap()]);
+    assert_eq!(failing.status.code(), Some(1));
+    let stdout = text(&failing.stdout);
+    assert!(stdout.contains("FAIL valid_invoice"), "{stdout}");
+    assert!(
+        stdout.contains("-  \"verdict\": \"sync\"")
+            || stdout.contains("-      \"verdict\": \"sync\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+      \"verdict\": \"reject\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TOO_MANY_LINES"), "{stdout}");
+
+    let accepted = syncwright(&["test", suite.to_str().unwrap(), "--accept"]);
+    assert_eq!(accepted.status.code(), Some(0));
+    assert!(text(&accepted.stdout).contains("ACCEPTED valid_invoice"));
+    let passing = syncwright(&["test", suite.to_str().unwrap()]);
+    assert_eq!(passing.status.code(), Some(0), "{}", text(&passing.stdout));
+}
+
+#[test]
+fn a_new_module_is_only_files() {
+    let (_dir, project) = example_copy();
+    // Zoho Vendors -> Xero Contacts as suppliers: a mapping, a rule, a module entry, data.
+    std::fs::write(
+        project.join("../../mappings/vendors.yaml"),
+        r#"source: {connection: crm, module: Vendors, label: $.Vendor_Name}
+target: {connection: xero, resource: Contacts}
+rules:
+  source: [../rules/vendors/name_required.rhai]
+fields:
+  Name: {path: $.Vendor_Name, type: string}
+  EmailAddress: {path: $.Email, type: string}
+  IsSupplier: {const: true}
+  Phones:
+    each: $.Phone
+    fields:
+      PhoneType: {const: DEFAULT}
+      PhoneNumber: {expr: line}
+"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(project.join("../../rules/vendors")).unwrap();
+    std::fs::write(
+        project.join("../../rules/vendors/name_required.rhai"),
+        "// A supplier needs a name in Xero.\nif is_blank(record.Vendor_Name) { error(\"NO_NAME\", \"Vendor_Name\", \"the vendor has no name\"); }\n",
+    )
+    .unwrap();
+    let config = project.join("syncwright.yaml");
+    let text_config = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text_config}  - name: vendors\n    mapping: ../../mappings/vendors.yaml\n"),
+    )
+    .unwrap();
+    let crm_path = project.join("crm.json");
+    let mut crm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&crm_path).unwrap()).unwrap();
+    crm["Vendors"] = serde_json::json!([
+        {"id": "9001", "Vendor_Name": "Paper Supplies Ltd", "Email": "accounts@paper.example", "Phone": ["+61 2 9000 0000"]},
+        {"id": "9002", "Vendor_Name": "", "Email": "nobody@example.com"}
+    ]);
+    std::fs::write(&crm_path, crm.to_string()).unwrap();
+
+    let out = syncwright(&[
+        "plan",
+        "--config",
+        config.to_str().unwrap(),
+        "--module",
+        "vendors",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["module"], "vendors", "{plan}");
+    assert_eq!(plan["records"][0]["payload"]["IsSupplier"], true);
+    assert_eq!(
+        plan["records"][0]["payload"]["Phones"][0]["PhoneNumber"],
+        "+61 2 9000 0000"
+    );
+    assert_eq!(plan["records"][1]["verdict"], "reject");
+    assert_eq!(plan["records"][1]["violations"][0]["code"], "NO_NAME");
+}
+
+#[test]
+fn init_scaffolds_a_project_whose_tests_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("acme-sync");
+    let out = syncwright(&["init", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let test = syncwright(&["test", target.join("tests").to_str().unwrap()]);
+    assert_eq!(test.status.code(), Some(0), "{}", text(&test.stdout));
+    let validate = syncwright(&[
+        "validate",
+        "--config",
+        target.join("syncwright.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(validate.status.code(), Some(0));
+    let again = syncwright(&["init", target.to_str().unwrap()]);
+    assert_ne!(again.status.code(), Some(0), "never overwrites a project");
+}
