@@ -128,7 +128,7 @@ rules:
 fields:
   Name: {path: $.Vendor_Name, type: string}
   EmailAddress: {path: $.Email, type: string}
-  IsSupplier: {const: true}
+  AccountNumber: {path: $.id, type: string}
   Phones:
     each: $.Phone
     fields:
@@ -171,7 +171,7 @@ fields:
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["module"], "vendors", "{plan}");
-    assert_eq!(plan["records"][0]["payload"]["IsSupplier"], true);
+    assert_eq!(plan["records"][0]["payload"]["AccountNumber"], "9001");
     assert_eq!(
         plan["records"][0]["payload"]["Phones"][0]["PhoneNumber"],
         "+61 2 9000 0000"

@@ -333,3 +333,27 @@ fn example_project_plan() {
     }
     insta::assert_json_snapshot!("example_project", plan);
 }
+
+#[test]
+fn accounts_and_products_modules_map_to_valid_xero_contacts_and_items() {
+    let config = harness::root().join("examples/zoho-crm-to-xero/full.yaml");
+    let project = harness::load(&config, &[]);
+    let names: Vec<&str> = project.modules.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["accounts", "products", "invoices"],
+        "dependencies run first"
+    );
+    let crm = harness::root().join("examples/zoho-crm-to-xero/crm.json");
+    for (module, schema) in [("accounts", "Contact"), ("products", "Item")] {
+        let plan = harness::plan(&project, module, &crm, &[]);
+        for record in plan["records"].as_array().unwrap() {
+            if !record["payload"].is_null() {
+                if let Err(errors) = xero_schema::validate_request(schema, &record["payload"]) {
+                    panic!("{module} {}: {errors:#?}", record["source_id"]);
+                }
+            }
+        }
+        insta::assert_json_snapshot!(format!("full_{module}"), plan);
+    }
+}

@@ -187,21 +187,8 @@ impl Project {
             }
         }
 
-        // Dependencies must exist; order modules so dependencies run first.
-        let names: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
-        for module in &modules {
-            for dep in &module.depends_on {
-                if !names.contains(dep) && !seen.contains_key(dep) {
-                    diagnostics.push(ConfigError::without_source(
-                        "config::depends_on",
-                        format!(
-                            "module `{}` depends on `{dep}`, which the project does not list",
-                            module.name
-                        ),
-                    ));
-                }
-            }
-        }
+        // Dependencies the project lists run first; a shipped mapping may name
+        // modules a smaller project leaves out.
         let modules = order_by_dependencies(modules, &mut diagnostics);
 
         if !diagnostics.is_empty() {

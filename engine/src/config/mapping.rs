@@ -29,7 +29,7 @@ pub struct MappingFile {
     /// Rule scripts applied at each stage, paths relative to this file.
     #[serde(default)]
     pub rules: RuleStages,
-    /// Modules that must run before this one (by module name).
+    /// Modules that run before this one when the project has them (by module name).
     #[serde(default)]
     pub depends_on: Vec<String>,
     /// Fields of the source record that receive the outcome after a load.
