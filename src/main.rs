@@ -208,6 +208,7 @@ impl RunArgs {
             sandbox: self.sandbox,
             sandbox_url: self.sandbox_url,
             sandbox_time_scale: self.sandbox_time_scale,
+            retry: false,
         }
     }
 }

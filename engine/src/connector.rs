@@ -136,15 +136,17 @@ pub trait Sink: Send {
         let _ = (resource, payload);
         Ok(Vec::new())
     }
-    /// Looks for records an interrupted run may have created: one entry per
-    /// item, `Some` when the target already holds it. `None` when this sink
-    /// cannot tell (then an open intent is replayed with its key instead).
+    /// Looks for records the target already holds: one entry per item,
+    /// `Some` when it holds one (a failed result when the match is ambiguous
+    /// or is another document), `None` inside when it holds none. `None` for
+    /// the whole when this sink cannot tell.
     async fn find_existing(
         &mut self,
         resource: &str,
         items: &[LoadItem],
+        purpose: FindPurpose,
     ) -> Result<Option<Vec<Option<LoadResult>>>, ConnectorError> {
-        let _ = (resource, items);
+        let _ = (resource, items, purpose);
         Ok(None)
     }
     /// Flushes and closes.
@@ -155,6 +157,19 @@ pub trait Sink: Send {
     fn api_calls(&self) -> u64 {
         0
     }
+}
+
+/// Why existing target records are looked up, which sets how closely a
+/// found record must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindPurpose {
+    /// Settling a create a dead run sent: the record found must be the very
+    /// document sent (same number, contact, date and lines).
+    Resume,
+    /// `syncwright link`: adopting records another tool made from the same
+    /// CRM records; the number and the contact must match, the content may
+    /// have drifted (the first sync updates it).
+    Adopt,
 }
 
 /// What a connector is given besides its options.

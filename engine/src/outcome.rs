@@ -90,6 +90,25 @@ pub struct LoadResult {
     /// Where the payload went, for sinks that write files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// Each of the target's messages with the field it concerns, when the
+    /// target (or the sink, from the message) can tell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<TargetError>,
+    /// True when the target refused a change for good because of the
+    /// record's own state there (a paid or voided invoice): sending the same
+    /// change again cannot succeed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
+}
+
+/// One message of the target's, and the target field it concerns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetError {
+    /// The target's message, whole.
+    pub message: String,
+    /// The target field concerned (`Contact`, `LineItems[0].ItemCode`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl LoadResult {
@@ -101,6 +120,8 @@ impl LoadResult {
             target_number: None,
             messages: Vec::new(),
             location: Some(location.into()),
+            errors: Vec::new(),
+            refused: false,
         }
     }
 
@@ -112,6 +133,17 @@ impl LoadResult {
             target_number: None,
             messages,
             location: None,
+            errors: Vec::new(),
+            refused: false,
+        }
+    }
+
+    /// The target's refusal with each message's field.
+    pub fn failed_with(errors: Vec<TargetError>) -> Self {
+        Self {
+            messages: errors.iter().map(|e| e.message.clone()).collect(),
+            errors,
+            ..Self::failed(Vec::new())
         }
     }
 }
@@ -222,6 +254,10 @@ pub struct Summary {
     /// Records the target refused at load time (run only).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed: u64,
+    /// Of the failed, changes the target refused for good (a paid or voided
+    /// invoice): the link keeps the last accepted state (run only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
     /// Records created in the target (run only).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub created: u64,
@@ -252,7 +288,12 @@ impl Summary {
             Verdict::Reject => self.reject += 1,
         }
         match (&outcome.load, outcome.action) {
-            (Some(load), _) if !load.ok => self.failed += 1,
+            (Some(load), _) if !load.ok => {
+                self.failed += 1;
+                if load.refused {
+                    self.refused += 1;
+                }
+            }
             (Some(_), Some(Action::Create)) => self.created += 1,
             (Some(_), Some(Action::Update)) => self.updated += 1,
             (_, Some(Action::Unchanged)) => self.unchanged += 1,

@@ -11,12 +11,14 @@ use std::collections::VecDeque;
 
 use serde_json::Value;
 
-use crate::connector::{ConnectorError, ExtractRequest, LoadItem, Sink, Source, SourceItem};
+use crate::connector::{
+    ConnectorError, ExtractRequest, FindPurpose, LoadItem, Sink, Source, SourceItem,
+};
 use crate::module::{dotted_value, Module, RelatedCache, RunContext};
 use crate::outcome::{
     diff, Action, LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation,
 };
-use crate::state::{now, payload_hash, Intent, Link, StateError, StateStore};
+use crate::state::{now, payload_hash, Failure, Intent, Link, StateError, StateStore};
 
 /// Which records a run may write, as the portal's Sync Mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -42,6 +44,9 @@ pub struct PipelineOptions {
     pub mode: SyncMode,
     /// A plan: the sink only checks reference data, nothing is sent.
     pub dry_run: bool,
+    /// `syncwright retry`: records held back after an interrupted create
+    /// that could not be verified are created again.
+    pub retry: bool,
 }
 
 /// Receives outcomes as they are decided, in source order.
@@ -74,8 +79,10 @@ pub enum PipelineError {
 pub struct ModuleRun {
     /// Counts per verdict and action.
     pub summary: Summary,
-    /// The newest modification time seen, held back before any record that
-    /// failed to load; where the module's cursor may move.
+    /// Where the module's cursor may move: the newest modification time
+    /// seen, held back before any record that failed to load or waits on the
+    /// target. `None` unless the run covered the whole module from its
+    /// cursor on (every record, every mode, no later starting point).
     pub cursor: Option<String>,
 }
 
@@ -142,8 +149,9 @@ pub async fn run_module(
             .collect();
         for (mut outcome, modified) in evaluated {
             let mut target_id = None;
+            let mut hold = false;
             if outcome.verdict == Verdict::Sync {
-                target_id = decide_action(module, &mut outcome, state.as_deref(), options.mode)?;
+                target_id = decide_action(module, &mut outcome, state.as_deref(), options)?;
             }
             // What will be written is checked against the target's reference
             // data first; unchanged records were accepted before.
@@ -170,6 +178,9 @@ pub async fn run_module(
                     outcome.action = None;
                     outcome.changes.clear();
                     target_id = None;
+                    // Fixed in the target, not in the source: the record's
+                    // modification time will not move, so the cursor waits.
+                    hold = true;
                 }
             }
             let loads = !options.dry_run
@@ -184,6 +195,7 @@ pub async fn run_module(
                 modified,
                 target_id,
                 loads,
+                hold,
             });
         }
         while waiting >= batch_size {
@@ -219,7 +231,7 @@ pub async fn run_module(
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
-    if let (true, Some(state)) = (sink.is_some() && !options.dry_run, state) {
+    if let (true, Some(state)) = (sink.is_some() && !options.dry_run, state.as_deref_mut()) {
         flush_write_backs(module, source, state).await?;
     }
     if let (false, Some(sink)) = (options.dry_run, sink) {
@@ -233,9 +245,18 @@ pub async fn run_module(
         summary.seconds = Some((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
     }
     reporter.end(module, &summary)?;
+    let complete = options.ids.is_empty()
+        && options.mode == SyncMode::CreateAndUpdate
+        && match (&options.modified_since, state.as_deref()) {
+            (None, _) => true,
+            (Some(since), Some(state)) => state
+                .cursor(&module.name)?
+                .is_some_and(|c| !later_than(since, &c)),
+            (Some(_), None) => false,
+        };
     Ok(ModuleRun {
         summary,
-        cursor: cursor.value(),
+        cursor: cursor.value().filter(|_| complete),
     })
 }
 
@@ -245,6 +266,8 @@ struct Pending {
     target_id: Option<String>,
     /// Still to be loaded.
     loads: bool,
+    /// Not done with: the module's cursor must not pass it.
+    hold: bool,
 }
 
 /// Reports outcomes from the front of the queue whose load is done.
@@ -256,8 +279,13 @@ fn drain(
 ) -> std::io::Result<()> {
     while queue.front().is_some_and(|p| !p.loads) {
         let pending = queue.pop_front().expect("front exists");
-        let failed = pending.outcome.load.as_ref().is_some_and(|l| !l.ok);
-        cursor.see(pending.modified.as_deref(), failed);
+        // A failed load is read again next time; a change refused for good is done with.
+        let failed = pending
+            .outcome
+            .load
+            .as_ref()
+            .is_some_and(|l| !l.ok && !l.refused);
+        cursor.see(pending.modified.as_deref(), failed || pending.hold);
         summary.add(&pending.outcome);
         reporter.record(&pending.outcome)?;
     }
@@ -270,33 +298,37 @@ fn decide_action(
     module: &Module,
     outcome: &mut RecordOutcome,
     state: Option<&dyn StateStore>,
-    mode: SyncMode,
+    options: &PipelineOptions,
 ) -> Result<Option<String>, StateError> {
-    let link = match (state, &outcome.source_id) {
-        (Some(state), Some(id)) => state.link(&module.name, id)?,
-        _ => None,
+    let (link, failure) = match (state, &outcome.source_id) {
+        (Some(state), Some(id)) => (
+            state.link(&module.name, id)?,
+            state.failure(&module.name, id)?,
+        ),
+        _ => (None, None),
     };
     let hash = outcome
         .payload
         .as_ref()
         .map(payload_hash)
         .unwrap_or_default();
-    let skip = |outcome: &mut RecordOutcome, code: &str, message: String| {
+    let skip = |outcome: &mut RecordOutcome, rule: &str, code: &str, message: String| {
         outcome.verdict = Verdict::Skip;
         outcome.payload = None;
         outcome.violations.push(Violation {
-            rule: "sync_mode".into(),
+            rule: rule.into(),
             severity: Severity::Skip,
             field: None,
             message,
             code: code.into(),
         });
     };
-    match (link, mode) {
+    match (link, options.mode) {
         (Some(link), SyncMode::CreateOnly) => {
             let shown = link.target_number.unwrap_or(link.target_id);
             skip(
                 outcome,
+                "sync_mode",
                 "ALREADY_LINKED",
                 format!("already in the target as {shown}; create-only mode leaves it"),
             );
@@ -305,6 +337,7 @@ fn decide_action(
         (None, SyncMode::UpdateOnly) => {
             skip(
                 outcome,
+                "sync_mode",
                 "NOT_LINKED",
                 "not in the target yet; update-only mode does not create it".into(),
             );
@@ -314,12 +347,44 @@ fn decide_action(
             outcome.action = Some(Action::Unchanged);
             Ok(None)
         }
+        (Some(link), _) if link.refused_hash.as_deref() == Some(hash.as_str()) => {
+            let shown = link.target_number.unwrap_or(link.target_id);
+            let why = link
+                .last_outcome
+                .strip_prefix("refused: ")
+                .unwrap_or(&link.last_outcome)
+                .to_string();
+            skip(
+                outcome,
+                "target_state",
+                "REFUSED_BEFORE",
+                format!(
+                    "the target refused this change to {shown} before ({why}); \
+                     it is not sent again until the record changes"
+                ),
+            );
+            Ok(None)
+        }
         (Some(link), _) => {
             outcome.action = Some(Action::Update);
             if let (Some(before), Some(after)) = (&link.payload, &outcome.payload) {
                 outcome.changes = diff(before, after);
             }
             Ok(Some(link.target_id))
+        }
+        (None, _) if failure.as_ref().is_some_and(Failure::is_unsettled) && !options.retry => {
+            skip(
+                outcome,
+                "exactly_once",
+                "UNSETTLED",
+                format!(
+                    "{}; it is held back so that it is never created twice: check the target, \
+                     then `syncwright retry --id {}` sends it again",
+                    failure.map(|f| f.reason).unwrap_or_default(),
+                    outcome.source_id.as_deref().unwrap_or("")
+                ),
+            );
+            Ok(None)
         }
         (None, _) => {
             outcome.action = Some(Action::Create);
@@ -422,8 +487,20 @@ async fn load_batch(
                         last_outcome: verb.into(),
                         updated_at: now(),
                         payload: Some(item.payload.clone()),
+                        refused_hash: None,
                     });
                 }
+                state.clear_failure(&module.name, &item.source_id)?;
+            } else if let (true, Some(mut link)) = (
+                result.refused && item.target_id.is_some(),
+                state.link(&module.name, &item.source_id)?,
+            ) {
+                // The target keeps its state; so does the link, and this
+                // change is not sent again until the record changes.
+                link.refused_hash = Some(hash.clone());
+                link.last_outcome = format!("refused: {}", result.messages.join("; "));
+                link.updated_at = now();
+                links.push(link);
                 state.clear_failure(&module.name, &item.source_id)?;
             } else {
                 state.record_failure(
@@ -481,7 +558,8 @@ fn write_back_fields(
         set(&spec.status, Value::String(status.into()));
         set(&spec.error, Value::String(String::new()));
     } else {
-        set(&spec.status, Value::String("failed".into()));
+        let status = if result.refused { "refused" } else { "failed" };
+        set(&spec.status, Value::String(status.into()));
         set(&spec.error, Value::String(result.messages.join("; ")));
     }
     set(
@@ -555,7 +633,8 @@ pub struct LinkMatch {
     pub source_id: String,
     /// Its label (invoice number).
     pub label: Option<String>,
-    /// `linked`, `already linked`, `not found`, `ambiguous` or `not mappable`.
+    /// `linked`, `already linked`, `not found`, `ambiguous`, `conflict`
+    /// (the target's record of that number is another document) or `not mappable`.
     pub result: String,
     /// The target record matched, when one was.
     pub target_id: Option<String>,
@@ -625,7 +704,10 @@ pub async fn link_existing(
             continue;
         }
         let loads: Vec<LoadItem> = candidates.iter().map(|(_, i)| i.clone()).collect();
-        let Some(found) = sink.find_existing(&module.target.resource, &loads).await? else {
+        let Some(found) = sink
+            .find_existing(&module.target.resource, &loads, FindPurpose::Adopt)
+            .await?
+        else {
             return Err(PipelineError::Connector(ConnectorError::Config(format!(
                 "{} cannot look up existing {}",
                 sink.describe(),
@@ -646,6 +728,7 @@ pub async fn link_existing(
                         last_outcome: "linked".into(),
                         updated_at: now(),
                         payload: None,
+                        refused_hash: None,
                     });
                     LinkMatch {
                         source_id: item.source_id,
@@ -658,7 +741,11 @@ pub async fn link_existing(
                 Some(r) => LinkMatch {
                     source_id: item.source_id,
                     label,
-                    result: "ambiguous".into(),
+                    result: if r.messages.iter().any(|m| m.starts_with("conflict")) {
+                        "conflict".into()
+                    } else {
+                        "ambiguous".into()
+                    },
                     target_id: None,
                     detail: r.messages.first().cloned(),
                 },
@@ -679,74 +766,146 @@ pub async fn link_existing(
     Ok(matches)
 }
 
-/// Settles intents a dead run left open: records the target already holds
-/// are linked; when the sink cannot look them up, the request is replayed
-/// with its original idempotency key.
+/// How long after a request its idempotency key may be replayed: Xero
+/// remembers keys for about six minutes; past that a replay would be a new
+/// request.
+const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Settles intents a dead run left open, before anything new is sent.
+///
+/// - Updates are left to this run: the link still holds the last state the
+///   target accepted, so the record is compared and sent again (the same
+///   content twice is harmless).
+/// - Creates the target already holds (found by the sink, which checks that
+///   the record it finds is this one) are linked, never created again.
+/// - When the sink cannot look creates up, a young intent is replayed with
+///   its own idempotency key (the target answers the first request again or
+///   runs it once); an older one holds its records back as unsettled, for
+///   people to check: never created twice.
 async fn reconcile(
     module: &Module,
     sink: &mut dyn Sink,
     state: &mut dyn StateStore,
     writes_back: bool,
 ) -> Result<(), PipelineError> {
-    let mut pending_write_backs = Vec::new();
     for intent in state
         .open_intents()?
         .into_iter()
         .filter(|i| i.module == module.name)
     {
         let payloads = intent.body.as_array().cloned().unwrap_or_default();
-        let items: Vec<LoadItem> = intent
-            .source_ids
-            .iter()
-            .zip(payloads)
-            .map(|(id, payload)| LoadItem {
+        let mut items = Vec::with_capacity(payloads.len());
+        for (id, payload) in intent.source_ids.iter().zip(payloads) {
+            items.push(LoadItem {
                 source_id: id.clone(),
-                target_id: state
-                    .link(&module.name, id)
-                    .ok()
-                    .flatten()
-                    .map(|l| l.target_id),
+                target_id: state.link(&module.name, id)?.map(|l| l.target_id),
                 payload,
-            })
-            .collect();
-        let results = match sink.find_existing(&intent.resource, &items).await? {
-            Some(found) => found,
-            None => sink
-                .load(&intent.resource, items.clone(), &intent.idempotency_key)
-                .await?
-                .into_iter()
-                .map(|r| r.ok.then_some(r))
-                .collect(),
-        };
-        let links: Vec<Link> = items
-            .iter()
-            .zip(results)
-            .zip(&intent.payload_hashes)
-            .filter_map(|((item, result), hash)| {
-                let result = result?;
-                if let (Some(spec), true) = (&module.write_back, writes_back) {
-                    let fields = write_back_fields(spec, item, &result);
-                    pending_write_backs.push((item.source_id.clone(), Value::Object(fields)));
-                }
-                Some(Link {
-                    module: module.name.clone(),
-                    source_id: item.source_id.clone(),
-                    target_id: result.target_id?,
-                    target_number: result.target_number,
-                    payload_hash: hash.clone(),
-                    last_outcome: "reconciled".into(),
-                    updated_at: now(),
-                    payload: Some(item.payload.clone()),
-                })
-            })
-            .collect();
-        tracing::info!(module = %module.name, adopted = links.len(), of = items.len(), "reconciled an interrupted batch");
-        for (id, fields) in pending_write_backs.drain(..) {
-            state.queue_write_back(&module.name, &id, &fields)?;
+            });
         }
+        let creates: Vec<usize> = (0..items.len())
+            .filter(|&i| items[i].target_id.is_none())
+            .collect();
+        // What the target holds of each item, when known.
+        let mut held: Vec<Option<LoadResult>> = vec![None; items.len()];
+        let mut unsettled: Vec<usize> = Vec::new();
+        if !creates.is_empty() {
+            let wanted: Vec<LoadItem> = creates.iter().map(|&i| items[i].clone()).collect();
+            match sink
+                .find_existing(&intent.resource, &wanted, FindPurpose::Resume)
+                .await?
+            {
+                Some(found) => {
+                    for (&i, result) in creates.iter().zip(found) {
+                        match result {
+                            Some(r) if r.ok => held[i] = Some(r),
+                            Some(r) => state.record_failure(
+                                &module.name,
+                                &items[i].source_id,
+                                &r.messages.join("; "),
+                                Some(&items[i].payload),
+                            )?,
+                            None => {}
+                        }
+                    }
+                }
+                None if intent_age(&intent) < REPLAY_WINDOW => {
+                    let results = sink
+                        .load(&intent.resource, items.clone(), &intent.idempotency_key)
+                        .await?;
+                    for (i, result) in results.into_iter().enumerate() {
+                        if result.ok {
+                            held[i] = Some(result);
+                        }
+                    }
+                }
+                None => unsettled = creates.clone(),
+            }
+        }
+        crash_point("reconcile");
+        let mut links = Vec::new();
+        for (i, result) in held.into_iter().enumerate() {
+            let Some(result) = result else { continue };
+            let item = &items[i];
+            let Some(target_id) = result.target_id.clone() else {
+                continue;
+            };
+            if let (Some(spec), true) = (&module.write_back, writes_back) {
+                let fields = write_back_fields(spec, item, &result);
+                state.queue_write_back(&module.name, &item.source_id, &Value::Object(fields))?;
+            }
+            state.clear_failure(&module.name, &item.source_id)?;
+            links.push(Link {
+                module: module.name.clone(),
+                source_id: item.source_id.clone(),
+                target_id,
+                target_number: result.target_number,
+                payload_hash: intent.payload_hashes.get(i).cloned().unwrap_or_default(),
+                last_outcome: "reconciled".into(),
+                updated_at: now(),
+                payload: Some(item.payload.clone()),
+                refused_hash: None,
+            });
+        }
+        for &i in &unsettled {
+            state.record_failure(
+                &module.name,
+                &items[i].source_id,
+                &format!(
+                    "{}a create sent at {} was interrupted, and {} cannot look the record up",
+                    Failure::UNSETTLED,
+                    intent.created_at,
+                    sink.describe()
+                ),
+                Some(&items[i].payload),
+            )?;
+        }
+        tracing::info!(
+            module = %module.name,
+            adopted = links.len(),
+            unsettled = unsettled.len(),
+            of = items.len(),
+            "reconciled an interrupted batch"
+        );
         state.close_intent(intent.id, &links)?;
     }
     Ok(())
+}
+
+/// True when time `a` is later than time `b` (RFC 3339, offsets counted).
+fn later_than(a: &str, b: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(a),
+        chrono::DateTime::parse_from_rfc3339(b),
+    ) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
+}
+
+fn intent_age(intent: &Intent) -> chrono::Duration {
+    chrono::DateTime::parse_from_rfc3339(&intent.created_at)
+        .map(|t| chrono::Utc::now().signed_duration_since(t))
+        .unwrap_or(chrono::Duration::MAX)
 }
 
 /// Tracks how far the module's cursor may move: the newest modification

@@ -86,6 +86,13 @@ impl<W: Write> Reporter for JsonReport<W> {
         self.total.skip += summary.skip;
         self.total.reject += summary.reject;
         self.total.failed += summary.failed;
+        self.total.refused += summary.refused;
+        self.total.created += summary.created;
+        self.total.updated += summary.updated;
+        self.total.unchanged += summary.unchanged;
+        for (connection, calls) in &summary.calls {
+            *self.total.calls.entry(connection.clone()).or_default() += calls;
+        }
         write!(self.out, "\n],\"summary\":")?;
         serde_json::to_writer(&mut self.out, summary)?;
         write!(self.out, "}}")?;
@@ -203,6 +210,13 @@ impl<W: Write> Reporter for TableReport<W> {
                 };
                 details.insert(0, format!("{verb} {what}").trim_end().to_string());
             }
+            (Some(load), _) if load.refused => details.insert(
+                0,
+                format!(
+                    "refused, target keeps its last accepted state: {}",
+                    load.messages.join("; ")
+                ),
+            ),
             (Some(load), _) => details.insert(0, format!("failed: {}", load.messages.join("; "))),
             (None, Verdict::Sync) => match outcome.action {
                 Some(Action::Unchanged) => details.insert(0, "unchanged, nothing to send".into()),
@@ -244,6 +258,7 @@ impl<W: Write> Reporter for TableReport<W> {
             (summary.updated, "updated"),
             (summary.unchanged, "unchanged"),
             (summary.failed, "failed at load"),
+            (summary.refused, "of them refused for good"),
         ] {
             if n > 0 {
                 line.push_str(&format!(", {n} {what}"));

@@ -43,6 +43,8 @@ pub struct PlanArgs {
     pub sandbox_url: Option<String>,
     /// Real seconds per Xero minute in the sandbox (60 = real time).
     pub sandbox_time_scale: f64,
+    /// `retry`: also send records held back after an unverifiable create.
+    pub retry: bool,
 }
 
 /// Runs the plan (or the sync) and prints the report to stdout.
@@ -169,6 +171,7 @@ async fn run_all(
             modified_since,
             mode: args.mode,
             dry_run: !args.load,
+            retry: args.retry,
         };
         let outcome = run_module(
             module,
@@ -183,8 +186,9 @@ async fn run_all(
             eprintln!("error: module `{}`: {e}", module.name);
             EXIT_FAILED
         })?;
-        // A complete run over the whole module moves its cursor.
-        let complete = args.load && args.ids.is_empty() && args.input.is_none();
+        // A complete run moves the module's cursor (the engine says whether
+        // the run was complete); a snapshot file read instead of the source does not.
+        let complete = args.load && args.input.is_none();
         if let (true, Some(store), Some(cursor)) = (complete, store.as_mut(), &outcome.cursor) {
             store
                 .set_cursor(&module.name, cursor)

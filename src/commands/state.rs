@@ -139,6 +139,7 @@ pub fn retry(mut args: PlanArgs) -> u8 {
         args.module = Some(module.name.clone());
         args.ids = ids;
         args.load = true;
+        args.retry = true;
         code = code.max(super::plan(args.clone()));
     }
     code

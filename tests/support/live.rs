@@ -130,3 +130,87 @@ pub fn calls(sandbox: &Sandbox, method: &str, path_contains: &str) -> usize {
         .filter(|c| c.method == method && c.path.contains(path_contains))
         .count()
 }
+
+/// An access token from the sandbox's Zoho accounts server (demo credentials).
+pub async fn zoho_token(sandbox: &Sandbox) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/zoho/accounts/oauth/v2/token",
+            sandbox.base_url()
+        ))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "sandbox-refresh"),
+            ("client_id", "sandbox-client"),
+            ("client_secret", "sandbox-secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_string()
+}
+
+/// Edits records in the sandbox's Zoho CRM through its API, as a CRM user would.
+pub async fn zoho_edit(sandbox: &Sandbox, module: &str, records: Value) {
+    let token = zoho_token(sandbox).await;
+    let answer = reqwest::Client::new()
+        .put(format!("{}/zoho/api/crm/v8/{module}", sandbox.base_url()))
+        .header("Authorization", format!("Zoho-oauthtoken {token}"))
+        .json(&serde_json::json!({ "data": records }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "Zoho edit: {}",
+        answer.status()
+    );
+}
+
+/// Writes to the sandbox's Xero organisation through its API, as a Xero user
+/// would (client credentials of the demo custom connection); returns the answer.
+pub async fn xero_write(sandbox: &Sandbox, method: &str, resource: &str, body: Value) -> Value {
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!(
+            "{}/xero/identity/connect/token",
+            sandbox.base_url()
+        ))
+        .basic_auth("sandbox-client", Some("sandbox-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let tenants: Value = http
+        .get(format!("{}/xero/api/connections", sandbox.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenant = tenants[0]["tenantId"].as_str().unwrap().to_string();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    http.request(
+        method,
+        format!("{}/xero/api/api.xro/2.0/{resource}", sandbox.base_url()),
+    )
+    .bearer_auth(&token)
+    .header("xero-tenant-id", tenant)
+    .query(&[("summarizeErrors", "false")])
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}

@@ -3,6 +3,7 @@
 
 mod client;
 mod config;
+mod errors;
 mod pacer;
 mod sink;
 

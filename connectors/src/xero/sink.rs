@@ -6,10 +6,11 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{json, Value};
-use syncwright_engine::connector::{ConnectorError, LoadItem, Sink};
+use syncwright_engine::connector::{ConnectorError, FindPurpose, LoadItem, Sink};
 use syncwright_engine::outcome::LoadResult;
 
 use super::client::{problem_text, XeroClient};
+use super::errors;
 
 /// Xero refuses request bodies over 3.5 MB; stay under with room to spare.
 const MAX_BODY_BYTES: usize = 3_400_000;
@@ -113,7 +114,10 @@ fn number_field(resource: &str) -> Option<&'static str> {
     }
 }
 
-fn element_result(resource: &str, element: &Value) -> LoadResult {
+/// One element of Xero's answer as a load result. `sent` is the payload
+/// that was sent for it (to name the fields Xero's messages concern), and
+/// `update` says whether it changed an existing record.
+fn element_result(resource: &str, element: &Value, sent: &Value, update: bool) -> LoadResult {
     let errors: Vec<String> = element["ValidationErrors"]
         .as_array()
         .into_iter()
@@ -129,7 +133,11 @@ fn element_result(resource: &str, element: &Value) -> LoadResult {
         } else {
             errors
         };
-        return LoadResult::failed(messages);
+        let refused = update && messages.iter().any(|m| errors::is_refusal(m));
+        return LoadResult {
+            refused,
+            ..LoadResult::failed_with(messages.iter().map(|m| errors::classify(m, sent)).collect())
+        };
     }
     let warnings: Vec<String> = element["Warnings"]
         .as_array()
@@ -138,14 +146,41 @@ fn element_result(resource: &str, element: &Value) -> LoadResult {
         .filter_map(|w| w["Message"].as_str().map(|m| format!("warning: {m}")))
         .collect();
     LoadResult {
-        ok: true,
         target_id: element[id_field(resource)].as_str().map(str::to_string),
         target_number: number_field(resource)
             .and_then(|f| element[f].as_str())
             .map(str::to_string),
         messages: warnings,
         location: None,
+        ..LoadResult::written("")
     }
+}
+
+/// True when `found` (an invoice Xero holds with the number of `sent`) is
+/// the document `sent` stands for: same contact and, when resuming our own
+/// create, same date and number of lines. A number alone may belong to
+/// another document (one typed by hand in Xero).
+fn same_document(found: &Value, sent: &Value, purpose: FindPurpose) -> bool {
+    let text = |v: &Value| v.as_str().map(|s| s.trim().to_lowercase());
+    let contact_matches = match (
+        text(&sent["Contact"]["ContactID"]),
+        text(&found["Contact"]["ContactID"]),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => text(&sent["Contact"]["Name"]) == text(&found["Contact"]["Name"]),
+    };
+    let date_matches = match text(&sent["Date"]) {
+        Some(date) => text(&found["DateString"])
+            .or_else(|| text(&found["Date"]))
+            .is_some_and(|d| d.starts_with(&date)),
+        None => true,
+    };
+    let lines = |v: &Value| v["LineItems"].as_array().map(Vec::len);
+    let lines_match = match (lines(sent), lines(found)) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    contact_matches && (purpose == FindPurpose::Adopt || (date_matches && lines_match))
 }
 
 impl XeroSink {
@@ -264,6 +299,7 @@ impl XeroSink {
             self.resolve_contacts(&mut payloads, key).await?;
         }
         let body = json!({ resource: payloads });
+        let payloads_sent = body[resource].as_array().cloned().unwrap_or_default();
         let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
         if size > MAX_BODY_BYTES && items.len() > 1 {
             let (a, b) = items.split_at(items.len() / 2);
@@ -297,7 +333,10 @@ impl XeroSink {
         Ok(match elements {
             Some(elements) if elements.len() == items.len() => elements
                 .iter()
-                .map(|e| element_result(resource, e))
+                .zip(items.iter().zip(&payloads_sent))
+                .map(|(e, (item, sent))| {
+                    element_result(resource, e, sent, item.target_id.is_some())
+                })
                 .collect(),
             _ if !status.is_success() => all_failed(format!(
                 "Xero answered HTTP {status}: {}",
@@ -376,6 +415,7 @@ impl Sink for XeroSink {
         &mut self,
         resource: &str,
         items: &[LoadItem],
+        purpose: FindPurpose,
     ) -> Result<Option<Vec<Option<LoadResult>>>, ConnectorError> {
         if resource != "Invoices" {
             return Ok(None);
@@ -388,7 +428,8 @@ impl Sink for XeroSink {
             // Without a number for every record there is no reliable lookup.
             return Ok(None);
         }
-        let mut found = std::collections::HashMap::new();
+        let mut found: std::collections::HashMap<String, Vec<Value>> =
+            std::collections::HashMap::new();
         for chunk in numbers.chunks(25) {
             let query = [("InvoiceNumbers", chunk.join(","))];
             let (status, body) = self
@@ -408,28 +449,41 @@ impl Sink for XeroSink {
                     continue;
                 }
                 if let Some(n) = invoice["InvoiceNumber"].as_str() {
-                    let result = element_result(resource, invoice);
                     found
                         .entry(n.to_string())
-                        .and_modify(|earlier: &mut LoadResult| {
-                            // Two live invoices carry the number: never guess.
-                            let ids = [earlier.target_id.clone(), result.target_id.clone()];
-                            *earlier = LoadResult::failed(vec![format!(
-                                "ambiguous: several Xero invoices carry {n} ({})",
-                                ids.into_iter().flatten().collect::<Vec<_>>().join(", ")
-                            )]);
-                        })
-                        .or_insert(result);
+                        .or_default()
+                        .push(invoice.clone());
                 }
             }
         }
         Ok(Some(
             items
                 .iter()
-                .map(|i| {
-                    i.payload["InvoiceNumber"]
-                        .as_str()
-                        .and_then(|n| found.get(n).cloned())
+                .map(|item| {
+                    let n = item.payload["InvoiceNumber"].as_str()?;
+                    let invoices = found.get(n)?;
+                    let ids = || {
+                        invoices
+                            .iter()
+                            .filter_map(|i| i["InvoiceID"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    Some(match invoices.as_slice() {
+                        [invoice] if same_document(invoice, &item.payload, purpose) => {
+                            element_result(resource, invoice, &item.payload, false)
+                        }
+                        [invoice] => LoadResult::failed(vec![format!(
+                            "conflict: Xero holds {n} ({}) for \"{}\" dated {}, which is not this record's invoice",
+                            ids(),
+                            invoice["Contact"]["Name"].as_str().unwrap_or("?"),
+                            invoice["DateString"].as_str().unwrap_or("?"),
+                        )]),
+                        _ => LoadResult::failed(vec![format!(
+                            "ambiguous: several Xero invoices carry {n} ({})",
+                            ids()
+                        )]),
+                    })
                 })
                 .collect(),
         ))

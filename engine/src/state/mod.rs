@@ -61,6 +61,11 @@ pub struct Link {
     pub updated_at: String,
     /// The last payload the target accepted, for field-level diffs.
     pub payload: Option<serde_json::Value>,
+    /// Hash of a later payload the target refused for good (a paid or
+    /// voided invoice), so that it is not sent again until the record
+    /// changes once more. The link keeps the last accepted state.
+    #[serde(default)]
+    pub refused_hash: Option<String>,
 }
 
 /// A record that failed, kept so `retry` can run it again.
@@ -78,6 +83,17 @@ pub struct Failure {
     pub payload: Option<serde_json::Value>,
     /// When it last failed (RFC 3339).
     pub updated_at: String,
+}
+
+impl Failure {
+    /// The reason given to a record whose interrupted create could not be
+    /// verified in the target: it is held back until `retry` sends it.
+    pub const UNSETTLED: &'static str = "unsettled: ";
+
+    /// True when the record is held back after an unverifiable create.
+    pub fn is_unsettled(&self) -> bool {
+        self.reason.starts_with(Self::UNSETTLED)
+    }
 }
 
 /// A write about to be sent: committed before the request, cleared after the
@@ -148,6 +164,8 @@ pub trait StateStore: Send {
     fn clear_failure(&mut self, module: &str, source_id: &str) -> Result<(), StateError>;
     /// Failed records of a module (all modules when `None`).
     fn failures(&self, module: Option<&str>) -> Result<Vec<Failure>, StateError>;
+    /// The failure of one record, if it has one.
+    fn failure(&self, module: &str, source_id: &str) -> Result<Option<Failure>, StateError>;
     /// Commits an intent before its request is sent; returns its id.
     fn open_intent(&mut self, intent: &Intent) -> Result<i64, StateError>;
     /// Clears an intent and saves the links its answer produced, atomically.

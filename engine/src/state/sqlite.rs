@@ -33,6 +33,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE writebacks (module TEXT NOT NULL, source_id TEXT NOT NULL, fields TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, updated_at TEXT NOT NULL,
         PRIMARY KEY (module, source_id));",
+    // 4: a payload the target refused for good (paid, voided), not to be sent again.
+    "ALTER TABLE links ADD COLUMN refused_hash TEXT;",
 ];
 
 /// The SQLite state store.
@@ -53,6 +55,8 @@ impl SqliteStore {
                     .map_err(|e| StateError::Storage(format!("{shown}: {e}")))?;
             }
             create_private(path).map_err(|e| StateError::Storage(format!("{shown}: {e}")))?;
+        } else {
+            keep_private(path).map_err(|e| StateError::Storage(format!("{shown}: {e}")))?;
         }
         let foreign = |reason: String| StateError::Foreign {
             path: shown.clone(),
@@ -117,6 +121,28 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         .map(|_| ())
 }
 
+/// Takes group and other access away from an existing store (it holds
+/// payloads and ids), saying so when it had to.
+#[cfg(unix)]
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            "{}: state file was readable by others (mode {:o}); now 0600",
+            path.display(),
+            mode & 0o777
+        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn keep_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(not(unix))]
 fn create_private(path: &Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new()
@@ -136,11 +162,23 @@ fn link_from_row(row: &rusqlite::Row) -> rusqlite::Result<Link> {
         last_outcome: row.get(5)?,
         updated_at: row.get(6)?,
         payload: row.get::<_, Option<String>>(7)?.map(parse_json),
+        refused_hash: row.get(8)?,
     })
 }
 
-const LINK_COLUMNS: &str =
-    "module, source_id, target_id, target_number, payload_hash, last_outcome, updated_at, payload";
+fn failure_from_row(r: &rusqlite::Row) -> rusqlite::Result<Failure> {
+    Ok(Failure {
+        module: r.get(0)?,
+        source_id: r.get(1)?,
+        reason: r.get(2)?,
+        attempts: r.get(3)?,
+        payload: r.get::<_, Option<String>>(4)?.map(parse_json),
+        updated_at: r.get(5)?,
+    })
+}
+
+const LINK_COLUMNS: &str = "module, source_id, target_id, target_number, payload_hash, \
+     last_outcome, updated_at, payload, refused_hash";
 
 fn json_text(value: &serde_json::Value) -> String {
     serde_json::to_string(value).expect("JSON serialises")
@@ -152,9 +190,9 @@ fn parse_json(text: String) -> serde_json::Value {
 
 fn save_links_in(conn: &Connection, links: &[Link]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO links ({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (module, source_id) DO UPDATE SET target_id = ?3, target_number = ?4,
-         payload_hash = ?5, last_outcome = ?6, updated_at = ?7, payload = ?8"
+         payload_hash = ?5, last_outcome = ?6, updated_at = ?7, payload = ?8, refused_hash = ?9"
     ))?;
     for l in links {
         stmt.execute(params![
@@ -165,7 +203,8 @@ fn save_links_in(conn: &Connection, links: &[Link]) -> rusqlite::Result<()> {
             l.payload_hash,
             l.last_outcome,
             l.updated_at,
-            l.payload.as_ref().map(json_text)
+            l.payload.as_ref().map(json_text),
+            l.refused_hash
         ])?;
     }
     Ok(())
@@ -280,17 +319,20 @@ impl StateStore for SqliteStore {
             "SELECT module, source_id, reason, attempts, payload, updated_at FROM failures
              WHERE ?1 IS NULL OR module = ?1 ORDER BY module, source_id",
         )?;
-        let rows = stmt.query_map(params![module], |r| {
-            Ok(Failure {
-                module: r.get(0)?,
-                source_id: r.get(1)?,
-                reason: r.get(2)?,
-                attempts: r.get(3)?,
-                payload: r.get::<_, Option<String>>(4)?.map(parse_json),
-                updated_at: r.get(5)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![module], failure_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn failure(&self, module: &str, source_id: &str) -> Result<Option<Failure>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT module, source_id, reason, attempts, payload, updated_at FROM failures
+                 WHERE module = ?1 AND source_id = ?2",
+                params![module, source_id],
+                failure_from_row,
+            )
+            .optional()?)
     }
 
     fn open_intent(&mut self, intent: &Intent) -> Result<i64, StateError> {
@@ -304,7 +346,7 @@ impl StateStore for SqliteStore {
                 json_text(&serde_json::json!(intent.source_ids)),
                 json_text(&serde_json::json!(intent.payload_hashes)),
                 json_text(&intent.body),
-                now()
+                intent.created_at
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -401,6 +443,7 @@ mod tests {
             last_outcome: "created".into(),
             updated_at: now(),
             payload: None,
+            refused_hash: None,
         }
     }
 
@@ -440,6 +483,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            // A copy made readable by others is made private again on open.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            drop(SqliteStore::open(&path).unwrap());
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
@@ -483,6 +531,73 @@ mod tests {
             .query_row("SELECT count(*) FROM recipes", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn an_older_file_is_migrated_forward_with_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            // A file as the first release wrote it: schema 1, one link.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+            ))
+            .unwrap();
+            conn.execute(
+                "INSERT INTO links VALUES ('invoices', '1', 'x-1', 'INV-1', 'h', 'created', '2026-11-01T00:00:00Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let version: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let old = s.link("invoices", "1").unwrap().unwrap();
+        assert_eq!((old.target_id.as_str(), old.payload), ("x-1", None));
+        assert_eq!(old.refused_hash, None);
+        // The new columns and tables work on the migrated file.
+        s.save_links(&[Link {
+            refused_hash: Some("r".into()),
+            ..link("1", "h2")
+        }])
+        .unwrap();
+        s.queue_write_back("invoices", "1", &serde_json::json!({"a": 1}))
+            .unwrap();
+        assert_eq!(
+            s.link("invoices", "1")
+                .unwrap()
+                .unwrap()
+                .refused_hash
+                .as_deref(),
+            Some("r")
+        );
+        assert_eq!(s.pending_write_backs("invoices").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_syncwright_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("future.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let future = MIGRATIONS.len() as i64 + 1;
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {future};"))
+            .unwrap();
+        let err = SqliteStore::open(&path).err().expect("refused");
+        assert!(
+            matches!(err, StateError::TooNew { found, .. } if found == future),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("newer than this syncwright"),
+            "{err}"
+        );
     }
 
     #[test]
