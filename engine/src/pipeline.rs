@@ -592,6 +592,7 @@ async fn flush_write_backs(
             .collect();
         match source.write_back(&module.source.module, &updates).await {
             Ok(results) => {
+                crash_point("write-back");
                 for ((id, _), result) in updates.iter().zip(results) {
                     state.finish_write_back(&module.name, id, result.err().as_deref())?;
                 }
@@ -606,8 +607,9 @@ async fn flush_write_backs(
 }
 
 /// Fault injection for the crash tests: `SYNCWRIGHT_CRASH_AT=after-answer:3`
-/// aborts the process the third time it passes that point, as a power cut
-/// would. Unset, it costs one environment lookup per batch.
+/// kills the process (SIGKILL where there is one) the third time it passes
+/// that point, as a power cut would: nothing is flushed, nothing unwinds.
+/// Unset, it costs one environment lookup per batch.
 fn crash_point(name: &str) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static PASSED: AtomicU64 = AtomicU64::new(0);
@@ -621,6 +623,11 @@ fn crash_point(name: &str) {
         let count = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
         if nth.parse::<u64>().is_ok_and(|n| n == count) {
             eprintln!("syncwright: crash injected at {name} #{count}");
+            #[cfg(unix)]
+            // SAFETY: kill(2) on our own pid with a valid signal number.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
             std::process::abort();
         }
     }
