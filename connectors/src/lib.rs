@@ -4,6 +4,7 @@
 
 pub mod file;
 pub(crate) mod http;
+pub(crate) mod secret;
 pub mod stdout;
 pub mod xero;
 pub mod zoho_crm;
@@ -15,7 +16,7 @@ pub fn registry() -> ConnectorRegistry {
     let mut registry = ConnectorRegistry::default();
     registry.register(Box::new(file::FileConnector));
     registry.register(Box::new(stdout::StdoutConnector));
-    registry.register(Box::new(xero::XeroConnector));
+    registry.register(Box::new(xero::XeroConnector::default()));
     registry.register(Box::new(zoho_crm::ZohoCrmConnector));
     registry
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::env::expand_value;
+use crate::config::env::{expand_value, resolver};
 use crate::config::mapping::MappingFile;
 use crate::config::project::ProjectFile;
 use crate::config::settings::Settings;
@@ -101,20 +101,15 @@ impl Project {
             }
         };
 
+        let resolve = resolver(&base_dir, env);
         let mut connections = BTreeMap::new();
         for (name, spec) in &project.connections {
             let key_path = format!("connections.{name}");
             let mut options_yaml = serde_yaml::Value::Mapping(spec.options.clone());
-            if let Err((path, var)) = expand_value(&mut options_yaml, &key_path, env) {
+            if let Err((path, why)) = expand_value(&mut options_yaml, &key_path, &resolve) {
                 diagnostics.push(
-                    doc.error(
-                        "config::env",
-                        format!("environment variable `{var}` is not set"),
-                        &path,
-                    )
-                    .with_help(format!(
-                        "export {var}=... before running, or write the value in the file"
-                    )),
+                    doc.error("config::env", why.reason, &path)
+                        .with_help(why.help),
                 );
                 continue;
             }
@@ -191,6 +186,7 @@ impl Project {
         // modules a smaller project leaves out.
         let modules = order_by_dependencies(modules, &mut diagnostics);
 
+        drop(resolve);
         if !diagnostics.is_empty() {
             return Err(diagnostics);
         }

@@ -41,17 +41,27 @@ pub enum Outcome {
 }
 
 /// Sends the request built by `build` (called again for each attempt), with
-/// retries. `on_answer` sees every response first (rate-limit headers).
-pub async fn send(
+/// retries. `admit` runs before every attempt, retries included, and its
+/// permit is held while the attempt is in flight (a pacer's slot); an error
+/// from it ends the request. `on_answer` sees every response first
+/// (rate-limit headers).
+pub async fn send<P, Admission: std::future::Future<Output = Result<P, String>>>(
     policy: RetryPolicy,
     what: &str,
+    mut admit: impl FnMut() -> Admission,
     mut build: impl FnMut() -> RequestBuilder,
     mut on_answer: impl FnMut(&Response),
 ) -> Outcome {
     let mut failures = 0u32;
     let mut limited = 0u32;
     loop {
-        let reason = match build().send().await {
+        let permit = match admit().await {
+            Ok(p) => p,
+            Err(reason) => return Outcome::GaveUp(format!("{what}: {reason}")),
+        };
+        let sent = build().send().await;
+        drop(permit);
+        let reason = match sent {
             Ok(response) => {
                 on_answer(&response);
                 let status = response.status();
@@ -62,7 +72,12 @@ pub async fn send(
                             "{what}: still rate-limited after {limited} waits"
                         ));
                     }
-                    let wait = retry_after(&response).unwrap_or(Duration::from_secs(1));
+                    // Without `Retry-After` (Zoho sends none), back off exponentially.
+                    let wait = retry_after(&response).unwrap_or_else(|| {
+                        Duration::from_secs(1)
+                            .saturating_mul(1 << (limited - 1).min(6))
+                            .min(policy.max_delay)
+                    });
                     let problem = header(&response, "x-rate-limit-problem").unwrap_or_default();
                     tracing::info!(
                         "{what}: 429 ({problem}), waiting {:.1}s",
@@ -90,6 +105,11 @@ pub async fn send(
         tracing::info!("{reason}; retrying in about {:.1}s", backoff.as_secs_f64());
         tokio::time::sleep(backoff / 2 + jitter(backoff / 2)).await;
     }
+}
+
+/// The `admit` of a request that no pacer governs.
+pub fn ungated() -> std::future::Ready<Result<(), String>> {
+    std::future::ready(Ok(()))
 }
 
 /// A header's value as text.

@@ -1,6 +1,7 @@
 //! The Xero API client: tokens (client credentials, or refresh tokens
 //! rotated and saved before use), the organisation's tenant id on every
-//! call, pacing and retries.
+//! call, pacing and retries. One client serves every module of a run that
+//! writes to the connection, so the organisation has one pacer and one token.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,25 +9,31 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tokio::sync::{Mutex, OnceCell};
 
 use super::config::{Grant, XeroConfig};
-use super::pacer::Pacer;
-use crate::http::{json_body, send, Outcome, RetryPolicy};
+use super::pacer::{DayBudget, Pacer};
+use crate::http::{json_body, send, ungated, Outcome, RetryPolicy};
 
-struct Token {
-    access: String,
-    expires: Instant,
+/// The access token in use and the refresh token that renews it.
+struct Tokens {
+    access: Option<(String, Instant)>,
+    refresh: Option<String>,
+}
+
+/// The organisation chosen through `/connections`.
+struct Tenant {
+    id: String,
+    name: String,
 }
 
 /// A connected Xero organisation.
 pub struct XeroClient {
     http: reqwest::Client,
     config: XeroConfig,
-    token: Option<Token>,
-    refresh_token: Option<String>,
+    tokens: Mutex<Tokens>,
     refresh_token_file: Option<PathBuf>,
-    tenant_id: Option<String>,
-    tenant_name: Option<String>,
+    tenant: OnceCell<Tenant>,
     pacer: Pacer,
     policy: RetryPolicy,
     calls: AtomicU64,
@@ -42,32 +49,46 @@ impl XeroClient {
             .map_err(|e| e.to_string())?;
         let refresh_token_file = config.refresh_token_file.as_ref().map(|f| base_dir.join(f));
         // A saved (rotated) refresh token is newer than the configured one.
-        let saved = refresh_token_file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if config.grant == Grant::RefreshToken && saved.is_none() && config.refresh_token.is_none()
-        {
-            return Err(
-                "grant refresh_token needs `refresh_token` or a saved `refresh_token_file`".into(),
-            );
+        let saved = match &refresh_token_file {
+            Some(file) if file.exists() => Some(crate::secret::read_private(file)?),
+            _ => None,
+        }
+        .filter(|s| !s.is_empty());
+        if config.grant == Grant::RefreshToken {
+            if refresh_token_file.is_none() {
+                return Err(
+                    "grant refresh_token needs `refresh_token_file`: Xero rotates the \
+                     refresh token on every use, and the new one must be saved before it is used"
+                        .into(),
+                );
+            }
+            if saved.is_none() && config.refresh_token.is_none() {
+                return Err(
+                    "grant refresh_token needs `refresh_token` or a saved `refresh_token_file`"
+                        .into(),
+                );
+            }
         }
         Ok(Self {
             pacer: Pacer::new(
                 config.max_in_flight,
                 config.calls_per_minute,
                 Duration::from_secs_f64(config.minute_secs.max(0.01)),
+                DayBudget {
+                    cap: config.calls_per_day,
+                    reserve: config.day_reserve,
+                },
             ),
             policy: RetryPolicy {
                 max_attempts: config.max_attempts.max(1),
                 ..RetryPolicy::default()
             },
-            refresh_token: saved.or_else(|| config.refresh_token.clone()),
+            tokens: Mutex::new(Tokens {
+                access: None,
+                refresh: saved.or_else(|| config.refresh_token.clone()),
+            }),
             refresh_token_file,
-            tenant_id: config.tenant_id.clone(),
-            tenant_name: None,
-            token: None,
+            tenant: OnceCell::new(),
             calls: AtomicU64::new(0),
             http,
             config,
@@ -81,13 +102,21 @@ impl XeroClient {
 
     /// The organisation's name, once connected.
     pub fn tenant_name(&self) -> Option<&str> {
-        self.tenant_name.as_deref()
+        self.tenant.get().map(|t| t.name.as_str())
     }
 
-    async fn access_token(&mut self) -> Result<String, String> {
-        if let Some(t) = &self.token {
-            if t.expires > Instant::now() + Duration::from_secs(60) {
-                return Ok(t.access.clone());
+    /// The API base.
+    pub fn api_url(&self) -> &str {
+        &self.config.api_url
+    }
+
+    /// A valid access token, renewed a minute before it expires. Callers
+    /// wait on one another, so a rotating refresh token is used once.
+    async fn access_token(&self) -> Result<String, String> {
+        let mut tokens = self.tokens.lock().await;
+        if let Some((access, expires)) = &tokens.access {
+            if *expires > Instant::now() + Duration::from_secs(60) {
+                return Ok(access.clone());
             }
         }
         let url = format!(
@@ -98,22 +127,21 @@ impl XeroClient {
             Grant::ClientCredentials => vec![("grant_type", "client_credentials".into())],
             Grant::RefreshToken => vec![
                 ("grant_type", "refresh_token".into()),
-                (
-                    "refresh_token",
-                    self.refresh_token.clone().unwrap_or_default(),
-                ),
+                ("refresh_token", tokens.refresh.clone().unwrap_or_default()),
             ],
         };
-        let (id, secret) = (
-            self.config.client_id.clone(),
-            self.config.client_secret.clone(),
-        );
-        let http = self.http.clone();
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (id, secret) = (&self.config.client_id, &self.config.client_secret);
         let answer = send(
             self.policy,
             "Xero token",
-            || http.post(&url).basic_auth(&id, Some(&secret)).form(&form),
+            ungated,
+            || {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                self.http
+                    .post(&url)
+                    .basic_auth(id, Some(secret))
+                    .form(&form)
+            },
             |_| {},
         )
         .await;
@@ -133,40 +161,54 @@ impl XeroClient {
             // Save the new refresh token before anything uses it: the old one
             // stops working soon, and losing the new one locks the app out.
             if let Some(file) = &self.refresh_token_file {
-                save_private(file, rotated).map_err(|e| {
+                crate::secret::save_private(file, rotated).map_err(|e| {
                     format!(
                         "cannot save the rotated refresh token to {}: {e}",
                         file.display()
                     )
                 })?;
             }
-            self.refresh_token = Some(rotated.to_string());
+            tokens.refresh = Some(rotated.to_string());
         }
         let access = body["access_token"]
             .as_str()
             .ok_or("Xero's token answer has no access_token")?
             .to_string();
         let expires_in = body["expires_in"].as_u64().unwrap_or(1800);
-        self.token = Some(Token {
-            access: access.clone(),
-            expires: Instant::now() + Duration::from_secs(expires_in),
-        });
+        tokens.access = Some((
+            access.clone(),
+            Instant::now() + Duration::from_secs(expires_in),
+        ));
         Ok(access)
     }
 
-    /// Picks the organisation via `/connections` (once).
-    pub async fn connect(&mut self) -> Result<(), String> {
-        if self.tenant_name.is_some() {
-            return Ok(());
+    /// Forgets `access` after Xero refused it (401), unless it was already renewed.
+    async fn forget_token(&self, access: &str) {
+        let mut tokens = self.tokens.lock().await;
+        if tokens.access.as_ref().is_some_and(|(a, _)| a == access) {
+            tokens.access = None;
         }
+    }
+
+    /// Picks the organisation via `/connections` (once).
+    pub async fn connect(&self) -> Result<(), String> {
+        self.tenant
+            .get_or_try_init(|| self.choose_tenant())
+            .await
+            .map(|_| ())
+    }
+
+    async fn choose_tenant(&self) -> Result<Tenant, String> {
         let token = self.access_token().await?;
         let url = format!("{}/connections", self.config.api_url.trim_end_matches('/'));
-        let http = self.http.clone();
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let response = match send(
             self.policy,
             "Xero connections",
-            || http.get(&url).bearer_auth(&token),
+            ungated,
+            || {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                self.http.get(&url).bearer_auth(&token)
+            },
             |_| {},
         )
         .await
@@ -201,21 +243,38 @@ impl XeroClient {
                 names.join(", ")
             ));
         };
-        self.tenant_id = tenant["tenantId"].as_str().map(str::to_string);
-        self.tenant_name = Some(tenant["tenantName"].as_str().unwrap_or("?").to_string());
-        Ok(())
+        Ok(Tenant {
+            id: tenant["tenantId"].as_str().unwrap_or_default().to_string(),
+            name: tenant["tenantName"].as_str().unwrap_or("?").to_string(),
+        })
     }
 
-    /// One accounting call: paced, retried, with one token refresh on 401.
+    /// One accounting call: paced (every attempt takes a slot), retried,
+    /// with one token refresh on 401.
     pub async fn call(
-        &mut self,
+        &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<(StatusCode, Value), String> {
+        self.call_with(method, path, query, &[], body, idempotency_key)
+            .await
+    }
+
+    /// [`XeroClient::call`] with extra headers (`If-Modified-Since`).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StatusCode, Value), String> {
         self.connect().await?;
+        let tenant = self.tenant.get().map(|t| t.id.clone()).unwrap_or_default();
         let url = format!(
             "{}/api.xro/2.0/{}",
             self.config.api_url.trim_end_matches('/'),
@@ -224,22 +283,22 @@ impl XeroClient {
         let mut refreshed = false;
         loop {
             let token = self.access_token().await?;
-            let tenant = self.tenant_id.clone().unwrap_or_default();
-            let http = self.http.clone();
-            let permit = self.pacer.acquire().await?;
-            let pacer = &self.pacer;
-            let calls = &self.calls;
             let answer = send(
                 self.policy,
                 &format!("Xero {method} {path}"),
+                || self.pacer.acquire(),
                 || {
-                    calls.fetch_add(1, Ordering::Relaxed);
-                    let mut req = http
+                    self.calls.fetch_add(1, Ordering::Relaxed);
+                    let mut req = self
+                        .http
                         .request(method.clone(), &url)
                         .bearer_auth(&token)
                         .header("xero-tenant-id", &tenant)
                         .header("accept", "application/json")
                         .query(query);
+                    for (name, value) in headers {
+                        req = req.header(*name, value);
+                    }
                     if let Some(key) = idempotency_key {
                         req = req.header("Idempotency-Key", key);
                     }
@@ -248,10 +307,9 @@ impl XeroClient {
                     }
                     req
                 },
-                |r| pacer.observe(r),
+                |r| self.pacer.observe(r),
             )
             .await;
-            drop(permit);
             let response = match answer {
                 Outcome::Answer(r) => r,
                 Outcome::GaveUp(reason) => return Err(reason),
@@ -259,8 +317,11 @@ impl XeroClient {
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
                 refreshed = true;
-                self.token = None;
+                self.forget_token(&token).await;
                 continue;
+            }
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok((status, Value::Null));
             }
             let body = json_body(&format!("Xero {method} {path}"), response).await?;
             return Ok((status, body));
@@ -276,25 +337,4 @@ pub fn problem_text(body: &Value) -> String {
         }
     }
     body.to_string()
-}
-
-#[cfg(unix)]
-fn save_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
-}
-
-#[cfg(not(unix))]
-fn save_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
 }

@@ -65,6 +65,18 @@ pub struct XeroConfig {
     /// Calls in flight at once per organisation (Xero: 5).
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
+    /// Most calls a run makes in a day, for plans whose day is smaller than
+    /// Xero's 5,000 (the `X-DayLimit-Remaining` header is obeyed either way).
+    #[serde(default)]
+    pub calls_per_day: Option<u64>,
+    /// Calls of the organisation's daily budget left for other apps and
+    /// people: the run stops when Xero says only this many remain.
+    #[serde(default)]
+    pub day_reserve: u64,
+    /// Seconds the organisation's tax rates, accounts and items are trusted
+    /// before they are read again (changes only, with `If-Modified-Since`).
+    #[serde(default = "default_reference_max_age")]
+    pub reference_max_age_secs: u64,
 }
 
 impl std::fmt::Debug for XeroConfig {
@@ -111,4 +123,7 @@ fn default_minute() -> f64 {
 }
 fn default_in_flight() -> usize {
     5
+}
+fn default_reference_max_age() -> u64 {
+    900
 }

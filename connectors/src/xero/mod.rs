@@ -4,18 +4,27 @@
 mod client;
 mod config;
 mod errors;
+mod organisation;
 mod pacer;
 mod sink;
 
 pub use client::XeroClient;
 pub use config::{Grant, XeroConfig};
-pub use pacer::Pacer;
-pub use sink::{id_field, XeroSink};
+pub use pacer::{DayBudget, Pacer};
+pub use sink::{id_field, Organisation, XeroSink};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use syncwright_engine::connector::{ConnectorContext, ConnectorError, ConnectorFactory, Sink};
 
-/// Factory for `kind: xero`.
-pub struct XeroConnector;
+/// Factory for `kind: xero`. Every sink it builds for one connection shares
+/// one [`Organisation`]: one token, one pacer, one copy of the reference
+/// data and contacts, whatever the number of modules writing to it.
+#[derive(Default)]
+pub struct XeroConnector {
+    organisations: Mutex<HashMap<String, Arc<Organisation>>>,
+}
 
 impl ConnectorFactory for XeroConnector {
     fn kind(&self) -> &'static str {
@@ -32,11 +41,12 @@ impl ConnectorFactory for XeroConnector {
 
     fn check(&self, options: &serde_json::Value) -> Result<(), String> {
         let config: XeroConfig = crate::parse_options(options)?;
-        if config.grant == Grant::RefreshToken
-            && config.refresh_token.is_none()
-            && config.refresh_token_file.is_none()
-        {
-            return Err("grant refresh_token needs `refresh_token` or `refresh_token_file`".into());
+        if config.grant == Grant::RefreshToken && config.refresh_token_file.is_none() {
+            return Err(
+                "grant refresh_token needs `refresh_token_file`: Xero rotates the refresh \
+                 token on every use, and the new one is saved there before it is used"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -47,8 +57,19 @@ impl ConnectorFactory for XeroConnector {
         options: &serde_json::Value,
     ) -> Result<Box<dyn Sink>, ConnectorError> {
         let config: XeroConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
-        let (batch, unitdp, api) = (config.batch_size, config.unitdp, config.api_url.clone());
-        let client = XeroClient::new(config, &ctx.base_dir).map_err(ConnectorError::Config)?;
-        Ok(Box::new(XeroSink::new(client, batch, unitdp, api)))
+        let (batch, unitdp) = (config.batch_size, config.unitdp);
+        let mut organisations = self.organisations.lock().expect("not poisoned");
+        let organisation = match organisations.get(&ctx.connection) {
+            Some(org) => org.clone(),
+            None => {
+                let max_age = std::time::Duration::from_secs(config.reference_max_age_secs);
+                let client =
+                    XeroClient::new(config, &ctx.base_dir).map_err(ConnectorError::Config)?;
+                let org = Arc::new(Organisation::new(client, max_age));
+                organisations.insert(ctx.connection.clone(), org.clone());
+                org
+            }
+        };
+        Ok(Box::new(XeroSink::new(organisation, batch, unitdp)))
     }
 }

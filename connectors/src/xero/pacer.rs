@@ -1,6 +1,9 @@
 //! Keeps calls to one Xero organisation inside its limits before Xero has
-//! to say so: at most N in flight, at most M in any sliding minute, and
-//! never past the daily budget the `X-DayLimit-Remaining` header reports.
+//! to say so: at most N in flight, at most M in any sliding minute (fewer
+//! when Xero's `X-MinLimit-Remaining` or `X-AppMinLimit-Remaining` says
+//! others used some), and never past the daily budget: Xero's
+//! `X-DayLimit-Remaining`, less a reserve, or a cap of our own for plans
+//! with a smaller day.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -13,28 +16,59 @@ pub struct Pacer {
     in_flight: Semaphore,
     per_minute: usize,
     minute: Duration,
+    day: DayBudget,
     recent: Mutex<VecDeque<Instant>>,
     day_remaining: Mutex<Option<i64>>,
     minute_remaining: Mutex<Option<i64>>,
+    calls_today: Mutex<u64>,
+}
+
+/// How much of Xero's daily budget a run may spend.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DayBudget {
+    /// Most calls this process makes in a day, whatever Xero says (some
+    /// plans allow 1,000 a day rather than 5,000).
+    pub cap: Option<u64>,
+    /// Calls of the day's budget left for other apps and people: stop when
+    /// Xero says only this many remain.
+    pub reserve: u64,
 }
 
 impl Pacer {
-    /// A pacer allowing `in_flight` concurrent calls and `per_minute` per `minute`.
-    pub fn new(in_flight: usize, per_minute: u32, minute: Duration) -> Self {
+    /// A pacer allowing `in_flight` concurrent calls, `per_minute` per
+    /// `minute`, within `day`.
+    pub fn new(in_flight: usize, per_minute: u32, minute: Duration, day: DayBudget) -> Self {
         Self {
             in_flight: Semaphore::new(in_flight.max(1)),
             per_minute: per_minute.max(1) as usize,
             minute,
+            day,
             recent: Mutex::new(VecDeque::new()),
             day_remaining: Mutex::new(None),
             minute_remaining: Mutex::new(None),
+            calls_today: Mutex::new(0),
         }
     }
 
     /// Waits for a slot; hold the permit while the call is in flight.
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, String> {
-        if self.day_remaining.lock().unwrap().is_some_and(|d| d <= 0) {
-            return Err("Xero's daily call limit for this organisation is used up".into());
+        let remaining = *self.day_remaining.lock().unwrap();
+        if remaining.is_some_and(|d| d <= self.day.reserve as i64) {
+            return Err(format!(
+                "Xero's daily call limit for this organisation is used up ({} left, {} kept in reserve)",
+                remaining.unwrap_or(0).max(0),
+                self.day.reserve
+            ));
+        }
+        {
+            let mut today = self.calls_today.lock().unwrap();
+            if self.day.cap.is_some_and(|cap| *today >= cap) {
+                return Err(format!(
+                    "the daily cap of {} Xero calls set for this connection is reached",
+                    self.day.cap.unwrap_or(0)
+                ));
+            }
+            *today += 1;
         }
         let permit = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
         loop {
@@ -82,8 +116,45 @@ impl Pacer {
         if let Some(day) = read("x-daylimit-remaining") {
             *self.day_remaining.lock().unwrap() = Some(day);
         }
-        if let Some(min) = read("x-minlimit-remaining") {
+        // The tighter of the organisation's minute and the app's minute.
+        let minute = match (
+            read("x-minlimit-remaining"),
+            read("x-appminlimit-remaining"),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(min) = minute {
             *self.minute_remaining.lock().unwrap() = Some(min);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_minute_holds_no_more_calls_than_allowed() {
+        let pacer = Pacer::new(5, 3, Duration::from_millis(300), DayBudget::default());
+        let started = Instant::now();
+        for _ in 0..4 {
+            drop(pacer.acquire().await.unwrap());
+        }
+        // The fourth call waited for the first to leave the window.
+        assert!(started.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[tokio::test]
+    async fn a_daily_cap_stops_calls_instead_of_spending_them() {
+        let day = DayBudget {
+            cap: Some(2),
+            reserve: 0,
+        };
+        let pacer = Pacer::new(5, 60, Duration::from_secs(60), day);
+        drop(pacer.acquire().await.unwrap());
+        drop(pacer.acquire().await.unwrap());
+        let err = pacer.acquire().await.err().expect("capped");
+        assert!(err.contains("daily cap of 2"), "{err}");
     }
 }

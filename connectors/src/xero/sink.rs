@@ -3,89 +3,45 @@
 //! others, an `Idempotency-Key` on every write, and each element's answer
 //! matched back to its source record with Xero's own messages whole.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{json, Value};
 use syncwright_engine::connector::{ConnectorError, FindPurpose, LoadItem, Sink};
-use syncwright_engine::outcome::LoadResult;
+use syncwright_engine::outcome::{LoadResult, TargetError};
 
-use super::client::{problem_text, XeroClient};
+use super::client::problem_text;
 use super::errors;
+pub use super::organisation::Organisation;
 
 /// Xero refuses request bodies over 3.5 MB; stay under with room to spare.
 const MAX_BODY_BYTES: usize = 3_400_000;
 
 /// Writes payloads to a Xero organisation.
 pub struct XeroSink {
-    client: XeroClient,
+    org: Arc<Organisation>,
     batch_size: usize,
     unitdp: u32,
-    api_url: String,
-    reference: Option<ReferenceData>,
-    /// The organisation's contacts by name, read once per run, then kept up to date.
-    contacts: Option<std::collections::HashMap<String, String>>,
-}
-
-/// The organisation's codes, read once per run.
-struct ReferenceData {
-    tax_types: std::collections::HashSet<String>,
-    account_codes: std::collections::HashSet<String>,
-    item_codes: std::collections::HashSet<String>,
+    /// The organisation's call count when this sink was made: a module's
+    /// calls are the difference.
+    calls_before: u64,
 }
 
 impl XeroSink {
-    /// A sink over a client.
-    pub fn new(client: XeroClient, batch_size: usize, unitdp: u32, api_url: String) -> Self {
+    /// A sink writing to `org`, `batch_size` records a request.
+    pub fn new(org: Arc<Organisation>, batch_size: usize, unitdp: u32) -> Self {
         Self {
-            client,
+            calls_before: org.client.calls(),
+            org,
             batch_size: batch_size.clamp(1, 100),
             unitdp,
-            api_url,
-            reference: None,
-            contacts: None,
         }
     }
 
-    async fn codes(
-        &mut self,
-        resource: &str,
-        field: &str,
-    ) -> Result<std::collections::HashSet<String>, ConnectorError> {
-        let (status, body) = self
-            .client
-            .call(Method::GET, resource, &[], None, None)
-            .await
-            .map_err(ConnectorError::Remote)?;
-        if !status.is_success() {
-            return Err(ConnectorError::Remote(format!(
-                "Xero GET {resource}: HTTP {status}: {}",
-                problem_text(&body)
-            )));
-        }
-        Ok(body[resource]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| r["Status"] != "DELETED" && r["Status"] != "ARCHIVED")
-            .filter_map(|r| r[field].as_str().map(str::to_string))
-            .collect())
-    }
-
-    async fn reference(&mut self) -> Result<&ReferenceData, ConnectorError> {
-        if self.reference.is_none() {
-            let data = ReferenceData {
-                tax_types: self.codes("TaxRates", "TaxType").await?,
-                account_codes: self.codes("Accounts", "Code").await?,
-                item_codes: self.codes("Items", "Code").await?,
-            };
-            self.reference = Some(data);
-        }
-        Ok(self.reference.as_ref().expect("just set"))
-    }
-
-    /// Calls made to Xero so far.
+    /// Calls this sink made to Xero (token and connection calls included).
     pub fn calls(&self) -> u64 {
-        self.client.calls()
+        self.org.client.calls() - self.calls_before
     }
 }
 
@@ -186,97 +142,6 @@ fn same_document(found: &Value, sent: &Value, purpose: FindPurpose) -> bool {
 impl XeroSink {
     /// Posts one batch. `Err` means the outcome is unknown (the request may
     /// have reached Xero): the caller keeps its intent open for reconciliation.
-    /// Gives every invoice of the batch its contact's `ContactID`: contacts
-    /// are matched by name against the organisation (read once per run) and
-    /// the missing ones created first, in one batch. A contact Xero refuses is
-    /// left by name, so the invoice's own answer carries Xero's message.
-    async fn resolve_contacts(&mut self, payloads: &mut [Value], key: &str) -> Result<(), String> {
-        if self.contacts.is_none() {
-            let mut known = std::collections::HashMap::new();
-            let mut page = 1;
-            loop {
-                let query = [("page", page.to_string())];
-                let (status, body) = self
-                    .client
-                    .call(Method::GET, "Contacts", &query, None, None)
-                    .await?;
-                if !status.is_success() {
-                    return Err(format!(
-                        "Xero GET Contacts: HTTP {status}: {}",
-                        problem_text(&body)
-                    ));
-                }
-                let contacts = body["Contacts"].as_array().cloned().unwrap_or_default();
-                for c in &contacts {
-                    if let (Some(name), Some(id)) = (c["Name"].as_str(), c["ContactID"].as_str()) {
-                        if c["ContactStatus"] != "ARCHIVED" {
-                            known
-                                .entry(name.to_lowercase())
-                                .or_insert_with(|| id.to_string());
-                        }
-                    }
-                }
-                if contacts.len() < 100 {
-                    break;
-                }
-                page += 1;
-            }
-            self.contacts = Some(known);
-        }
-        let known = self.contacts.as_mut().expect("read above");
-        let mut missing: Vec<String> = Vec::new();
-        for p in payloads.iter() {
-            if p["Contact"]["ContactID"].is_string() {
-                continue;
-            }
-            if let Some(name) = p["Contact"]["Name"].as_str() {
-                if !known.contains_key(&name.to_lowercase())
-                    && !missing.iter().any(|m| m.eq_ignore_ascii_case(name))
-                {
-                    missing.push(name.to_string());
-                }
-            }
-        }
-        if !missing.is_empty() {
-            let body = json!({ "Contacts": missing.iter().map(|n| json!({"Name": n})).collect::<Vec<_>>() });
-            let query = [("summarizeErrors", "false".to_string())];
-            let contact_key = format!("{key}-contacts");
-            let (_, answer) = self
-                .client
-                .call(
-                    Method::PUT,
-                    "Contacts",
-                    &query,
-                    Some(&body),
-                    Some(&contact_key),
-                )
-                .await?;
-            let known = self.contacts.as_mut().expect("read above");
-            for c in answer["Contacts"].as_array().into_iter().flatten() {
-                if let (Some(name), Some(id), false) = (
-                    c["Name"].as_str(),
-                    c["ContactID"].as_str(),
-                    c["HasErrors"].as_bool().unwrap_or(false),
-                ) {
-                    known.insert(name.to_lowercase(), id.to_string());
-                }
-            }
-        }
-        let known = self.contacts.as_ref().expect("read above");
-        for p in payloads.iter_mut() {
-            let id = p["Contact"]["Name"]
-                .as_str()
-                .and_then(|n| known.get(&n.to_lowercase()))
-                .cloned();
-            if let (Some(id), Some(contact)) =
-                (id, p.get_mut("Contact").and_then(Value::as_object_mut))
-            {
-                contact.insert("ContactID".into(), Value::String(id));
-            }
-        }
-        Ok(())
-    }
-
     async fn post(
         &mut self,
         resource: &str,
@@ -284,7 +149,7 @@ impl XeroSink {
         key: &str,
     ) -> Result<Vec<LoadResult>, String> {
         let id_field = id_field(resource);
-        let payloads: Vec<Value> = items
+        let mut payloads: Vec<Value> = items
             .iter()
             .map(|item| {
                 let mut payload = item.payload.clone();
@@ -294,59 +159,86 @@ impl XeroSink {
                 payload
             })
             .collect();
-        let mut payloads = payloads;
+        // Documents whose contact Xero would not create fail with its message,
+        // and are not sent.
+        let mut contact_refused = std::collections::HashMap::new();
         if matches!(resource, "Invoices" | "Quotes" | "CreditNotes") {
-            self.resolve_contacts(&mut payloads, key).await?;
+            contact_refused = self.org.resolve_contacts(&mut payloads, key).await?;
         }
-        let body = json!({ resource: payloads });
-        let payloads_sent = body[resource].as_array().cloned().unwrap_or_default();
+        let sendable: Vec<usize> = (0..items.len())
+            .filter(|i| !contact_refused.contains_key(i))
+            .collect();
+        let mut results: Vec<Option<LoadResult>> = (0..items.len())
+            .map(|i| {
+                contact_refused.get(&i).map(|message| {
+                    let name = payloads[i]["Contact"]["Name"].as_str().unwrap_or("?");
+                    LoadResult::failed_with(vec![TargetError {
+                        message: format!("Xero would not create the contact \"{name}\": {message}"),
+                        field: Some("Contact".into()),
+                    }])
+                })
+            })
+            .collect();
+        if sendable.is_empty() {
+            return Ok(results.into_iter().map(|r| r.expect("refused")).collect());
+        }
+        let sent: Vec<Value> = sendable.iter().map(|&i| payloads[i].clone()).collect();
+        let body = json!({ resource: sent });
         let size = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
-        if size > MAX_BODY_BYTES && items.len() > 1 {
+        if size > MAX_BODY_BYTES && sendable.len() > 1 {
             let (a, b) = items.split_at(items.len() / 2);
             let mut out = Box::pin(self.post(resource, a, &format!("{key}-a"))).await?;
             out.extend(Box::pin(self.post(resource, b, &format!("{key}-b"))).await?);
             return Ok(out);
         }
         if size > MAX_BODY_BYTES {
-            return Ok(vec![LoadResult::failed(vec![format!(
+            results[sendable[0]] = Some(LoadResult::failed(vec![format!(
                 "the record is {size} bytes as JSON; Xero refuses request bodies over 3.5 MB"
-            )])]);
+            )]));
+            return Ok(results.into_iter().map(|r| r.expect("set")).collect());
         }
         let query = [
             ("summarizeErrors", "false".to_string()),
             ("unitdp", self.unitdp.to_string()),
         ];
-        let answer = self
+        let (status, answer) = self
+            .org
             .client
             .call(Method::POST, resource, &query, Some(&body), Some(key))
-            .await;
-        let all_failed = |reason: String| -> Vec<LoadResult> {
-            items
-                .iter()
-                .map(|_| LoadResult::failed(vec![reason.clone()]))
-                .collect()
-        };
-        let (status, answer) = answer?;
+            .await?;
         let elements = answer[resource]
             .as_array()
             .or_else(|| answer["Elements"].as_array());
-        Ok(match elements {
-            Some(elements) if elements.len() == items.len() => elements
-                .iter()
-                .zip(items.iter().zip(&payloads_sent))
-                .map(|(e, (item, sent))| {
-                    element_result(resource, e, sent, item.target_id.is_some())
-                })
-                .collect(),
-            _ if !status.is_success() => all_failed(format!(
-                "Xero answered HTTP {status}: {}",
-                problem_text(&answer)
-            )),
-            _ => all_failed(format!(
-                "Xero's answer does not list the {} records sent",
-                items.len()
-            )),
-        })
+        match elements {
+            Some(elements) if elements.len() == sent.len() => {
+                self.org.learn(resource, &sent, elements).await;
+                for ((&i, element), payload) in sendable.iter().zip(elements).zip(&sent) {
+                    results[i] = Some(element_result(
+                        resource,
+                        element,
+                        payload,
+                        items[i].target_id.is_some(),
+                    ));
+                }
+            }
+            _ => {
+                let reason = if status.is_success() {
+                    format!(
+                        "Xero's answer does not list the {} records sent",
+                        sent.len()
+                    )
+                } else {
+                    format!("Xero answered HTTP {status}: {}", problem_text(&answer))
+                };
+                for &i in &sendable {
+                    results[i] = Some(LoadResult::failed(vec![reason.clone()]));
+                }
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every item answered"))
+            .collect())
     }
 }
 
@@ -378,36 +270,45 @@ impl Sink for XeroSink {
         if !matches!(resource, "Invoices" | "Quotes" | "CreditNotes") {
             return Ok(Vec::new());
         }
-        self.reference().await?;
+        self.org
+            .client
+            .connect()
+            .await
+            .map_err(ConnectorError::Remote)?;
         let org = self
+            .org
             .client
             .tenant_name()
             .unwrap_or("the organisation")
             .to_string();
-        let reference = self.reference.as_ref().expect("loaded above");
-        let mut problems = Vec::new();
-        for (i, line) in payload["LineItems"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let checks = [
-                ("TaxType", &reference.tax_types, "a tax rate"),
-                ("AccountCode", &reference.account_codes, "an account"),
-                ("ItemCode", &reference.item_codes, "an item"),
-            ];
-            for (field, known, what) in checks {
-                if let Some(code) = line[field].as_str() {
-                    if !known.contains(code) {
-                        problems.push((
-                            format!("LineItems[{i}].{field}"),
-                            format!("line {}: {field} \"{code}\" is not {what} in the Xero organisation \"{org}\"", i + 1),
-                        ));
+        let lines: Vec<Value> = payload["LineItems"].as_array().cloned().unwrap_or_default();
+        let problems = self
+            .org
+            .with_reference(|reference| {
+                let mut problems = Vec::new();
+                for (i, line) in lines.iter().enumerate() {
+                    let checks = [
+                        ("TaxType", &reference.tax_types, "a tax rate"),
+                        ("AccountCode", &reference.account_codes, "an account"),
+                        ("ItemCode", &reference.item_codes, "an item"),
+                    ];
+                    for (field, known, what) in checks {
+                        if let Some(code) = line[field].as_str() {
+                            if !known.contains(code) {
+                                problems.push((
+                                    format!("LineItems[{i}].{field}"),
+                                    format!(
+                                        "line {}: {field} \"{code}\" is not {what} in the Xero organisation \"{org}\"",
+                                        i + 1
+                                    ),
+                                ));
+                            }
+                        }
                     }
                 }
-            }
-        }
+                problems
+            })
+            .await?;
         Ok(problems)
     }
 
@@ -433,6 +334,7 @@ impl Sink for XeroSink {
         for chunk in numbers.chunks(25) {
             let query = [("InvoiceNumbers", chunk.join(","))];
             let (status, body) = self
+                .org
                 .client
                 .call(Method::GET, "Invoices", &query, None, None)
                 .await
@@ -498,9 +400,10 @@ impl Sink for XeroSink {
     }
 
     fn describe(&self) -> String {
-        match self.client.tenant_name() {
-            Some(name) => format!("xero {} ({name})", self.api_url),
-            None => format!("xero {}", self.api_url),
+        let api = self.org.client.api_url();
+        match self.org.client.tenant_name() {
+            Some(name) => format!("xero {api} ({name})"),
+            None => format!("xero {api}"),
         }
     }
 }

@@ -2,22 +2,25 @@
 //! accounts server, the `api_domain` it names, one refresh on 401.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex as SyncMutex;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tokio::sync::Mutex;
 
 use super::config::ZohoConfig;
-use crate::http::{json_body, send, Outcome, RetryPolicy};
+use crate::http::{json_body, send, ungated, Outcome, RetryPolicy};
 
 /// A connected Zoho CRM org.
 pub struct ZohoClient {
     http: reqwest::Client,
     config: ZohoConfig,
-    token: Option<(String, Instant)>,
-    api_url: Option<String>,
+    token: Mutex<Option<(String, Instant)>>,
+    api_url: SyncMutex<Option<String>>,
     policy: RetryPolicy,
     calls: AtomicU64,
+    refreshes: AtomicU64,
 }
 
 impl ZohoClient {
@@ -29,13 +32,19 @@ impl ZohoClient {
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {
-            api_url: config.api_url.clone(),
+            api_url: SyncMutex::new(config.api_url.clone()),
             http,
             config,
-            token: None,
+            token: Mutex::new(None),
             policy: RetryPolicy::default(),
             calls: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
         })
+    }
+
+    /// Access tokens obtained so far (the first one included).
+    pub fn token_refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
     }
 
     /// Calls made to Zoho so far (token calls included).
@@ -43,13 +52,20 @@ impl ZohoClient {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// The API base in use.
-    pub fn api_url(&self) -> &str {
-        self.api_url.as_deref().unwrap_or(&self.config.accounts_url)
+    /// The API base in use: the configured one, or the `api_domain` the
+    /// token answer named (the accounts server until then).
+    pub fn api_url(&self) -> String {
+        self.api_url
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .unwrap_or_else(|| self.config.accounts_url.clone())
     }
 
-    async fn access_token(&mut self) -> Result<String, String> {
-        if let Some((token, expires)) = &self.token {
+    /// A valid access token, renewed a minute before it expires.
+    async fn access_token(&self) -> Result<String, String> {
+        let mut held = self.token.lock().await;
+        if let Some((token, expires)) = held.as_ref() {
             if *expires > Instant::now() + Duration::from_secs(60) {
                 return Ok(token.clone());
             }
@@ -64,12 +80,14 @@ impl ZohoClient {
             ("client_secret", self.config.client_secret.as_str()),
             ("refresh_token", self.config.refresh_token.as_str()),
         ];
-        let http = self.http.clone();
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let response = match send(
             self.policy,
             "Zoho token",
-            || http.post(&url).form(&form),
+            ungated,
+            || {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                self.http.post(&url).form(&form)
+            },
             |_| {},
         )
         .await
@@ -88,20 +106,30 @@ impl ZohoClient {
             .to_string();
         if self.config.api_url.is_none() {
             if let Some(domain) = body["api_domain"].as_str() {
-                self.api_url = Some(domain.trim_end_matches('/').to_string());
+                *self.api_url.lock().expect("not poisoned") =
+                    Some(domain.trim_end_matches('/').to_string());
             }
         }
         let expires_in = body["expires_in"].as_u64().unwrap_or(3600);
-        self.token = Some((
+        *held = Some((
             token.clone(),
             Instant::now() + Duration::from_secs(expires_in),
         ));
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
         Ok(token)
+    }
+
+    /// Forgets `token` after Zoho refused it (401), unless already renewed.
+    async fn forget_token(&self, token: &str) {
+        let mut held = self.token.lock().await;
+        if held.as_ref().is_some_and(|(t, _)| t == token) {
+            *held = None;
+        }
     }
 
     /// One CRM call under `/crm/v8/`; 204 and 304 come back as `Value::Null`.
     pub async fn call(
-        &mut self,
+        &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
@@ -112,15 +140,15 @@ impl ZohoClient {
         loop {
             let token = self.access_token().await?;
             let url = format!("{}/crm/v8/{}", self.api_url().trim_end_matches('/'), path);
-            let http = self.http.clone();
-            let calls = &self.calls;
             let what = format!("Zoho {method} {path}");
             let answer = send(
                 self.policy,
                 &what,
+                ungated,
                 || {
-                    calls.fetch_add(1, Ordering::Relaxed);
-                    let mut req = http
+                    self.calls.fetch_add(1, Ordering::Relaxed);
+                    let mut req = self
+                        .http
                         .request(method.clone(), &url)
                         .header("Authorization", format!("Zoho-oauthtoken {token}"))
                         .query(query);
@@ -142,7 +170,7 @@ impl ZohoClient {
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
                 refreshed = true;
-                self.token = None;
+                self.forget_token(&token).await;
                 continue;
             }
             if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
