@@ -513,3 +513,57 @@ async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_is_asked_for_the_fields_the_mapping_and_rules_read() {
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::example_crm(),
+        ..Default::default()
+    })
+    .await;
+    let project = live::project(&sandbox, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    // The sandbox returns only the fields asked for, as Zoho does: the
+    // verdicts (a contact of another account among them) are still right.
+    assert_eq!(report["summary"]["created"], 9);
+    assert_eq!(live::count(&report, "reject"), 4);
+    let fields_of = |module: &str| -> Vec<String> {
+        let call = sandbox
+            .calls()
+            .into_iter()
+            .find(|c| {
+                c.method == "GET"
+                    && c.path.ends_with(&format!("/crm/v8/{module}"))
+                    && c.query.contains("ids=")
+            })
+            .unwrap_or_else(|| panic!("a GET {module}?ids= call"));
+        let fields = call
+            .query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("fields="))
+            .unwrap_or_else(|| panic!("fields asked for: {}", call.query));
+        let decoded = fields.replace("%2C", ",").replace("%24", "$");
+        decoded.split(',').map(str::to_string).collect()
+    };
+    let invoice_fields = fields_of("Invoices");
+    for wanted in [
+        "Account_Name",
+        "Contact_Name",
+        "Invoiced_Items",
+        "Add_to_Xero",
+        "Status",
+        "Modified_Time",
+        "$line_tax",
+    ] {
+        assert!(
+            invoice_fields.iter().any(|f| f == wanted),
+            "{wanted} in {invoice_fields:?}"
+        );
+    }
+    assert!(invoice_fields.len() <= 50);
+    // The contact rule reads the contact's account (through a variable).
+    assert_eq!(fields_of("Contacts"), ["Account_Name"]);
+    sandbox.shutdown().await;
+}

@@ -46,6 +46,8 @@ pub struct ExtractRequest {
     pub ids: Vec<String>,
     /// Only records modified after this time (ISO-8601), when set.
     pub modified_since: Option<String>,
+    /// The top-level fields the module reads (a source may return more).
+    pub fields: Vec<String>,
 }
 
 /// A system records are read from.
@@ -55,21 +57,24 @@ pub trait Source: Send {
     async fn open(&mut self, request: &ExtractRequest) -> Result<(), ConnectorError>;
     /// The next batch of items; `None` at the end.
     async fn next_batch(&mut self) -> Result<Option<Vec<SourceItem>>, ConnectorError>;
-    /// Related records of `module` with these ids (missing ids are simply absent).
+    /// Related records of `module` with these ids (missing ids are simply
+    /// absent), with at least `fields` (top-level field names).
     async fn fetch_related(
         &mut self,
         module: &str,
         ids: &[String],
+        fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError>;
     /// Related records of `module` whose field `key` (dotted, such as
-    /// `Account_Name.id`) equals one of `values`.
+    /// `Account_Name.id`) equals one of `values`, with at least `fields`.
     async fn fetch_related_by(
         &mut self,
         module: &str,
         key: &str,
         values: &[String],
+        fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
-        let _ = (values,);
+        let _ = (values, fields);
         Err(ConnectorError::Config(format!(
             "{} cannot look up {module} by {key}",
             self.describe()

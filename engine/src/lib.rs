@@ -13,6 +13,7 @@
 pub mod coerce;
 pub mod config;
 pub mod connector;
+pub mod demand;
 pub mod diagnostic;
 pub mod jsonpath;
 pub mod module;

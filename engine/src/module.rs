@@ -91,6 +91,9 @@ pub struct Module {
     pub enrichments: Vec<Enrichment>,
     /// Where load outcomes go back into the source record.
     pub write_back: Option<crate::config::mapping::WriteBackSpec>,
+    /// The source fields the mapping and rules read, its own and its
+    /// related records'.
+    pub fields: crate::demand::FieldDemand,
     pub(crate) id: Selector,
     pub(crate) label: Option<Selector>,
     pub(crate) modified: Option<Selector>,

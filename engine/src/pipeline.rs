@@ -110,6 +110,7 @@ pub async fn run_module(
         module: module.source.module.clone(),
         ids: options.ids.clone(),
         modified_since: options.modified_since.clone(),
+        fields: module.fields.record.iter().cloned().collect(),
     };
     let target = sink
         .as_ref()
@@ -662,6 +663,7 @@ pub async fn link_existing(
 ) -> Result<Vec<LinkMatch>, PipelineError> {
     let request = ExtractRequest {
         module: module.source.module.clone(),
+        fields: module.fields.record.iter().cloned().collect(),
         ..ExtractRequest::default()
     };
     source.open(&request).await?;
@@ -985,11 +987,19 @@ async fn fetch_related(
         if wanted.is_empty() {
             continue;
         }
+        let fields: Vec<String> = module
+            .fields
+            .related
+            .get(&enrichment.name)
+            .map(|f| f.iter().cloned().collect())
+            .unwrap_or_default();
         let records = if enrichment.key == "id" {
-            source.fetch_related(&enrichment.module, &wanted).await?
+            source
+                .fetch_related(&enrichment.module, &wanted, &fields)
+                .await?
         } else {
             source
-                .fetch_related_by(&enrichment.module, &enrichment.key, &wanted)
+                .fetch_related_by(&enrichment.module, &enrichment.key, &wanted, &fields)
                 .await?
         };
         // Remember misses too, so a missing record costs one lookup per run.

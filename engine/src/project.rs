@@ -395,6 +395,14 @@ fn compile_module(
         }
     }
     let _ = module_key;
+    let rule_texts: Vec<String> = mapping
+        .rules
+        .source
+        .iter()
+        .chain(&mapping.rules.target)
+        .filter_map(|rel| std::fs::read_to_string(mapping_dir.join(rel)).ok())
+        .collect();
+    let demand = crate::demand::field_demand(&mapping, &rule_texts, settings);
 
     if !errors.is_empty() {
         return Err(errors);
@@ -408,6 +416,7 @@ fn compile_module(
         target: mapping.target.clone(),
         depends_on: mapping.depends_on.clone(),
         write_back: mapping.write_back.clone(),
+        fields: demand,
         enrichments,
         id: id.expect("checked"),
         label,

@@ -148,6 +148,7 @@ impl Source for FileSource {
         &mut self,
         module: &str,
         ids: &[String],
+        _fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
         let from = self.related.as_ref().unwrap_or(&self.snapshot);
         Ok(ids
@@ -161,6 +162,7 @@ impl Source for FileSource {
         module: &str,
         key: &str,
         values: &[String],
+        _fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
         let from = self.related.as_ref().unwrap_or(&self.snapshot);
         Ok(from.find_by(module, key, values))

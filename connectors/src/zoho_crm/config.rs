@@ -21,7 +21,8 @@ pub struct ZohoConfig {
     pub client_secret: String,
     /// Refresh token (use `${ZOHO_REFRESH_TOKEN}`).
     pub refresh_token: String,
-    /// Fields requested from full-record calls (all when empty).
+    /// Fields to read of the module being synced besides those its mapping
+    /// and rules name (which are always asked for).
     #[serde(default)]
     pub fields: Vec<String>,
     /// Records per list page (Zoho's maximum is 200).

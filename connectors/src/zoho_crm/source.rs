@@ -14,6 +14,8 @@ use super::client::ZohoClient;
 
 /// Most ids one call may name.
 const IDS_PER_CALL: usize = 100;
+/// Most fields one call may name (Zoho v8).
+const FIELDS_PER_CALL: usize = 50;
 
 /// Reads records from Zoho CRM.
 pub struct ZohoSource {
@@ -23,6 +25,8 @@ pub struct ZohoSource {
     module: String,
     modified_since: Option<String>,
     pending_ids: VecDeque<String>,
+    /// The fields the module reads, asked for on every full-record call.
+    record_fields: Vec<String>,
     page: u32,
     page_token: Option<String>,
     listing: bool,
@@ -39,6 +43,7 @@ impl ZohoSource {
             module: String::new(),
             modified_since: None,
             pending_ids: VecDeque::new(),
+            record_fields: Vec::new(),
             page: 1,
             page_token: None,
             listing: false,
@@ -51,20 +56,68 @@ impl ZohoSource {
         self.client.calls()
     }
 
-    /// Full records of `module` with these ids, in batches of 100.
-    async fn by_ids(&mut self, module: &str, ids: &[String]) -> Result<Vec<Value>, ConnectorError> {
-        let mut out = Vec::with_capacity(ids.len());
+    /// The fields to ask for of `module`: `wanted`, and for the module being
+    /// synced the connection's own list; none (every field) when neither
+    /// names any.
+    fn fields_for(&self, module: &str, wanted: &[String]) -> Vec<String> {
+        let extra: &[String] = if module == self.module {
+            &self.fields
+        } else {
+            &[]
+        };
+        let mut fields: Vec<String> = wanted
+            .iter()
+            .chain(extra)
+            .filter(|f| f.as_str() != "id")
+            .cloned()
+            .collect();
+        fields.sort();
+        fields.dedup();
+        fields
+    }
+
+    /// Full records of `module` with these ids, 100 ids a call, with
+    /// `fields` (50 a call: more fields take more calls, merged by id).
+    async fn by_ids(
+        &mut self,
+        module: &str,
+        ids: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let fields = self.fields_for(module, fields);
+        let field_sets: Vec<Option<String>> = if fields.is_empty() {
+            vec![None]
+        } else {
+            fields
+                .chunks(FIELDS_PER_CALL)
+                .map(|c| Some(c.join(",")))
+                .collect()
+        };
+        let mut out: Vec<Value> = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_CALL) {
-            let mut query = vec![("ids", chunk.join(","))];
-            if !self.fields.is_empty() {
-                query.push(("fields", self.fields.join(",")));
+            let mut records: Vec<Value> = Vec::new();
+            for field_set in &field_sets {
+                let mut query = vec![("ids", chunk.join(","))];
+                if let Some(f) = field_set {
+                    query.push(("fields", f.clone()));
+                }
+                let (_, body) = self
+                    .client
+                    .call(Method::GET, module, &query, &[], None)
+                    .await
+                    .map_err(ConnectorError::Remote)?;
+                for record in body["data"].as_array().cloned().unwrap_or_default() {
+                    match records.iter_mut().find(|r| r["id"] == record["id"]) {
+                        Some(Value::Object(known)) => {
+                            if let Value::Object(more) = record {
+                                known.extend(more);
+                            }
+                        }
+                        _ => records.push(record),
+                    }
+                }
             }
-            let (_, body) = self
-                .client
-                .call(Method::GET, module, &query, &[], None)
-                .await
-                .map_err(ConnectorError::Remote)?;
-            out.extend(body["data"].as_array().cloned().unwrap_or_default());
+            out.extend(records);
         }
         Ok(out)
     }
@@ -116,6 +169,7 @@ impl Source for ZohoSource {
     async fn open(&mut self, request: &ExtractRequest) -> Result<(), ConnectorError> {
         self.module = request.module.clone();
         self.modified_since = request.modified_since.clone();
+        self.record_fields = request.fields.clone();
         self.pending_ids = request.ids.iter().cloned().collect();
         self.listing = request.ids.is_empty();
         self.page = 1;
@@ -135,7 +189,8 @@ impl Source for ZohoSource {
         let take = self.pending_ids.len().min(self.per_page as usize);
         let ids: Vec<String> = self.pending_ids.drain(..take).collect();
         let module = self.module.clone();
-        let records = self.by_ids(&module, &ids).await?;
+        let fields = self.record_fields.clone();
+        let records = self.by_ids(&module, &ids, &fields).await?;
         Ok(Some(records.into_iter().map(SourceItem::Record).collect()))
     }
 
@@ -143,8 +198,9 @@ impl Source for ZohoSource {
         &mut self,
         module: &str,
         ids: &[String],
+        fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
-        self.by_ids(module, ids).await
+        self.by_ids(module, ids, fields).await
     }
 
     async fn fetch_related_by(
@@ -152,18 +208,33 @@ impl Source for ZohoSource {
         module: &str,
         key: &str,
         values: &[String],
+        fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
         // A lookup field matches its id: `Account_Name.id` searches `Account_Name`.
         let field = key.split('.').next().unwrap_or(key);
+        let mut wanted = fields.to_vec();
+        wanted.push(field.to_string());
+        let fields = self.fields_for(module, &wanted);
         let mut out = Vec::new();
         for chunk in values.chunks(50) {
             let mut page = 1;
             loop {
-                let query = [
+                let mut query = vec![
                     ("criteria", format!("({field}:in:{})", chunk.join(","))),
                     ("page", page.to_string()),
                     ("per_page", "200".to_string()),
                 ];
+                if !fields.is_empty() {
+                    query.push((
+                        "fields",
+                        fields
+                            .iter()
+                            .take(FIELDS_PER_CALL)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ));
+                }
                 let path = format!("{module}/search");
                 let (_, body) = self
                     .client

@@ -56,6 +56,10 @@ pub struct SourceSpec {
     /// JSONPath of the record's last-modified time.
     #[serde(default)]
     pub modified: Option<String>,
+    /// Fields to read besides those the mapping and rules name in their
+    /// text (a source such as Zoho CRM returns only the fields asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 fn default_id_path() -> String {
@@ -90,6 +94,10 @@ pub struct EnrichSpec {
     /// key other than `id`, `related.<name>` is the first record that matches.
     #[serde(default)]
     pub key: Option<String>,
+    /// Fields of the related records to read besides those the mapping and
+    /// rules name in their text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 /// Where the outcome of a load is written back in the source record (the
