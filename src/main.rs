@@ -49,6 +49,9 @@ enum Command {
         /// Show the state of runs against the sandbox at this URL.
         #[arg(long, value_name = "URL")]
         sandbox_url: Option<String>,
+        /// Against a sandbox started in-process (its state starts empty).
+        #[arg(long, conflicts_with = "sandbox_url")]
+        sandbox: bool,
     },
     /// Recent runs, newest first.
     History {
@@ -64,6 +67,9 @@ enum Command {
         /// Show the runs against the sandbox at this URL.
         #[arg(long, value_name = "URL")]
         sandbox_url: Option<String>,
+        /// Against a sandbox started in-process (its state starts empty).
+        #[arg(long, conflicts_with = "sandbox_url")]
+        sandbox: bool,
     },
     /// Run the records that failed to load again.
     Retry(RunArgs),
@@ -85,6 +91,10 @@ enum Command {
         /// Use a sandbox already running.
         #[arg(long, value_name = "URL")]
         sandbox_url: Option<String>,
+        /// Start the sandbox in-process, seeded with the project's CRM
+        /// snapshot, and link against it.
+        #[arg(long, conflicts_with = "sandbox_url")]
+        sandbox: bool,
     },
     /// Serve local Zoho CRM and Xero APIs (one listener, no credentials needed).
     Sandbox {
@@ -224,13 +234,15 @@ fn main() -> ExitCode {
             config,
             format,
             sandbox_url,
-        } => commands::status(&config, format, sandbox_url.as_deref()),
+            sandbox,
+        } => commands::status(&config, format, sandbox, sandbox_url.as_deref()),
         Command::History {
             config,
             format,
             limit,
             sandbox_url,
-        } => commands::history(&config, format, limit, sandbox_url.as_deref()),
+            sandbox,
+        } => commands::history(&config, format, limit, sandbox, sandbox_url.as_deref()),
         Command::Retry(args) => commands::retry(args.into_plan(true)),
         Command::Link {
             config,
@@ -238,12 +250,14 @@ fn main() -> ExitCode {
             dry_run,
             format,
             sandbox_url,
+            sandbox,
         } => commands::link(LinkArgs {
             config,
             module,
             dry_run,
             format,
             sandbox_url,
+            sandbox,
         }),
         Command::Sandbox {
             seed,

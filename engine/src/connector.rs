@@ -80,6 +80,11 @@ pub trait Source: Send {
             self.describe()
         )))
     }
+    /// How many records the opened read will give, when the source can tell
+    /// cheaply (for a progress bar); `None` when it cannot.
+    async fn total_hint(&mut self) -> Option<u64> {
+        None
+    }
     /// True when [`Source::write_back`] can write into this source.
     fn supports_write_back(&self) -> bool {
         false

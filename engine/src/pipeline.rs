@@ -54,6 +54,15 @@ pub trait Reporter {
     /// A module starts.
     fn begin(&mut self, module: &Module, source: &str, target: Option<&str>)
         -> std::io::Result<()>;
+    /// True when the reporter shows progress against a total, worth a call
+    /// to the source to count its records.
+    fn wants_total(&self) -> bool {
+        false
+    }
+    /// How many records the module will report, when the source can tell.
+    fn expect(&mut self, total: u64) {
+        let _ = total;
+    }
     /// One record's outcome.
     fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()>;
     /// The module ended.
@@ -118,6 +127,11 @@ pub async fn run_module(
         .map(|s| s.describe());
     reporter.begin(module, &source.describe(), target.as_deref())?;
     source.open(&request).await?;
+    if reporter.wants_total() {
+        if let Some(total) = source.total_hint().await {
+            reporter.expect(total);
+        }
+    }
     let run = RunContext {
         single_record: options.ids.len() == 1,
     };

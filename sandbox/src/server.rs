@@ -389,6 +389,13 @@ async fn zoho_search(
     reply(st.zoho.lock().unwrap().search(&module, &q))
 }
 
+async fn zoho_count(State(st): St, Path(module): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = zoho_auth(&st, &headers) {
+        return r;
+    }
+    reply(st.zoho.lock().unwrap().count(&module))
+}
+
 async fn zoho_get(
     State(st): St,
     Path((module, id)): Path<(String, String)>,
@@ -650,6 +657,7 @@ pub fn router(st: Arc<AppState>) -> Router {
             get(zoho_list).put(zoho_put).post(zoho_post),
         )
         .route("/zoho/api/crm/v8/{module}/search", get(zoho_search))
+        .route("/zoho/api/crm/v8/{module}/actions/count", get(zoho_count))
         .route(
             "/zoho/api/crm/v8/{module}/{id}",
             get(zoho_get).put(zoho_put_one),

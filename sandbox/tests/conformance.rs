@@ -149,6 +149,15 @@ async fn zoho_requests_and_responses_match_record_json() {
         spec.check(&url, list_resp.clone(), &b);
         spec.check_ref(&url, "Response_Wrapper", &b);
     }
+    // The record count, as record.json's `/actions/count` answers it.
+    let count_url = format!("{api}/Invoices/actions/count");
+    let b = get(count_url.clone()).await;
+    spec.check(
+        &count_url,
+        json!({"type": "object", "required": ["count"], "properties": {"count": {"type": "string"}}}),
+        &b,
+    );
+    assert_eq!(b["count"], "2", "{b}");
     // Errors.
     for (what, b) in [
         ("missing fields", get(format!("{api}/Invoices")).await),

@@ -21,6 +21,8 @@ pub struct LinkArgs {
     pub format: OutputFormat,
     /// A sandbox already running, instead of the project's connections.
     pub sandbox_url: Option<String>,
+    /// A sandbox started in-process, instead of the project's connections.
+    pub sandbox: bool,
 }
 
 /// Matches and links; lists ambiguous matches; 0 when it ran.
@@ -33,12 +35,20 @@ pub fn link(args: LinkArgs) -> u8 {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Some(url) = &args.sandbox_url {
-        if let Err(msg) = super::sandbox::attach(&mut project, &runtime, false, Some(url), 60.0) {
+    // Kept alive for the whole command: dropping it stops an in-process sandbox.
+    let _sandbox = match super::sandbox::attach(
+        &mut project,
+        &runtime,
+        args.sandbox,
+        args.sandbox_url.as_deref(),
+        60.0,
+    ) {
+        Ok(attached) => attached,
+        Err(msg) => {
             eprintln!("error: {msg}");
             return EXIT_FAILED;
         }
-    }
+    };
     let modules: Vec<_> = project
         .modules
         .iter()
@@ -115,11 +125,12 @@ pub fn link(args: LinkArgs) -> u8 {
                 }
                 let count = |r: &str| matches.iter().filter(|m| m.result == r).count();
                 println!(
-                    "  {} linked, {} already linked, {} not found, {} ambiguous, {} not mappable",
+                    "  {} linked, {} already linked, {} not found, {} ambiguous, {} conflict, {} not mappable",
                     count("linked"),
                     count("already linked"),
                     count("not found"),
                     count("ambiguous"),
+                    count("conflict"),
                     count("not mappable")
                 );
             }

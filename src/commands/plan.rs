@@ -98,7 +98,12 @@ pub fn plan(args: PlanArgs) -> u8 {
     let result = match args.format {
         OutputFormat::Json => {
             let mut report = JsonReport::new(stdout.lock(), modules.len() > 1);
-            let r = runtime.block_on(run_all(&project, &modules, &args, &mut report));
+            let r = if args.load && std::io::stderr().is_terminal() {
+                let mut progress = Progress::new(&mut report);
+                runtime.block_on(run_all(&project, &modules, &args, &mut progress))
+            } else {
+                runtime.block_on(run_all(&project, &modules, &args, &mut report))
+            };
             report.finish().map(|_| r)
         }
         OutputFormat::Table => {
@@ -282,11 +287,14 @@ struct Progress<'a> {
 impl<'a> Progress<'a> {
     fn new(inner: &'a mut dyn Reporter) -> Self {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} records ({per_sec})")
-                .expect("template"),
-        );
+        bar.set_style(Self::counting());
         Self { inner, bar }
+    }
+
+    /// Records so far and the rate, while the total is unknown.
+    fn counting() -> indicatif::ProgressStyle {
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} records ({per_sec})")
+            .expect("template")
     }
 }
 
@@ -298,11 +306,28 @@ impl Reporter for Progress<'_> {
         target: Option<&str>,
     ) -> std::io::Result<()> {
         self.bar.reset();
+        self.bar.set_length(0);
+        self.bar.set_style(Self::counting());
         self.bar.set_message(module.name.clone());
         self.bar
             .enable_steady_tick(std::time::Duration::from_millis(120));
         self.bar
             .suspend(|| self.inner.begin(module, source, target))
+    }
+
+    fn wants_total(&self) -> bool {
+        true
+    }
+
+    fn expect(&mut self, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} records ({per_sec}, {eta} left)",
+            )
+            .expect("template")
+            .progress_chars("=> "),
+        );
     }
 
     fn record(&mut self, outcome: &syncwright_engine::RecordOutcome) -> std::io::Result<()> {

@@ -4,28 +4,38 @@ use std::path::Path;
 
 use syncwright_engine::state::{SqliteStore, StateStore};
 
+use super::sandbox::Attached;
 use super::{load_project, OutputFormat, PlanArgs, EXIT_FAILED};
 
+/// The project and its state store; with a sandbox, the store of runs
+/// against it (kept apart for `--sandbox-url`, temporary for `--sandbox`,
+/// whose sandbox starts empty each time).
 fn open(
     config: &Path,
+    sandbox: bool,
     sandbox_url: Option<&str>,
-) -> Result<(syncwright_engine::Project, SqliteStore), u8> {
+) -> Result<(syncwright_engine::Project, SqliteStore, Option<Attached>), u8> {
     let mut project = load_project(config, &[])?;
-    if sandbox_url.is_some() {
-        // The state of runs against a running sandbox is kept apart.
-        project.state = Some(project.base_dir.join(".syncwright/sandbox-state.db"));
-    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let attached = super::sandbox::attach(&mut project, &runtime, sandbox, sandbox_url, 60.0)
+        .map_err(|msg| {
+            eprintln!("error: {msg}");
+            EXIT_FAILED
+        })?;
     let path = project.state_path();
     let store = SqliteStore::open(&path).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_FAILED
     })?;
-    Ok((project, store))
+    Ok((project, store, attached))
 }
 
 /// Per module: linked, failed, pending intents, cursor.
-pub fn status(config: &Path, format: OutputFormat, sandbox_url: Option<&str>) -> u8 {
-    let (project, store) = match open(config, sandbox_url) {
+pub fn status(config: &Path, format: OutputFormat, sandbox: bool, sandbox_url: Option<&str>) -> u8 {
+    let (project, store, _sandbox) = match open(config, sandbox, sandbox_url) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -74,8 +84,14 @@ pub fn status(config: &Path, format: OutputFormat, sandbox_url: Option<&str>) ->
 }
 
 /// Recent runs, newest first.
-pub fn history(config: &Path, format: OutputFormat, limit: usize, sandbox_url: Option<&str>) -> u8 {
-    let (_, store) = match open(config, sandbox_url) {
+pub fn history(
+    config: &Path,
+    format: OutputFormat,
+    limit: usize,
+    sandbox: bool,
+    sandbox_url: Option<&str>,
+) -> u8 {
+    let (_, store, _sandbox) = match open(config, sandbox, sandbox_url) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -106,7 +122,7 @@ pub fn history(config: &Path, format: OutputFormat, limit: usize, sandbox_url: O
 
 /// Runs the failed records again (of one module, or one record).
 pub fn retry(mut args: PlanArgs) -> u8 {
-    let (project, store) = match open(&args.config, args.sandbox_url.as_deref()) {
+    let (project, store, _) = match open(&args.config, args.sandbox, args.sandbox_url.as_deref()) {
         Ok(x) => x,
         Err(code) => return code,
     };

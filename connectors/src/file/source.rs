@@ -102,6 +102,14 @@ impl Source for FileSource {
         Ok(())
     }
 
+    async fn total_hint(&mut self) -> Option<u64> {
+        match &self.state {
+            State::Records(_) if !self.ids.is_empty() => Some(self.ids.len() as u64),
+            State::Records(records) => Some(records.len() as u64),
+            _ => None,
+        }
+    }
+
     async fn next_batch(&mut self) -> Result<Option<Vec<SourceItem>>, ConnectorError> {
         let mut batch = Vec::new();
         while batch.len() < BATCH {

@@ -251,6 +251,26 @@ impl Source for ZohoSource {
         Ok(out)
     }
 
+    async fn total_hint(&mut self) -> Option<u64> {
+        if !self.listing {
+            return Some(self.pending_ids.len() as u64);
+        }
+        if self.modified_since.is_some() {
+            // The count cannot be limited to recent changes.
+            return None;
+        }
+        let path = format!("{}/actions/count", self.module);
+        let (_, body) = self
+            .client
+            .call(Method::GET, &path, &[], &[], None)
+            .await
+            .ok()?;
+        match &body["count"] {
+            Value::String(s) => s.parse().ok(),
+            other => other.as_u64(),
+        }
+    }
+
     fn supports_write_back(&self) -> bool {
         true
     }

@@ -361,6 +361,14 @@ impl ZohoState {
         }
     }
 
+    /// `GET /crm/v8/{module}/actions/count`: how many records the module holds.
+    pub fn count(&self, module: &str) -> Reply {
+        match self.module(module) {
+            Ok(records) => (200, Some(json!({ "count": records.len().to_string() }))),
+            Err(e) => e,
+        }
+    }
+
     /// `GET /crm/v8/{module}/search?criteria=...`.
     pub fn search(&self, module: &str, q: &HashMap<String, String>) -> Reply {
         let recs = match self.module(module) {
