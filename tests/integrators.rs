@@ -17,6 +17,17 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// True when `needle` is in `haystack` once the diagnostics' line wrapping
+/// (whitespace and the `│` gutter) is ignored on both sides.
+fn says(haystack: &str, needle: &str) -> bool {
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    squash(haystack).contains(&squash(needle))
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -196,4 +207,60 @@ fn init_scaffolds_a_project_whose_tests_pass() {
     assert_eq!(validate.status.code(), Some(0));
     let again = syncwright(&["init", target.to_str().unwrap()]);
     assert_ne!(again.status.code(), Some(0), "never overwrites a project");
+}
+
+#[test]
+fn validate_names_an_unknown_target_field_with_its_position() {
+    let (dir, project) = example_copy();
+    let mapping = dir.path().join("mappings/invoices.yaml");
+    let source = std::fs::read_to_string(&mapping).unwrap();
+    // A typo in a Xero field name, on the line of `Reference`.
+    let line = source
+        .lines()
+        .position(|l| l.starts_with("  Reference:"))
+        .unwrap()
+        + 1;
+    std::fs::write(&mapping, source.replace("  Reference:", "  Refrence:")).unwrap();
+    let config = project.join("syncwright.yaml");
+    let out = syncwright(&["validate", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        says(&stderr, &format!("mappings/invoices.yaml:{line}:3")),
+        "{stderr}"
+    );
+    assert!(
+        says(&stderr, "`Refrence` is not a field of a Xero Invoice"),
+        "{stderr}"
+    );
+    assert!(says(&stderr, "fields.Refrence"), "{stderr}");
+    assert!(says(&stderr, "did you mean `Reference`?"), "{stderr}");
+    assert!(says(&stderr, "1 configuration error"), "{stderr}");
+}
+
+#[test]
+fn validate_names_a_rule_file_that_does_not_exist() {
+    let (dir, project) = example_copy();
+    let mapping = dir.path().join("mappings/invoices.yaml");
+    let source = std::fs::read_to_string(&mapping).unwrap();
+    let line = source
+        .lines()
+        .position(|l| l.contains("rules/invoices/status.rhai"))
+        .unwrap()
+        + 1;
+    std::fs::write(
+        &mapping,
+        source.replace("rules/invoices/status.rhai", "rules/invoices/statuses.rhai"),
+    )
+    .unwrap();
+    let config = project.join("syncwright.yaml");
+    let out = syncwright(&["validate", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        says(&stderr, &format!("mappings/invoices.yaml:{line}:7")),
+        "{stderr}"
+    );
+    assert!(says(&stderr, "statuses.rhai` does not exist"), "{stderr}");
+    assert!(says(&stderr, "rules.source[2]"), "{stderr}");
 }

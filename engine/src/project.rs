@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::catalogue;
 use crate::config::env::expand_value;
 use crate::config::mapping::MappingFile;
 use crate::config::project::ProjectFile;
@@ -323,6 +324,16 @@ fn compile_module(
             );
         }
     }
+
+    let target_kind = project
+        .connections
+        .get(&mapping.target.connection)
+        .map(|c| c.kind.as_str());
+    errors.extend(catalogue::check_target(
+        &mapping,
+        catalogue::target_system(&mapping, target_kind),
+        &doc,
+    ));
 
     let lookups: LookupTables = Arc::new(mapping.lookups.clone());
     let engine = Arc::new(build_engine(*limits, lookups.clone()));

@@ -70,6 +70,22 @@ pub struct TargetSpec {
     pub connection: String,
     /// The accounting resource, such as `Invoices`.
     pub resource: String,
+    /// Which system the target is, for checking its fields: by default the
+    /// connection's (`file` and `stdout` stand in for Xero).
+    #[serde(default)]
+    pub system: Option<TargetSystem>,
+}
+
+/// A target system, for checking target fields.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSystem {
+    /// Xero's Accounting API: resources and fields from Xero's OpenAPI document.
+    Xero,
+    /// Zoho CRM: field names must be API names (fields are installation-specific).
+    ZohoCrm,
+    /// Not checked.
+    None,
 }
 
 /// A related-record lookup: fetch records of `module` whose ids the JSONPath
