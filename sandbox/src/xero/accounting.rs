@@ -881,6 +881,13 @@ impl Org {
             } else {
                 s(&el, id_field(resource)).map(str::to_string)
             };
+            // An item is also known by its code: POST with a Code Xero
+            // already holds updates that item.
+            let id = id.or_else(|| {
+                let code = s(&el, "Code").filter(|_| resource == "Items" && !is_put)?;
+                let i = staged.find("Items", "Code", code)?;
+                s(&staged.data["Items"][i], "ItemID").map(str::to_string)
+            });
             let existing_idx = match &id {
                 Some(id) => match staged.find(resource, id_field(resource), id) {
                     Some(i) => Some(i),
