@@ -327,3 +327,62 @@ fn invoices_carry_the_contact_id_the_accounts_module_linked() {
     }
     assert_eq!(checked, 9);
 }
+
+#[test]
+fn run_without_module_runs_dependencies_first_and_keeps_every_request() {
+    let (_dir, project) = example_copy();
+    let config = project.join("full.yaml");
+    for _ in 0..2 {
+        // Without the state store the second run sends everything again.
+        let _ = std::fs::remove_dir_all(project.join(".syncwright"));
+        let out = syncwright(&["run", "--config", config.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let at = |what: &str| {
+            stdout
+                .find(what)
+                .unwrap_or_else(|| panic!("{what}: {stdout}"))
+        };
+        assert!(at("accounts (Accounts -> Contacts)") < at("products (Products -> Items)"));
+        assert!(at("products (Products -> Items)") < at("invoices (Invoices -> Invoices)"));
+    }
+    // One file for every module of the run, in run order; the second run
+    // started it afresh rather than adding to the first (6 lines).
+    let requests = std::fs::read_to_string(project.join("out/xero-requests.jsonl")).unwrap();
+    let resources: Vec<String> = requests
+        .lines()
+        .map(|l| {
+            let body: serde_json::Value = serde_json::from_str(l).unwrap();
+            body.as_object().unwrap().keys().next().unwrap().clone()
+        })
+        .collect();
+    assert_eq!(resources, ["Contacts", "Items", "Invoices"], "{requests}");
+}
+
+#[test]
+fn a_dependency_the_project_does_not_list_is_a_warning_with_a_suggestion() {
+    let (dir, project) = example_copy();
+    let mapping = dir.path().join("mappings/invoices.yaml");
+    let source = std::fs::read_to_string(&mapping).unwrap();
+    std::fs::write(
+        &mapping,
+        source.replace(
+            "depends_on: [accounts, products]",
+            "depends_on: [acounts, products]",
+        ),
+    )
+    .unwrap();
+    let config = project.join("full.yaml");
+    let out = syncwright(&["validate", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error");
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("warning: "), "{stderr}");
+    assert!(says(&stderr, "mappings/invoices.yaml:"), "{stderr}");
+    assert!(
+        says(&stderr, "names `acounts` (did you mean `accounts`?)"),
+        "{stderr}"
+    );
+    let plan = syncwright(&["plan", "--config", config.to_str().unwrap()]);
+    assert_eq!(plan.status.code(), Some(0));
+    assert!(text(&plan.stderr).contains("did you mean `accounts`?"));
+}

@@ -67,6 +67,9 @@ pub struct Project {
     pub modules: Vec<Module>,
     /// State store path, when the project names one.
     pub state: Option<PathBuf>,
+    /// Things that compile but look wrong (a dependency the project does not
+    /// list): shown by `validate`, `plan` and `run`, never fatal.
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Project {
@@ -151,6 +154,7 @@ impl Project {
         }
 
         let mut modules = Vec::new();
+        let mut warnings = Vec::new();
         let mut seen = BTreeMap::new();
         for (index, module_ref) in project.modules.iter().enumerate() {
             let key_path = format!("modules[{index}]");
@@ -181,7 +185,7 @@ impl Project {
                 &project,
                 &options.limits,
                 &doc,
-                &key_path,
+                &mut warnings,
             ) {
                 Ok(module) => modules.push(module),
                 Err(errors) => diagnostics.errors.extend(errors),
@@ -202,6 +206,7 @@ impl Project {
             settings,
             connections,
             modules,
+            warnings,
         })
     }
 
@@ -243,6 +248,57 @@ fn order_by_dependencies(mut modules: Vec<Module>, diagnostics: &mut Diagnostics
         }
     }
     ordered
+}
+
+/// Modules a mapping names (`depends_on`, link enrichments) that the project
+/// does not list, as one warning at the first of them. A shipped mapping may
+/// name modules a smaller project leaves out, so it is not an error; a close
+/// match among the listed modules is shown, as the name may be a typo.
+fn unlisted_modules(
+    mapping: &MappingFile,
+    project: &ProjectFile,
+    doc: &YamlDoc,
+    project_doc: &YamlDoc,
+) -> Option<ConfigError> {
+    let listed: Vec<&str> = project.modules.iter().map(|m| m.name.as_str()).collect();
+    let named = mapping
+        .depends_on
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), format!("depends_on[{i}]")))
+        .chain(
+            mapping
+                .enrich
+                .iter()
+                .filter_map(|(name, e)| Some((e.link.as_deref()?, format!("enrich.{name}.link")))),
+        );
+    let mut first_key = None;
+    let mut names: Vec<String> = Vec::new();
+    for (name, key) in named.filter(|(name, _)| !listed.contains(name)) {
+        first_key.get_or_insert(key);
+        let shown = match catalogue::closest(name, listed.iter().copied()) {
+            Some(c) => format!("`{name}` (did you mean `{c}`?)"),
+            None => format!("`{name}`"),
+        };
+        if !names.contains(&shown) {
+            names.push(shown);
+        }
+    }
+    let key = first_key?;
+    Some(
+        doc.error(
+            "mapping::module",
+            format!(
+                "names {} that {} does not list: not run first, links not read",
+                names.join(", "),
+                project_doc.file.path.display()
+            ),
+            &key,
+        )
+        .with_help(
+            "fine when this project syncs without them; otherwise add them under `modules:`",
+        ),
+    )
 }
 
 /// Applies `--set key=value` overrides; values are read as YAML scalars.
@@ -293,7 +349,7 @@ fn compile_module(
     project: &ProjectFile,
     limits: &ScriptLimits,
     project_doc: &YamlDoc,
-    module_key: &str,
+    warnings: &mut Vec<ConfigError>,
 ) -> Result<Module, Vec<ConfigError>> {
     let file = SourceFile::read(mapping_path).map_err(|e| vec![*e])?;
     let doc = YamlDoc::parse(file).map_err(|e| vec![e])?;
@@ -409,7 +465,7 @@ fn compile_module(
             }
         }
     }
-    let _ = module_key;
+    warnings.extend(unlisted_modules(&mapping, project, &doc, project_doc));
 
     if !errors.is_empty() {
         return Err(errors);
