@@ -71,25 +71,40 @@ fn the_example_suite_covers_every_shipped_rule_and_passes() {
         let snap = std::fs::read_to_string(entry.unwrap().path().join("expected.snap")).unwrap();
         let body: serde_json::Value =
             serde_json::from_str(snap.splitn(3, "---\n").nth(2).unwrap()).unwrap();
+        let module = body["module"].as_str().unwrap().to_string();
         for record in body["records"].as_array().unwrap() {
             for v in record["violations"].as_array().unwrap() {
-                covered.insert(v["rule"].as_str().unwrap().to_string());
+                covered.insert(format!("{module}/{}", v["rule"].as_str().unwrap()));
             }
         }
     }
-    for rule in std::fs::read_dir(root.join("rules/invoices")).unwrap() {
-        let name = rule
-            .unwrap()
-            .path()
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        assert!(
-            covered.contains(&name),
-            "no case exercises rule `{name}`; covered: {covered:?}"
-        );
+    // Every shipped rule, of every module: rules/<module>/<rule>.rhai.
+    let mut shipped = 0;
+    for folder in std::fs::read_dir(root.join("rules")).unwrap() {
+        let folder = folder.unwrap().path();
+        if !folder.is_dir() {
+            continue;
+        }
+        for rule in std::fs::read_dir(&folder).unwrap() {
+            let path = rule.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rhai") {
+                continue;
+            }
+            // The folder is named after the module whose mapping uses it.
+            let name = format!(
+                "{}/{}",
+                folder.file_name().unwrap().to_string_lossy(),
+                path.file_stem().unwrap().to_string_lossy()
+            );
+            shipped += 1;
+            assert!(
+                covered.contains(&name),
+                "no case exercises rule `{}`; covered: {covered:?}",
+                path.display()
+            );
+        }
     }
+    assert!(shipped >= 9, "the rules folders were read");
 }
 
 #[test]
@@ -205,6 +220,22 @@ fn init_scaffolds_a_project_whose_tests_pass() {
         target.join("syncwright.yaml").to_str().unwrap(),
     ]);
     assert_eq!(validate.status.code(), Some(0));
+    assert!(
+        text(&validate.stdout).contains("ok (3 modules"),
+        "every shipped module: {}",
+        text(&validate.stdout)
+    );
+    assert!(
+        text(&test.stdout).contains("PASS accounts"),
+        "{}",
+        text(&test.stdout)
+    );
+    assert!(text(&test.stdout).contains("PASS products"));
+    let snapshot = std::fs::read_to_string(target.join("tests/example/expected.snap")).unwrap();
+    assert!(
+        snapshot.starts_with("---\nsource: example/case.yaml\n"),
+        "no absolute path in the header: {snapshot}"
+    );
     let again = syncwright(&["init", target.to_str().unwrap()]);
     assert_ne!(again.status.code(), Some(0), "never overwrites a project");
 }

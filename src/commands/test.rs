@@ -26,6 +26,10 @@ struct Case {
     /// The module to plan (the project's first when omitted).
     #[serde(default)]
     module: Option<String>,
+    /// Another project file for this case, relative to the case folder (a
+    /// module the suite's project does not list, such as `../../full.yaml`).
+    #[serde(default)]
+    config: Option<String>,
     /// The CRM snapshot, relative to the case folder.
     #[serde(default = "default_input")]
     input: String,
@@ -116,10 +120,8 @@ pub fn test(args: TestArgs) -> u8 {
             Err(code) => return code,
         };
         let snapshot = case_dir.join(SNAPSHOT);
-        let header = format!(
-            "---\nsource: {}\nexpression: plan\n---\n",
-            case_dir.join("case.yaml").display()
-        );
+        // Relative to the suite, so the file reads the same on every machine.
+        let header = format!("---\nsource: {name}/case.yaml\nexpression: plan\n---\n");
         let expected = std::fs::read_to_string(&snapshot)
             .ok()
             .map(|t| t.splitn(3, "---\n").nth(2).unwrap_or("").to_string());
@@ -218,6 +220,10 @@ async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u8> {
             (k.clone(), value)
         })
         .collect();
+    let config = match &case.config {
+        Some(own) => case_dir.join(own),
+        None => config.to_path_buf(),
+    };
     let options = LoadOptions {
         overrides,
         ..LoadOptions::new(config)
