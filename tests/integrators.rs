@@ -221,7 +221,7 @@ fn init_scaffolds_a_project_whose_tests_pass() {
     ]);
     assert_eq!(validate.status.code(), Some(0));
     assert!(
-        text(&validate.stdout).contains("ok (3 modules"),
+        text(&validate.stdout).contains("ok (4 modules"),
         "every shipped module: {}",
         text(&validate.stdout)
     );
@@ -231,6 +231,7 @@ fn init_scaffolds_a_project_whose_tests_pass() {
         text(&test.stdout)
     );
     assert!(text(&test.stdout).contains("PASS products"));
+    assert!(text(&test.stdout).contains("PASS quotes"));
     let snapshot = std::fs::read_to_string(target.join("tests/example/expected.snap")).unwrap();
     assert!(
         snapshot.starts_with("---\nsource: example/case.yaml\n"),
@@ -317,7 +318,7 @@ fn invoices_carry_the_contact_id_the_accounts_module_linked() {
         .collect();
     assert_eq!(
         order,
-        ["accounts", "products", "invoices"],
+        ["accounts", "products", "invoices", "quotes"],
         "dependencies first"
     );
     // The demo organisation already holds most of these item codes: a POST
@@ -342,7 +343,12 @@ fn invoices_carry_the_contact_id_the_accounts_module_linked() {
         })
         .collect();
     let mut checked = 0;
-    for invoice in modules[2]["records"].as_array().unwrap() {
+    let documents = modules[2]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(modules[3]["records"].as_array().unwrap());
+    for invoice in documents {
         if invoice["verdict"] != "sync" {
             continue;
         }
@@ -356,7 +362,7 @@ fn invoices_carry_the_contact_id_the_accounts_module_linked() {
         assert_eq!(invoice["load"]["ok"], true, "{invoice}");
         checked += 1;
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 9 + 2, "9 invoices and 2 quotes");
 }
 
 #[test]
@@ -376,9 +382,10 @@ fn run_without_module_runs_dependencies_first_and_keeps_every_request() {
         };
         assert!(at("accounts (Accounts -> Contacts)") < at("products (Products -> Items)"));
         assert!(at("products (Products -> Items)") < at("invoices (Invoices -> Invoices)"));
+        assert!(at("invoices (Invoices -> Invoices)") < at("quotes (Quotes -> Quotes)"));
     }
     // One file for every module of the run, in run order; the second run
-    // started it afresh rather than adding to the first (6 lines).
+    // started it afresh rather than adding to the first (8 lines).
     let requests = std::fs::read_to_string(project.join("out/xero-requests.jsonl")).unwrap();
     let resources: Vec<String> = requests
         .lines()
@@ -387,7 +394,11 @@ fn run_without_module_runs_dependencies_first_and_keeps_every_request() {
             body.as_object().unwrap().keys().next().unwrap().clone()
         })
         .collect();
-    assert_eq!(resources, ["Contacts", "Items", "Invoices"], "{requests}");
+    assert_eq!(
+        resources,
+        ["Contacts", "Items", "Invoices", "Quotes"],
+        "{requests}"
+    );
 }
 
 #[test]

@@ -12,6 +12,10 @@ const FILES: &[(&str, &str)] = &[
     ("mappings/products.yaml", include_str!("../../mappings/products.yaml")),
     ("rules/accounts/name_required.rhai", include_str!("../../rules/accounts/name_required.rhai")),
     ("rules/products/code_and_name.rhai", include_str!("../../rules/products/code_and_name.rhai")),
+    ("mappings/quotes.yaml", include_str!("../../mappings/quotes.yaml")),
+    ("rules/quotes/mandatory_fields.rhai", include_str!("../../rules/quotes/mandatory_fields.rhai")),
+    ("rules/quotes/stage.rhai", include_str!("../../rules/quotes/stage.rhai")),
+    ("rules/quotes/xero_limits.rhai", include_str!("../../rules/quotes/xero_limits.rhai")),
     ("rules/invoices/mandatory_fields.rhai", include_str!("../../rules/invoices/mandatory_fields.rhai")),
     ("rules/invoices/add_to_xero.rhai", include_str!("../../rules/invoices/add_to_xero.rhai")),
     ("rules/invoices/status.rhai", include_str!("../../rules/invoices/status.rhai")),
@@ -32,6 +36,11 @@ const FILES: &[(&str, &str)] = &[
     (
         "tests/accounts/case.yaml",
         "description: \"The sample snapshot's Accounts as Xero contacts.\"\nmodule: accounts\ninput: input.json\n",
+    ),
+    ("tests/quotes/input.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
+    (
+        "tests/quotes/case.yaml",
+        "description: \"The sample snapshot's Quotes as Xero quotes; one is on hold.\"\nmodule: quotes\ninput: input.json\n",
     ),
     ("tests/products/input.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
     (
@@ -63,7 +72,7 @@ settings:
   default_account_code: "200"
 
 # `syncwright run` with no --module runs them in dependency order: the
-# invoices mapping's depends_on puts accounts and products first.
+# invoices and quotes mappings' depends_on put accounts and products first.
 modules:
   - name: invoices
     mapping: mappings/invoices.yaml
@@ -71,6 +80,8 @@ modules:
     mapping: mappings/accounts.yaml
   - name: products
     mapping: mappings/products.yaml
+  - name: quotes
+    mapping: mappings/quotes.yaml
 "#;
 
 /// Writes the project into `dir` (which must be empty or absent), then

@@ -386,8 +386,6 @@ impl Org {
         ];
         if !codes.contains(&status.as_str()) {
             errs.push(format!("Quote Status '{status}' is not valid"));
-        } else if existing.is_none() && !["DRAFT", "SENT"].contains(&status.as_str()) {
-            errs.push(format!("A new quote cannot have the status {status}"));
         }
         o.insert("Status".into(), json!(status));
         let lat = s(&Value::Object(o.clone()), "LineAmountTypes")
