@@ -428,3 +428,184 @@ fn a_dependency_the_project_does_not_list_is_a_warning_with_a_suggestion() {
     assert_eq!(plan.status.code(), Some(0));
     assert!(text(&plan.stderr).contains("did you mean `accounts`?"));
 }
+
+/// Calls the sandbox's Xero API as an accountant would (a payment entered in Xero).
+async fn xero_put(
+    sandbox: &syncwright_sandbox::Sandbox,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let c = reqwest::Client::new();
+    let token: serde_json::Value = c
+        .post(format!("{}/connect/token", sandbox.urls().xero_identity))
+        .basic_auth(
+            syncwright_sandbox::CLIENT_ID,
+            Some(syncwright_sandbox::CLIENT_SECRET),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let tenants: serde_json::Value = c
+        .get(format!("{}/connections", sandbox.urls().xero_api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    c.put(format!("{}/api.xro/2.0/{path}", sandbox.urls().xero_api))
+        .bearer_auth(&token)
+        .header("xero-tenant-id", tenants[0]["tenantId"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Runs the binary off the async runtime, so the in-process sandbox keeps serving.
+async fn syncwright_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        syncwright(&args)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xero_status_and_payments_come_back_to_the_zoho_invoice() {
+    let (_dir, project) = example_copy();
+    let crm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("crm.json")).unwrap()).unwrap();
+    let sandbox = syncwright_sandbox::Sandbox::start(
+        syncwright_sandbox::SandboxConfig {
+            crm_seed: crm,
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    // The shipped round-trip project, pointed at this sandbox: config only.
+    let config = project.join("round-trip.yaml");
+    let text_config = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("http://127.0.0.1:8787", &sandbox.base_url());
+    std::fs::write(&config, text_config).unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run".to_string(),
+            "--config".into(),
+            config.clone(),
+            "--format".into(),
+            "json".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        syncwright_async(args)
+    };
+
+    let first = run(&[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let back = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["module"] == "invoice_payments")
+        .unwrap();
+    // Synced invoices go back with their amounts; a draft is skipped by status.
+    assert_eq!(back["summary"]["sync"], 8, "{back}");
+    let draft = back["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "INV-10106")
+        .unwrap();
+    assert_eq!(
+        draft["violations"][0]["code"], "STATUS_NOT_MAPPED",
+        "{draft}"
+    );
+
+    // The accountant records payments in Xero: INV-10101 in full, INV-10102 in part.
+    let invoices = sandbox.xero_state("Invoices");
+    let xero = |number: &str| {
+        invoices
+            .iter()
+            .find(|i| i["InvoiceNumber"] == number)
+            .unwrap()
+            .clone()
+    };
+    let (full, part) = (xero("INV-10101"), xero("INV-10102"));
+    let answer = xero_put(
+        &sandbox,
+        "Payments",
+        serde_json::json!({"Payments": [
+            {"Invoice": {"InvoiceID": full["InvoiceID"]}, "Account": {"Code": "090"}, "Date": "2026-11-20", "Amount": full["AmountDue"]},
+            {"Invoice": {"InvoiceID": part["InvoiceID"]}, "Account": {"Code": "090"}, "Date": "2026-11-21", "Amount": 100.0}
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        answer["Payments"][1]["StatusAttributeString"], "OK",
+        "{answer}"
+    );
+
+    sandbox.reset_calls();
+    let second = run(&["--module", "invoice_payments", "--since-last-sync"]).await;
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["updated"], 2,
+        "only the two paid invoices: {report}"
+    );
+    assert_eq!(
+        report["records"].as_array().unwrap().len(),
+        2,
+        "If-Modified-Since: only the two paid invoices are read: {report}"
+    );
+    let zoho = sandbox.zoho_records("Invoices");
+    let record = |id: &str| zoho.iter().find(|r| r["id"] == id).unwrap().clone();
+    let paid = record("5725767000001101001");
+    assert_eq!(paid["Status"], "Paid", "{paid}");
+    assert_eq!(paid["Xero_Status"], "PAID");
+    assert_eq!(paid["Xero_Amount_Due"], 0.0);
+    assert_eq!(paid["Xero_Amount_Paid"], full["AmountDue"]);
+    assert_eq!(paid["Xero_Fully_Paid_On"], "2026-11-20");
+    let partly = record("5725767000001101002");
+    assert_eq!(
+        partly["Status"], "Approved",
+        "AUTHORISED leaves Zoho's status: {partly}"
+    );
+    assert_eq!(partly["Xero_Amount_Paid"], 100.0);
+    let left = ((part["AmountDue"].as_f64().unwrap() - 100.0) * 100.0).round() / 100.0;
+    assert_eq!(partly["Xero_Amount_Due"].as_f64().unwrap(), left);
+    // Updated in one call of Zoho's API, by id.
+    let puts = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.method == "PUT" && c.path.ends_with("/crm/v8/Invoices"))
+        .count();
+    assert_eq!(puts, 1);
+
+    // Nothing changed since: a full run reads Xero and writes nothing to Zoho.
+    sandbox.reset_calls();
+    let third = run(&["--module", "invoice_payments"]).await;
+    assert_eq!(third.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
+    assert_eq!(report["summary"]["unchanged"], 8, "{report}");
+    assert!(sandbox
+        .calls()
+        .iter()
+        .all(|c| c.method == "GET" || c.path.contains("token")));
+    sandbox.shutdown().await;
+}

@@ -16,6 +16,12 @@ const FILES: &[(&str, &str)] = &[
     ("rules/quotes/mandatory_fields.rhai", include_str!("../../rules/quotes/mandatory_fields.rhai")),
     ("rules/quotes/stage.rhai", include_str!("../../rules/quotes/stage.rhai")),
     ("rules/quotes/xero_limits.rhai", include_str!("../../rules/quotes/xero_limits.rhai")),
+    ("mappings/invoice_payments.yaml", include_str!("../../mappings/invoice_payments.yaml")),
+    (
+        "rules/invoice_payments/synced_from_zoho.rhai",
+        include_str!("../../rules/invoice_payments/synced_from_zoho.rhai"),
+    ),
+    ("rules/invoice_payments/status.rhai", include_str!("../../rules/invoice_payments/status.rhai")),
     ("rules/invoices/mandatory_fields.rhai", include_str!("../../rules/invoices/mandatory_fields.rhai")),
     ("rules/invoices/add_to_xero.rhai", include_str!("../../rules/invoices/add_to_xero.rhai")),
     ("rules/invoices/status.rhai", include_str!("../../rules/invoices/status.rhai")),
@@ -82,6 +88,10 @@ modules:
     mapping: mappings/products.yaml
   - name: quotes
     mapping: mappings/quotes.yaml
+# The way back, Xero status and payments onto the Zoho invoice, reads Xero and
+# writes the CRM: with `kind: xero` and `kind: zoho_crm` connections, add
+#  - name: invoice_payments
+#    mapping: mappings/invoice_payments.yaml
 "#;
 
 /// Writes the project into `dir` (which must be empty or absent), then

@@ -215,6 +215,20 @@ impl XeroClient {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<(StatusCode, Value), String> {
+        self.call_with_headers(method, path, query, &[], body, idempotency_key)
+            .await
+    }
+
+    /// As [`XeroClient::call`], with extra request headers (`If-Modified-Since`).
+    pub async fn call_with_headers(
+        &mut self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StatusCode, Value), String> {
         self.connect().await?;
         let url = format!(
             "{}/api.xro/2.0/{}",
@@ -242,6 +256,9 @@ impl XeroClient {
                         .query(query);
                     if let Some(key) = idempotency_key {
                         req = req.header("Idempotency-Key", key);
+                    }
+                    for (name, value) in headers {
+                        req = req.header(*name, value);
                     }
                     if let Some(body) = body {
                         req = req.json(body);
