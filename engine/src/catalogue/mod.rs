@@ -373,6 +373,19 @@ mod tests {
     }
 
     #[test]
+    fn zoho_targets_take_api_names_not_labels() {
+        use crate::diagnostic::SourceFile;
+        let text = "source: {connection: xero, module: Invoices}\ntarget: {connection: crm, resource: Invoices, system: zoho_crm}\nfields:\n  Xero Status: {path: $.Status}\n  Xero_Amount_Paid: {path: $.AmountPaid}\n  My_Custom__c: {path: $.Total}\n";
+        let doc =
+            YamlDoc::parse(SourceFile::from_text(std::path::Path::new("m.yaml"), text)).unwrap();
+        let mapping: MappingFile = doc.deserialize().unwrap();
+        let errors = check_target(&mapping, target_system(&mapping, Some("file")), &doc);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].position().unwrap(), "m.yaml:4:3");
+        assert!(errors[0].help.as_deref().unwrap().contains("`Xero_Status`"));
+    }
+
+    #[test]
     fn closest_suggests_typos_only() {
         let names = ["InvoiceNumber", "Reference", "Contact"];
         assert_eq!(
