@@ -195,6 +195,29 @@ impl Org {
         Err("A Contact must be specified for this type of transaction".into())
     }
 
+    /// The document's contact, resolved (or created) from what the request names.
+    fn set_contact(
+        &mut self,
+        o: &mut Map<String, Value>,
+        given: Option<&Value>,
+        creating: bool,
+        now: DateTime<Utc>,
+        errs: &mut Vec<String>,
+    ) {
+        match given {
+            Some(c) => match self.resolve_contact(c, now) {
+                Ok(cv) => {
+                    o.insert("Contact".into(), cv);
+                }
+                Err(e) => errs.push(e),
+            },
+            None if creating => {
+                errs.push("A Contact must be specified for this type of transaction".into())
+            }
+            None => {}
+        }
+    }
+
     fn build_contact(
         &mut self,
         input: &Value,
@@ -359,12 +382,10 @@ impl Org {
                 return Err(vec!["Quote not of valid status for modification".into()]);
             }
         }
-        let mut o = existing
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for (k, v) in inp {
-            if ![
+        let mut o = merged(
+            existing,
+            inp,
+            &[
                 "ValidationErrors",
                 "StatusAttributeString",
                 "SubTotal",
@@ -372,12 +393,8 @@ impl Org {
                 "Total",
                 "TotalDiscount",
                 "UpdatedDateUTC",
-            ]
-            .contains(&k.as_str())
-            {
-                o.insert(k.clone(), v.clone());
-            }
-        }
+            ],
+        );
         let status = s(&Value::Object(o.clone()), "Status")
             .unwrap_or("DRAFT")
             .to_string();
@@ -401,38 +418,14 @@ impl Org {
             }
         };
         o.insert("LineAmountTypes".into(), json!(lat));
-        for (k, ks, default_today) in [
-            ("Date", "DateString", true),
-            ("ExpiryDate", "ExpiryDateString", false),
-        ] {
-            match o.get(k).cloned() {
-                Some(Value::String(d)) if !d.is_empty() => match parse_any(&d) {
-                    Some(t) => {
-                        o.insert(k.into(), json!(xero_date(t)));
-                        o.insert(ks.into(), json!(date_string(t)));
-                    }
-                    None => errs.push(format!("{k} '{d}' is not a valid date")),
-                },
-                _ if default_today => {
-                    let t = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
-                    o.insert(k.into(), json!(xero_date(t)));
-                    o.insert(ks.into(), json!(date_string(t)));
-                }
-                _ => {}
-            }
-        }
-        match inp.get("Contact") {
-            Some(c) => match self.resolve_contact(c, now) {
-                Ok(cv) => {
-                    o.insert("Contact".into(), cv);
-                }
-                Err(e) => errs.push(e),
-            },
-            None if existing.is_none() => {
-                errs.push("A Contact must be specified for this type of transaction".into())
-            }
-            None => {}
-        }
+        set_dates(&mut o, "ExpiryDate", now, &mut errs);
+        self.set_contact(
+            &mut o,
+            inp.get("Contact"),
+            existing.is_none(),
+            now,
+            &mut errs,
+        );
         for (field, limit) in [
             ("Title", 100),
             ("Summary", 3000),
@@ -754,12 +747,10 @@ impl Org {
                 return Err(vec!["Invoice not of valid status for modification".into()]);
             }
         }
-        let mut o = existing
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for (k, v) in inp {
-            if ![
+        let mut o = merged(
+            existing,
+            inp,
+            &[
                 "HasErrors",
                 "ValidationErrors",
                 "StatusAttributeString",
@@ -770,12 +761,8 @@ impl Org {
                 "AmountDue",
                 "AmountPaid",
                 "UpdatedDateUTC",
-            ]
-            .contains(&k.as_str())
-            {
-                o.insert(k.clone(), v.clone());
-            }
-        }
+            ],
+        );
         if seeding {
             for k in ["AmountPaid"] {
                 if let Some(v) = inp.get(k) {
@@ -862,39 +849,14 @@ impl Org {
         };
         o.insert("LineAmountTypes".into(), json!(kind.as_str()));
         // Dates
-        for (k, ks, default_today) in [
-            ("Date", "DateString", true),
-            ("DueDate", "DueDateString", false),
-        ] {
-            match o.get(k).cloned() {
-                Some(Value::String(d)) if !d.is_empty() => match parse_any(&d) {
-                    Some(t) => {
-                        o.insert(k.into(), json!(xero_date(t)));
-                        o.insert(ks.into(), json!(date_string(t)));
-                    }
-                    None => errs.push(format!("{k} '{d}' is not a valid date")),
-                },
-                _ if default_today => {
-                    let t = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
-                    o.insert(k.into(), json!(xero_date(t)));
-                    o.insert(ks.into(), json!(date_string(t)));
-                }
-                _ => {}
-            }
-        }
-        // Contact
-        match inp.get("Contact") {
-            Some(c) => match self.resolve_contact(c, now) {
-                Ok(cv) => {
-                    o.insert("Contact".into(), cv);
-                }
-                Err(e) => errs.push(e),
-            },
-            None if existing.is_none() => {
-                errs.push("A Contact must be specified for this type of transaction".into())
-            }
-            None => {}
-        }
+        set_dates(&mut o, "DueDate", now, &mut errs);
+        self.set_contact(
+            &mut o,
+            inp.get("Contact"),
+            existing.is_none(),
+            now,
+            &mut errs,
+        );
         // Invoice number
         let my_id = o
             .get("InvoiceID")
@@ -1269,6 +1231,47 @@ impl Org {
         let mut body = envelope(now);
         body[resource] = Value::Array(out);
         (200, Some(body))
+    }
+}
+
+/// The stored record updated with a request's fields, less those Xero computes.
+fn merged(
+    existing: Option<&Value>,
+    input: &Map<String, Value>,
+    computed: &[&str],
+) -> Map<String, Value> {
+    let mut o = existing
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in input {
+        if !computed.contains(&k.as_str()) {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    o
+}
+
+/// `Date` (today when absent) and a second, optional date (`DueDate`,
+/// `ExpiryDate`) as Xero stores them, with their `...String` twins.
+fn set_dates(o: &mut Map<String, Value>, second: &str, now: DateTime<Utc>, errs: &mut Vec<String>) {
+    for (k, default_today) in [("Date", true), (second, false)] {
+        let ks = format!("{k}String");
+        match o.get(k).cloned() {
+            Some(Value::String(d)) if !d.is_empty() => match parse_any(&d) {
+                Some(t) => {
+                    o.insert(k.into(), json!(xero_date(t)));
+                    o.insert(ks, json!(date_string(t)));
+                }
+                None => errs.push(format!("{k} '{d}' is not a valid date")),
+            },
+            _ if default_today => {
+                let t = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+                o.insert(k.into(), json!(xero_date(t)));
+                o.insert(ks, json!(date_string(t)));
+            }
+            _ => {}
+        }
     }
 }
 
