@@ -45,6 +45,12 @@ diagnostic_cases! {
     rhai_expr_syntax => ["Rhai syntax error", "fields.InvoiceNumber.expr", "mapping.yaml:13"],
     rhai_rule_syntax => ["rules/broken.rhai:5"],
     unknown_lookup => ["unknown lookup table `status_map`", "statuses", "mapping.yaml:14"],
+    unknown_target_field => [
+        "mapping.yaml:11:3", "`InvoiceNumbr` is not a field of a Xero Invoice", "did you mean `InvoiceNumber`?",
+        "mapping.yaml:8:40", "`APPROVED` is not a value Xero allows", "Xero allows: DRAFT, SUBMITTED",
+        "`Total` of a Xero Invoice is read-only",
+        "mapping.yaml:21:7", "`Colour` is not a field of a Xero LineItem", "fields.LineItems.fields.Colour",
+    ],
     missing_rule_file => ["not_there.rhai", "does not exist", "rules.source[0]", "mapping.yaml:10"],
     missing_env => ["SYNCWRIGHT_TEST_UNSET_VAR", "connections.crm.token", "syncwright.yaml:3"],
     unknown_connection => ["unknown connection `zoho`", "mapping.yaml:2"],

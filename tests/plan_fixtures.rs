@@ -335,17 +335,21 @@ fn example_project_plan() {
 }
 
 #[test]
-fn accounts_and_products_modules_map_to_valid_xero_contacts_and_items() {
+fn accounts_products_and_quotes_map_to_valid_xero_contacts_items_and_quotes() {
     let config = harness::root().join("examples/zoho-crm-to-xero/full.yaml");
     let project = harness::load(&config, &[]);
     let names: Vec<&str> = project.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(
         names,
-        ["accounts", "products", "invoices"],
+        ["accounts", "products", "invoices", "quotes"],
         "dependencies run first"
     );
     let crm = harness::root().join("examples/zoho-crm-to-xero/crm.json");
-    for (module, schema) in [("accounts", "Contact"), ("products", "Item")] {
+    for (module, schema) in [
+        ("accounts", "Contact"),
+        ("products", "Item"),
+        ("quotes", "Quote"),
+    ] {
         let plan = harness::plan(&project, module, &crm, &[]);
         for record in plan["records"].as_array().unwrap() {
             if !record["payload"].is_null() {

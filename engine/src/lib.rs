@@ -10,6 +10,7 @@
 // cold path once per run, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod catalogue;
 pub mod coerce;
 pub mod config;
 pub mod connector;

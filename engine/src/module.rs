@@ -27,6 +27,8 @@ pub struct Enrichment {
     pub many: bool,
     /// Field of the related records matched against the values (`id` by default).
     pub key: String,
+    /// For a link enrichment: the project module whose links are read.
+    pub link: Option<String>,
 }
 
 /// Related records fetched so far in a run, by (module, key, value).
@@ -273,6 +275,15 @@ pub(crate) fn compile_enrichment(
     name: &str,
     spec: &EnrichSpec,
 ) -> Result<Enrichment, (String, String)> {
+    if let Some(link) = &spec.link {
+        return compile_link(name, link, spec);
+    }
+    let Some(module) = &spec.module else {
+        return Err((
+            String::new(),
+            format!("enrichment `{name}` needs `module` (a CRM module) or `link` (a module of this project)"),
+        ));
+    };
     let (paths, many, key): (Vec<&str>, bool, &str) = match (&spec.id, &spec.ids) {
         (Some(p), None) => (vec![p.as_str()], false, "id"),
         (None, Some(p)) => (p.as_vec(), true, "ids"),
@@ -294,9 +305,42 @@ pub(crate) fn compile_enrichment(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Enrichment {
         name: name.to_string(),
-        module: spec.module.clone(),
+        module: module.clone(),
         selectors,
         many,
         key: spec.key.clone().unwrap_or_else(|| "id".into()),
+        link: None,
+    })
+}
+
+/// An enrichment reading another module's links: by source id (`id`) or by
+/// target id (`target_id`). Its cache entries live under `link:<module>`.
+fn compile_link(name: &str, link: &str, spec: &EnrichSpec) -> Result<Enrichment, (String, String)> {
+    let extra = spec.module.is_some() || spec.ids.is_some() || spec.key.is_some();
+    let (path, option, key) = match (&spec.id, &spec.target_id, extra) {
+        (Some(p), None, false) => (p, "id", "source_id"),
+        (None, Some(p), false) => (p, "target_id", "target_id"),
+        _ => {
+            return Err((
+                String::new(),
+                format!(
+                    "enrichment `{name}` reads the links of `{link}`: give exactly one of `id` (its source id) or `target_id`, and no `module`, `ids` or `key`"
+                ),
+            ))
+        }
+    };
+    let selector = Selector::compile(path).map_err(|m| {
+        (
+            option.to_string(),
+            format!("invalid JSONPath `{path}`: {m}"),
+        )
+    })?;
+    Ok(Enrichment {
+        name: name.to_string(),
+        module: format!("link:{link}"),
+        selectors: vec![selector],
+        many: false,
+        key: key.to_string(),
+        link: Some(link.to_string()),
     })
 }

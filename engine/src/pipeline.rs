@@ -148,7 +148,7 @@ pub async fn run_module(
     let mut waiting = 0usize;
 
     while let Some(items) = source.next_batch().await? {
-        fetch_related(module, source, &items, &mut cache).await?;
+        fetch_related(module, source, state.as_deref(), &items, &mut cache).await?;
         let evaluated: Vec<(RecordOutcome, Option<String>)> = items
             .iter()
             .map(|item| match item {
@@ -684,7 +684,7 @@ pub async fn link_existing(
     let mut cache = RelatedCache::new();
     let mut matches = Vec::new();
     while let Some(items) = source.next_batch().await? {
-        fetch_related(module, source, &items, &mut cache).await?;
+        fetch_related(module, source, Some(&*state), &items, &mut cache).await?;
         let mut candidates = Vec::new();
         for item in &items {
             let SourceItem::Record(record) = item else {
@@ -983,9 +983,10 @@ impl CursorTracker {
 async fn fetch_related(
     module: &Module,
     source: &mut dyn Source,
+    state: Option<&dyn StateStore>,
     items: &[SourceItem],
     cache: &mut RelatedCache,
-) -> Result<(), ConnectorError> {
+) -> Result<(), PipelineError> {
     for enrichment in &module.enrichments {
         let mut wanted: Vec<String> = Vec::new();
         for item in items {
@@ -999,6 +1000,10 @@ async fn fetch_related(
             }
         }
         if wanted.is_empty() {
+            continue;
+        }
+        if let Some(link) = &enrichment.link {
+            fetch_links(enrichment, link, state, &wanted, cache)?;
             continue;
         }
         let fields: Vec<String> = module
@@ -1035,6 +1040,68 @@ async fn fetch_related(
                     .push(record);
             }
         }
+    }
+    Ok(())
+}
+
+/// Fills the cache for a link enrichment from the state store: what another
+/// module synced a record to (`{source_id, target_id, target_number}`). With
+/// no state store (a plan before any run) nothing is found.
+fn fetch_links(
+    enrichment: &crate::module::Enrichment,
+    link: &str,
+    state: Option<&dyn StateStore>,
+    wanted: &[String],
+    cache: &mut RelatedCache,
+) -> Result<(), StateError> {
+    let entry = |l: &Link| serde_json::json!({"source_id": l.source_id, "target_id": l.target_id, "target_number": l.target_number});
+    let found: Vec<Link> = match (state, enrichment.key.as_str()) {
+        (None, _) => Vec::new(),
+        (Some(state), "source_id") => wanted
+            .iter()
+            .map(|id| state.link(link, id))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
+        // By target id: every link of the module, read once per run.
+        (Some(state), _) => {
+            let loaded = (
+                enrichment.module.clone(),
+                "*all*".to_string(),
+                String::new(),
+            );
+            if cache.insert(loaded, Vec::new()).is_some() {
+                Vec::new()
+            } else {
+                state.links(link)?
+            }
+        }
+    };
+    for value in wanted {
+        cache.insert(
+            (
+                enrichment.module.clone(),
+                enrichment.key.clone(),
+                value.clone(),
+            ),
+            Vec::new(),
+        );
+    }
+    for l in &found {
+        let value = if enrichment.key == "source_id" {
+            &l.source_id
+        } else {
+            &l.target_id
+        };
+        cache
+            .entry((
+                enrichment.module.clone(),
+                enrichment.key.clone(),
+                value.clone(),
+            ))
+            .or_default()
+            .push(entry(l));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::catalogue;
 use crate::config::env::{expand_value, resolver};
 use crate::config::mapping::MappingFile;
 use crate::config::project::ProjectFile;
@@ -66,6 +67,9 @@ pub struct Project {
     pub modules: Vec<Module>,
     /// State store path, when the project names one.
     pub state: Option<PathBuf>,
+    /// Things that compile but look wrong (a dependency the project does not
+    /// list): shown by `validate`, `plan` and `run`, never fatal.
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Project {
@@ -145,6 +149,7 @@ impl Project {
         }
 
         let mut modules = Vec::new();
+        let mut warnings = Vec::new();
         let mut seen = BTreeMap::new();
         for (index, module_ref) in project.modules.iter().enumerate() {
             let key_path = format!("modules[{index}]");
@@ -175,7 +180,7 @@ impl Project {
                 &project,
                 &options.limits,
                 &doc,
-                &key_path,
+                &mut warnings,
             ) {
                 Ok(module) => modules.push(module),
                 Err(errors) => diagnostics.errors.extend(errors),
@@ -197,6 +202,7 @@ impl Project {
             settings,
             connections,
             modules,
+            warnings,
         })
     }
 
@@ -238,6 +244,60 @@ fn order_by_dependencies(mut modules: Vec<Module>, diagnostics: &mut Diagnostics
         }
     }
     ordered
+}
+
+/// Modules a mapping names (`depends_on`, link enrichments) that the project
+/// does not list, as one warning at the first of them. A shipped mapping may
+/// name modules a smaller project leaves out, so it is not an error; a close
+/// match among the listed modules is shown, as the name may be a typo.
+fn unlisted_modules(
+    mapping: &MappingFile,
+    project: &ProjectFile,
+    doc: &YamlDoc,
+    project_doc: &YamlDoc,
+) -> Option<ConfigError> {
+    let listed: Vec<&str> = project.modules.iter().map(|m| m.name.as_str()).collect();
+    let named = mapping
+        .depends_on
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), format!("depends_on[{i}]")))
+        .chain(
+            mapping
+                .enrich
+                .iter()
+                .filter_map(|(name, e)| Some((e.link.as_deref()?, format!("enrich.{name}.link")))),
+        );
+    let mut first_key = None;
+    let mut names: Vec<String> = Vec::new();
+    // A shipped mapping names modules a smaller project leaves out on
+    // purpose (invoices without accounts match contacts by name): only a
+    // name close to a listed module's, a likely typo, is worth a warning.
+    for (name, key) in named.filter(|(name, _)| !listed.contains(name)) {
+        let Some(close) = catalogue::closest(name, listed.iter().copied()) else {
+            continue;
+        };
+        first_key.get_or_insert(key);
+        let shown = format!("`{name}` (did you mean `{close}`?)");
+        if !names.contains(&shown) {
+            names.push(shown);
+        }
+    }
+    let key = first_key?;
+    Some(
+        doc.error(
+            "mapping::module",
+            format!(
+                "names {} that {} does not list: not run first, links not read",
+                names.join(", "),
+                project_doc.file.path.display()
+            ),
+            &key,
+        )
+        .with_help(
+            "fine when this project syncs without them; otherwise add them under `modules:`",
+        ),
+    )
 }
 
 /// Applies `--set key=value` overrides; values are read as YAML scalars.
@@ -288,7 +348,7 @@ fn compile_module(
     project: &ProjectFile,
     limits: &ScriptLimits,
     project_doc: &YamlDoc,
-    module_key: &str,
+    warnings: &mut Vec<ConfigError>,
 ) -> Result<Module, Vec<ConfigError>> {
     let file = SourceFile::read(mapping_path).map_err(|e| vec![*e])?;
     let doc = YamlDoc::parse(file).map_err(|e| vec![e])?;
@@ -319,6 +379,16 @@ fn compile_module(
             );
         }
     }
+
+    let target_kind = project
+        .connections
+        .get(&mapping.target.connection)
+        .map(|c| c.kind.as_str());
+    errors.extend(catalogue::check_target(
+        &mapping,
+        catalogue::target_system(&mapping, target_kind),
+        &doc,
+    ));
 
     let lookups: LookupTables = Arc::new(mapping.lookups.clone());
     let engine = Arc::new(build_engine(*limits, lookups.clone()));
@@ -394,7 +464,6 @@ fn compile_module(
             }
         }
     }
-    let _ = module_key;
     let rule_texts: Vec<String> = mapping
         .rules
         .source
@@ -403,6 +472,7 @@ fn compile_module(
         .filter_map(|rel| std::fs::read_to_string(mapping_dir.join(rel)).ok())
         .collect();
     let demand = crate::demand::field_demand(&mapping, &rule_texts, settings);
+    warnings.extend(unlisted_modules(&mapping, project, &doc, project_doc));
 
     if !errors.is_empty() {
         return Err(errors);

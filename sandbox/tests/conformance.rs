@@ -324,6 +324,71 @@ async fn xero_requests_and_responses_match_accounting_yaml() {
     let (s, b) = send(reqwest::Method::POST, "Invoices", Some(update)).await;
     assert_eq!(s, 200, "{b}");
     spec.check_ref("POST Invoices", "Invoices", &b);
+    // Quotes: created, then read; a line amount type in Xero's capitals.
+    let quotes = json!({"Quotes": [
+        {"Contact": {"Name": "Spec Co"}, "Date": "2024-02-01", "ExpiryDate": "2024-03-01", "Title": "Spec quote",
+         "Summary": "Two items", "Terms": "30 days", "Reference": "Q1", "LineAmountTypes": "EXCLUSIVE", "Status": "SENT",
+         "LineItems": [{"ItemCode": "SPEC-1", "Quantity": 2, "DiscountRate": 10.0}, {"Description": "Setup", "Quantity": 1, "UnitAmount": 50, "AccountCode": "200", "TaxType": "OUTPUT"}]},
+        {"Status": "ACCEPTED", "LineItems": [{"Description": "For nobody", "UnitAmount": 1}]}
+    ]});
+    spec.check_ref("request", "Quotes", &quotes);
+    let (s, b) = send(
+        reqwest::Method::PUT,
+        "Quotes?summarizeErrors=false",
+        Some(quotes),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    spec.check_ref("PUT Quotes", "Quotes", &b);
+    assert_eq!(b["Quotes"][0]["QuoteNumber"], "QU-0001", "{b}");
+    assert_eq!(
+        b["Quotes"][0]["Total"], 74.78,
+        "2 x 9.99 less 10% (17.98), plus 50, plus GST: {b}"
+    );
+    assert!(b["Quotes"][1]["ValidationErrors"][0]["Message"]
+        .as_str()
+        .unwrap()
+        .contains("A Contact must be specified"));
+    // A payment of the whole amount due makes the invoice PAID.
+    let (_, inv) = send(reqwest::Method::GET, &format!("Invoices/{id}"), None).await;
+    let due = inv["Invoices"][0]["AmountDue"].as_f64().unwrap();
+    assert!(due > 0.0, "{inv}");
+    let payments = json!({"Payments": [
+        {"Invoice": {"InvoiceID": id}, "Account": {"Code": "090"}, "Date": "2024-02-10", "Amount": due - 10.0, "Reference": "part"},
+        {"Invoice": {"InvoiceID": id}, "Account": {"Code": "200"}, "Amount": 1.0}
+    ]});
+    spec.check_ref("request", "Payments", &payments);
+    let (s, b) = send(
+        reqwest::Method::PUT,
+        "Payments?summarizeErrors=false",
+        Some(payments),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    spec.check_ref("PUT Payments", "Payments", &b);
+    assert!(b["Payments"][1]["ValidationErrors"][0]["Message"]
+        .as_str()
+        .unwrap()
+        .contains("bank accounts"));
+    let (_, inv) = send(reqwest::Method::GET, &format!("Invoices/{id}"), None).await;
+    assert_eq!(inv["Invoices"][0]["Status"], "AUTHORISED");
+    assert_eq!(inv["Invoices"][0]["AmountDue"], 10.0, "{inv}");
+    let rest = json!({"Invoice": {"InvoiceID": id}, "Account": {"Code": "090"}, "Date": "2024-02-11", "Amount": 10.0});
+    spec.check_ref("request", "Payment", &rest);
+    let (s, b) = send(reqwest::Method::POST, "Payments", Some(rest)).await;
+    assert_eq!(s, 200, "{b}");
+    spec.check_ref("POST Payments", "Payments", &b);
+    let (_, inv) = send(reqwest::Method::GET, &format!("Invoices/{id}"), None).await;
+    spec.check_ref("paid invoice", "Invoices", &inv);
+    let paid = &inv["Invoices"][0];
+    assert_eq!(paid["Status"], "PAID", "{paid}");
+    assert_eq!(paid["AmountDue"], 0.0);
+    assert_eq!(paid["AmountPaid"], due);
+    assert!(paid["FullyPaidOnDate"]
+        .as_str()
+        .unwrap()
+        .starts_with("/Date("));
+    assert_eq!(paid["Payments"].as_array().unwrap().len(), 2);
     // Reads.
     for (path, schema) in [
         ("Invoices", "Invoices"),
@@ -337,6 +402,10 @@ async fn xero_requests_and_responses_match_accounting_yaml() {
         ("Contacts?page=1", "Contacts"),
         ("Items", "Items"),
         ("Items/SPEC-1", "Items"),
+        ("Quotes", "Quotes"),
+        ("Quotes/QU-0001", "Quotes"),
+        ("Quotes?page=1", "Quotes"),
+        ("Payments", "Payments"),
         ("Accounts", "Accounts"),
         ("TaxRates", "TaxRates"),
     ] {

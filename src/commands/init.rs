@@ -8,6 +8,20 @@ use super::{test, TestArgs, EXIT_FAILED};
 /// The shipped files, embedded so the binary can scaffold anywhere.
 const FILES: &[(&str, &str)] = &[
     ("mappings/invoices.yaml", include_str!("../../mappings/invoices.yaml")),
+    ("mappings/accounts.yaml", include_str!("../../mappings/accounts.yaml")),
+    ("mappings/products.yaml", include_str!("../../mappings/products.yaml")),
+    ("rules/accounts/name_required.rhai", include_str!("../../rules/accounts/name_required.rhai")),
+    ("rules/products/code_and_name.rhai", include_str!("../../rules/products/code_and_name.rhai")),
+    ("mappings/quotes.yaml", include_str!("../../mappings/quotes.yaml")),
+    ("rules/quotes/mandatory_fields.rhai", include_str!("../../rules/quotes/mandatory_fields.rhai")),
+    ("rules/quotes/stage.rhai", include_str!("../../rules/quotes/stage.rhai")),
+    ("rules/quotes/xero_limits.rhai", include_str!("../../rules/quotes/xero_limits.rhai")),
+    ("mappings/invoice_payments.yaml", include_str!("../../mappings/invoice_payments.yaml")),
+    (
+        "rules/invoice_payments/synced_from_zoho.rhai",
+        include_str!("../../rules/invoice_payments/synced_from_zoho.rhai"),
+    ),
+    ("rules/invoice_payments/status.rhai", include_str!("../../rules/invoice_payments/status.rhai")),
     ("rules/invoices/mandatory_fields.rhai", include_str!("../../rules/invoices/mandatory_fields.rhai")),
     ("rules/invoices/add_to_xero.rhai", include_str!("../../rules/invoices/add_to_xero.rhai")),
     ("rules/invoices/status.rhai", include_str!("../../rules/invoices/status.rhai")),
@@ -23,6 +37,21 @@ const FILES: &[(&str, &str)] = &[
     (
         "tests/example/case.yaml",
         "description: \"The sample snapshot: valid invoices sync, each invalid one says why.\"\nmodule: invoices\ninput: input.json\n",
+    ),
+    ("tests/accounts/input.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
+    (
+        "tests/accounts/case.yaml",
+        "description: \"The sample snapshot's Accounts as Xero contacts.\"\nmodule: accounts\ninput: input.json\n",
+    ),
+    ("tests/quotes/input.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
+    (
+        "tests/quotes/case.yaml",
+        "description: \"The sample snapshot's Quotes as Xero quotes; one is on hold.\"\nmodule: quotes\ninput: input.json\n",
+    ),
+    ("tests/products/input.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
+    (
+        "tests/products/case.yaml",
+        "description: \"The sample snapshot's Products as Xero items; one has no code.\"\nmodule: products\ninput: input.json\n",
     ),
     ("schemas/project.schema.json", include_str!("../../schemas/project.schema.json")),
     ("schemas/mapping.schema.json", include_str!("../../schemas/mapping.schema.json")),
@@ -48,9 +77,21 @@ settings:
   add_to_xero_field: Add_to_Xero
   default_account_code: "200"
 
+# `syncwright run` with no --module runs them in dependency order: the
+# invoices and quotes mappings' depends_on put accounts and products first.
 modules:
   - name: invoices
     mapping: mappings/invoices.yaml
+  - name: accounts
+    mapping: mappings/accounts.yaml
+  - name: products
+    mapping: mappings/products.yaml
+  - name: quotes
+    mapping: mappings/quotes.yaml
+# The way back, Xero status and payments onto the Zoho invoice, reads Xero and
+# writes the CRM: with `kind: xero` and `kind: zoho_crm` connections, add
+#  - name: invoice_payments
+#    mapping: mappings/invoice_payments.yaml
 "#;
 
 /// Writes the project into `dir` (which must be empty or absent), then

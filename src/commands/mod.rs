@@ -78,10 +78,22 @@ pub(crate) fn load_project(config: &std::path::Path, sets: &[String]) -> Result<
         overrides,
         ..LoadOptions::new(config)
     };
-    Project::load(&options, &syncwright_connectors::registry()).map_err(|d| {
+    let project = Project::load(&options, &syncwright_connectors::registry()).map_err(|d| {
         print_diagnostics(&d);
         EXIT_CONFIG
-    })
+    })?;
+    print_warnings(&project);
+    Ok(project)
+}
+
+/// Prints the project's warnings to stderr, one line each (and its help).
+pub(crate) fn print_warnings(project: &Project) {
+    for warning in &project.warnings {
+        eprintln!("warning: {warning}");
+        if let Some(help) = &warning.help {
+            eprintln!("  help: {help}");
+        }
+    }
 }
 
 /// Prints diagnostics to stderr, with a count.

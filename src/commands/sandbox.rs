@@ -141,23 +141,35 @@ pub fn attach(
     Ok(Some(attached))
 }
 
-/// Rewrites every connection of `project` to the sandbox at `base`: sources
-/// become `zoho_crm`, targets `xero`, with the sandbox's demo credentials.
-/// `time_scale` is the sandbox's length of a Xero minute in real seconds, so
-/// the Xero client paces to the same clock.
+/// Rewrites every connection of `project` to the sandbox at `base`: the
+/// CRM side becomes `zoho_crm`, the accounting side `xero`, with the
+/// sandbox's demo credentials. A connection's side is its kind when that is
+/// `zoho_crm` or `xero`; for a file, the side its modules give it (a
+/// module's target is Xero unless its `target.system` says Zoho CRM, and
+/// its source is then the other side). `time_scale` is the sandbox's length
+/// of a Xero minute in real seconds, so the Xero client paces to the same clock.
 pub fn point_at_sandbox(project: &mut Project, base: &str, time_scale: f64) {
-    let sources: Vec<String> = project
-        .modules
-        .iter()
-        .map(|m| m.source.connection.clone())
-        .collect();
-    let targets: Vec<String> = project
-        .modules
-        .iter()
-        .map(|m| m.target.connection.clone())
-        .collect();
+    use syncwright_engine::config::mapping::TargetSystem;
+    let mut crm_side: std::collections::BTreeMap<String, bool> = Default::default();
+    for module in &project.modules {
+        let target_is_crm = module.target.system == Some(TargetSystem::ZohoCrm);
+        crm_side
+            .entry(module.target.connection.clone())
+            .or_insert(target_is_crm);
+        crm_side
+            .entry(module.source.connection.clone())
+            .or_insert(!target_is_crm);
+    }
     for (name, connection) in project.connections.iter_mut() {
-        if sources.contains(name) {
+        let crm = match connection.kind.as_str() {
+            "zoho_crm" => true,
+            "xero" => false,
+            _ => match crm_side.get(name) {
+                Some(side) => *side,
+                None => continue,
+            },
+        };
+        if crm {
             connection.kind = "zoho_crm".into();
             connection.options = serde_json::json!({
                 "accounts_url": format!("{base}/zoho/accounts"),
@@ -166,7 +178,7 @@ pub fn point_at_sandbox(project: &mut Project, base: &str, time_scale: f64) {
                 "client_secret": CLIENT_SECRET,
                 "refresh_token": REFRESH_TOKEN,
             });
-        } else if targets.contains(name) {
+        } else {
             connection.kind = "xero".into();
             connection.options = serde_json::json!({
                 "identity_url": format!("{base}/xero/identity"),

@@ -12,6 +12,7 @@ use syncwright_connectors::file::FileSource;
 use syncwright_engine::pipeline::{run_module, PipelineOptions};
 use syncwright_engine::project::LoadOptions;
 use syncwright_engine::report::JsonReport;
+use syncwright_engine::state::{now, Link, SqliteStore, StateError, StateStore};
 use syncwright_engine::Project;
 
 use super::{color_for, print_diagnostics, EXIT_CONFIG, EXIT_FAILED};
@@ -26,6 +27,10 @@ struct Case {
     /// The module to plan (the project's first when omitted).
     #[serde(default)]
     module: Option<String>,
+    /// Another project file for this case, relative to the case folder (a
+    /// module the suite's project does not list, such as `../../full.yaml`).
+    #[serde(default)]
+    config: Option<String>,
     /// The CRM snapshot, relative to the case folder.
     #[serde(default = "default_input")]
     input: String,
@@ -35,6 +40,11 @@ struct Case {
     /// Only these source ids (a single id runs as a single-record sync).
     #[serde(default)]
     ids: Vec<String>,
+    /// Links earlier runs would have recorded, per module: source id ->
+    /// target id (what `link:` enrichments read, such as the Xero contact of
+    /// an Account). The case then runs with a state store holding only these.
+    #[serde(default)]
+    links: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn default_input() -> String {
@@ -116,10 +126,8 @@ pub fn test(args: TestArgs) -> u8 {
             Err(code) => return code,
         };
         let snapshot = case_dir.join(SNAPSHOT);
-        let header = format!(
-            "---\nsource: {}\nexpression: plan\n---\n",
-            case_dir.join("case.yaml").display()
-        );
+        // Relative to the suite, so the file reads the same on every machine.
+        let header = format!("---\nsource: {name}/case.yaml\nexpression: plan\n---\n");
         let expected = std::fs::read_to_string(&snapshot)
             .ok()
             .map(|t| t.splitn(3, "---\n").nth(2).unwrap_or("").to_string());
@@ -192,6 +200,33 @@ fn paint(text: &str, code: &str, color: bool) -> String {
     }
 }
 
+/// A state store holding the case's links, when it names any.
+fn case_links(case: &Case, dir: &Path) -> Result<Option<SqliteStore>, StateError> {
+    if case.links.is_empty() {
+        return Ok(None);
+    }
+    let mut store = SqliteStore::open(&dir.join("state.db"))?;
+    let links: Vec<Link> = case
+        .links
+        .iter()
+        .flat_map(|(module, pairs)| {
+            pairs.iter().map(move |(source_id, target_id)| Link {
+                module: module.clone(),
+                source_id: source_id.clone(),
+                target_id: target_id.clone(),
+                target_number: None,
+                payload_hash: String::new(),
+                last_outcome: "linked".into(),
+                updated_at: now(),
+                payload: None,
+                refused_hash: None,
+            })
+        })
+        .collect();
+    store.save_links(&links)?;
+    Ok(Some(store))
+}
+
 /// Plans one case; returns the plan as pretty JSON.
 async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u8> {
     let case_file = case_dir.join("case.yaml");
@@ -218,6 +253,10 @@ async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u8> {
             (k.clone(), value)
         })
         .collect();
+    let config = match &case.config {
+        Some(own) => case_dir.join(own),
+        None => config.to_path_buf(),
+    };
     let options = LoadOptions {
         overrides,
         ..LoadOptions::new(config)
@@ -235,6 +274,14 @@ async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u8> {
         EXIT_CONFIG
     })?;
     let mut source = FileSource::new(case_dir.join(&case.input), None);
+    let state_dir = tempfile::tempdir().map_err(|e| {
+        eprintln!("error: cannot make a temporary state store: {e}");
+        EXIT_FAILED
+    })?;
+    let mut store = case_links(&case, state_dir.path()).map_err(|e| {
+        eprintln!("error: {}: links: {e}", case_file.display());
+        EXIT_FAILED
+    })?;
     let mut out = Vec::new();
     {
         let mut report = JsonReport::new(&mut out, false);
@@ -243,7 +290,8 @@ async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u8> {
             dry_run: true,
             ..PipelineOptions::default()
         };
-        run_module(module, &mut source, None, None, &options, &mut report)
+        let state = store.as_mut().map(|s| s as &mut dyn StateStore);
+        run_module(module, &mut source, None, state, &options, &mut report)
             .await
             .map_err(|e| {
                 eprintln!("error: {}: {e}", case_dir.display());

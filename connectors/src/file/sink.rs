@@ -1,4 +1,10 @@
 //! The file sink: each batch's request body as one JSON line.
+//!
+//! A run starts the file afresh and every module of the run adds to it: the
+//! first sink of the process that writes a path truncates it, the sinks of
+//! later modules (each module gets its own) append. So `run` over several
+//! modules keeps every module's requests, in run order, and a second run does
+//! not pile onto the first one's.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -29,6 +35,19 @@ impl FileSink {
     }
 }
 
+/// True the first time this process writes `path`: that write truncates it.
+fn first_write_of_this_run(path: &std::path::Path) -> bool {
+    static WRITTEN: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let key = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut written = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
+    if written.contains(&key) {
+        false
+    } else {
+        written.push(key);
+        true
+    }
+}
+
 /// The request body for a batch: `{"<Resource>": [payload, ...]}`.
 pub fn request_body(resource: &str, items: &[LoadItem]) -> Value {
     json!({ resource: items.iter().map(|i| i.payload.clone()).collect::<Vec<_>>() })
@@ -53,10 +72,12 @@ impl Sink for FileSink {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }
+            let fresh = first_write_of_this_run(&self.path);
             let file = OpenOptions::new()
                 .create(true)
                 .write(true)
-                .truncate(true)
+                .truncate(fresh)
+                .append(!fresh)
                 .open(&self.path)
                 .map_err(io)?;
             self.writer = Some(BufWriter::new(file));

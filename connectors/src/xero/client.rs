@@ -302,6 +302,9 @@ impl XeroClient {
                     if let Some(key) = idempotency_key {
                         req = req.header("Idempotency-Key", key);
                     }
+                    for (name, value) in headers {
+                        req = req.header(*name, value);
+                    }
                     if let Some(body) = body {
                         req = req.json(body);
                     }

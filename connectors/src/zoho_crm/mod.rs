@@ -1,15 +1,20 @@
-//! The `zoho_crm` connector: Zoho CRM's REST API v8 as a source, for any
-//! data centre, over the OAuth2 refresh-token grant.
+//! The `zoho_crm` connector: Zoho CRM's REST API v8 as a source (and as a
+//! sink for the way back from the accounting system), for any data centre,
+//! over the OAuth2 refresh-token grant.
 
 mod client;
 mod config;
+mod sink;
 mod source;
 
 pub use client::ZohoClient;
 pub use config::ZohoConfig;
+pub use sink::ZohoSink;
 pub use source::ZohoSource;
 
-use syncwright_engine::connector::{ConnectorContext, ConnectorError, ConnectorFactory, Source};
+use syncwright_engine::connector::{
+    ConnectorContext, ConnectorError, ConnectorFactory, Sink, Source,
+};
 
 /// Factory for `kind: zoho_crm`.
 pub struct ZohoCrmConnector;
@@ -20,7 +25,7 @@ impl ConnectorFactory for ZohoCrmConnector {
     }
 
     fn description(&self) -> &'static str {
-        "Zoho CRM's REST API v8: records read page by page, line items and related records by id."
+        "Zoho CRM's REST API v8: records read page by page, line items and related records by id; records written 100 a call."
     }
 
     fn schema(&self) -> schemars::Schema {
@@ -40,5 +45,15 @@ impl ConnectorFactory for ZohoCrmConnector {
         let (per_page, fields) = (config.per_page, config.fields.clone());
         let client = ZohoClient::new(config).map_err(ConnectorError::Config)?;
         Ok(Box::new(ZohoSource::new(client, per_page, fields)))
+    }
+
+    fn sink(
+        &self,
+        _ctx: &ConnectorContext,
+        options: &serde_json::Value,
+    ) -> Result<Box<dyn Sink>, ConnectorError> {
+        let config: ZohoConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
+        let client = ZohoClient::new(config).map_err(ConnectorError::Config)?;
+        Ok(Box::new(ZohoSink::new(client)))
     }
 }

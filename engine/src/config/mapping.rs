@@ -74,15 +74,43 @@ pub struct TargetSpec {
     pub connection: String,
     /// The accounting resource, such as `Invoices`.
     pub resource: String,
+    /// Which system the target is, for checking its fields: by default the
+    /// connection's (`file` and `stdout` stand in for Xero).
+    #[serde(default)]
+    pub system: Option<TargetSystem>,
+}
+
+/// A target system, for checking target fields.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSystem {
+    /// Xero's Accounting API: resources and fields from Xero's OpenAPI document.
+    Xero,
+    /// Zoho CRM: field names must be API names (fields are installation-specific).
+    ZohoCrm,
+    /// Not checked.
+    None,
 }
 
 /// A related-record lookup: fetch records of `module` whose ids the JSONPath
-/// finds in the source record.
+/// finds in the source record; or, with `link`, read what another module of
+/// the project synced them to (the state store's links).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrichSpec {
     /// The related CRM module, such as `Contacts`.
-    pub module: String,
+    #[serde(default)]
+    pub module: Option<String>,
+    /// A module of the project whose links are read instead of CRM records:
+    /// with `id` (a source id of that module) `related.<name>` is
+    /// `{source_id, target_id, target_number}` once that record was synced;
+    /// with `target_id` (a target id) the same, found by target id. `()`
+    /// when not synced yet, and in a plan without a state store.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// With `link`: JSONPath of the target id whose link is wanted.
+    #[serde(default)]
+    pub target_id: Option<String>,
     /// JSONPath of one related id: `related.<name>` is that record or `()`.
     #[serde(default)]
     pub id: Option<String>,

@@ -8,7 +8,7 @@ pub mod project;
 pub mod settings;
 
 pub use mapping::{
-    EnrichSpec, FieldSpec, MappingFile, RuleStages, SourceSpec, TargetSpec, ValueType,
+    EnrichSpec, FieldSpec, MappingFile, RuleStages, SourceSpec, TargetSpec, TargetSystem, ValueType,
 };
 pub use project::{ConnectionSpec, ModuleRef, ProjectFile};
 pub use settings::{AmountsAre, Settings, TaxMode, TaxSettings};

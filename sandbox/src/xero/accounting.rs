@@ -1,4 +1,5 @@
-//! Xero Accounting API resources: Contacts, Items, Accounts, TaxRates, Invoices.
+//! Xero Accounting API resources: Contacts, Items, Accounts, TaxRates,
+//! Invoices, Quotes and Payments.
 
 use super::totals::{self, AmountType, LineInput};
 use super::{api_error, problem, Reply};
@@ -10,7 +11,9 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
 /// Resources the sandbox serves.
-pub const RESOURCES: &[&str] = &["Contacts", "Items", "Accounts", "TaxRates", "Invoices"];
+pub const RESOURCES: &[&str] = &[
+    "Contacts", "Items", "Accounts", "TaxRates", "Invoices", "Quotes", "Payments",
+];
 
 /// The id field of a resource.
 pub fn id_field(resource: &str) -> &'static str {
@@ -19,6 +22,8 @@ pub fn id_field(resource: &str) -> &'static str {
         "Items" => "ItemID",
         "Accounts" => "AccountID",
         "TaxRates" => "TaxType",
+        "Quotes" => "QuoteID",
+        "Payments" => "PaymentID",
         _ => "InvoiceID",
     }
 }
@@ -190,6 +195,29 @@ impl Org {
         Err("A Contact must be specified for this type of transaction".into())
     }
 
+    /// The document's contact, resolved (or created) from what the request names.
+    fn set_contact(
+        &mut self,
+        o: &mut Map<String, Value>,
+        given: Option<&Value>,
+        creating: bool,
+        now: DateTime<Utc>,
+        errs: &mut Vec<String>,
+    ) {
+        match given {
+            Some(c) => match self.resolve_contact(c, now) {
+                Ok(cv) => {
+                    o.insert("Contact".into(), cv);
+                }
+                Err(e) => errs.push(e),
+            },
+            None if creating => {
+                errs.push("A Contact must be specified for this type of transaction".into())
+            }
+            None => {}
+        }
+    }
+
     fn build_contact(
         &mut self,
         input: &Value,
@@ -313,21 +341,390 @@ impl Org {
     }
 
     fn next_invoice_number(&self) -> String {
-        let mut n = self.data["Invoices"]
+        self.next_number("Invoices", "InvoiceNumber", "INV-")
+    }
+
+    /// The next free `{prefix}0001`-style number of a resource.
+    fn next_number(&self, resource: &str, field: &str, prefix: &str) -> String {
+        let mut n = self.data[resource]
             .iter()
-            .filter_map(|i| s(i, "InvoiceNumber"))
-            .filter_map(|x| x.strip_prefix("INV-"))
+            .filter_map(|i| s(i, field))
+            .filter_map(|x| x.strip_prefix(prefix))
             .filter_map(|x| x.parse::<u64>().ok())
             .max()
             .unwrap_or(0)
             + 1;
         loop {
-            let cand = format!("INV-{n:04}");
-            if self.find("Invoices", "InvoiceNumber", &cand).is_none() {
+            let cand = format!("{prefix}{n:04}");
+            if self.find(resource, field, &cand).is_none() {
                 return cand;
             }
             n += 1;
         }
+    }
+
+    /// Validates a quote element and builds the stored quote (with totals),
+    /// as Xero does: a contact, a status among QuoteStatusCodes, line amount
+    /// types in capitals, a generated `QU-` number, Xero's text limits.
+    fn build_quote(
+        &mut self,
+        input: &Value,
+        existing: Option<&Value>,
+        unitdp: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Value, Vec<String>> {
+        let mut errs: Vec<String> = vec![];
+        let Some(inp) = input.as_object() else {
+            return Err(vec!["Quote must be an object".into()]);
+        };
+        if let Some(ex) = existing {
+            if ["INVOICED", "DELETED"].contains(&s(ex, "Status").unwrap_or("DRAFT")) {
+                return Err(vec!["Quote not of valid status for modification".into()]);
+            }
+        }
+        let mut o = merged(
+            existing,
+            inp,
+            &[
+                "ValidationErrors",
+                "StatusAttributeString",
+                "SubTotal",
+                "TotalTax",
+                "Total",
+                "TotalDiscount",
+                "UpdatedDateUTC",
+            ],
+        );
+        let status = s(&Value::Object(o.clone()), "Status")
+            .unwrap_or("DRAFT")
+            .to_string();
+        let codes = [
+            "DRAFT", "SENT", "DECLINED", "ACCEPTED", "INVOICED", "DELETED",
+        ];
+        if !codes.contains(&status.as_str()) {
+            errs.push(format!("Quote Status '{status}' is not valid"));
+        }
+        o.insert("Status".into(), json!(status));
+        let lat = s(&Value::Object(o.clone()), "LineAmountTypes")
+            .unwrap_or("EXCLUSIVE")
+            .to_string();
+        let kind = match lat.as_str() {
+            "EXCLUSIVE" => AmountType::Exclusive,
+            "INCLUSIVE" => AmountType::Inclusive,
+            "NOTAX" => AmountType::NoTax,
+            _ => {
+                errs.push(format!("LineAmountTypes '{lat}' is not valid for a quote"));
+                AmountType::Exclusive
+            }
+        };
+        o.insert("LineAmountTypes".into(), json!(lat));
+        set_dates(&mut o, "ExpiryDate", now, &mut errs);
+        self.set_contact(
+            &mut o,
+            inp.get("Contact"),
+            existing.is_none(),
+            now,
+            &mut errs,
+        );
+        for (field, limit) in [
+            ("Title", 100),
+            ("Summary", 3000),
+            ("Terms", 4000),
+            ("Reference", 4000),
+        ] {
+            if let Some(text) = s(&Value::Object(o.clone()), field) {
+                if text.chars().count() > limit {
+                    errs.push(format!(
+                        "{field} must not be more than {limit} characters long"
+                    ));
+                }
+            }
+        }
+        let my_id = o.get("QuoteID").and_then(Value::as_str).map(str::to_string);
+        match o
+            .get("QuoteNumber")
+            .and_then(Value::as_str)
+            .filter(|x| !x.is_empty())
+        {
+            Some(n) => {
+                if self.data["Quotes"].iter().any(|q| {
+                    s(q, "QuoteNumber").is_some_and(|x| x.eq_ignore_ascii_case(n))
+                        && s(q, "QuoteID") != my_id.as_deref()
+                        && s(q, "Status") != Some("DELETED")
+                }) {
+                    errs.push("Quote number must be unique".into());
+                }
+            }
+            None => {
+                let n = self.next_number("Quotes", "QuoteNumber", "QU-");
+                o.insert("QuoteNumber".into(), json!(n));
+            }
+        }
+        let lines_in: Vec<Value> = o
+            .get("LineItems")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let old_lines: Vec<Value> = existing
+            .and_then(|e| e.get("LineItems"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let (lines_out, computed) =
+            self.build_lines(&lines_in, &old_lines, kind, true, false, unitdp, &mut errs);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let tot = totals::invoice(&computed, kind);
+        o.insert("LineItems".into(), Value::Array(lines_out));
+        o.insert("SubTotal".into(), money(tot.sub_total));
+        o.insert("TotalTax".into(), money(tot.total_tax));
+        o.insert("Total".into(), money(tot.total));
+        o.insert("TotalDiscount".into(), money(tot.total_discount));
+        o.entry("CurrencyCode").or_insert(json!("AUD"));
+        o.entry("CurrencyRate").or_insert(json!(1.0));
+        if my_id.is_none() {
+            let id = self.uuid();
+            o.insert("QuoteID".into(), json!(id));
+        }
+        o.insert("UpdatedDateUTC".into(), json!(xero_date(now)));
+        Ok(Value::Object(o))
+    }
+
+    /// Validates a payment and applies it to its invoice, as Xero does: the
+    /// invoice must be AUTHORISED, the account a bank account (or one that
+    /// takes payments), the amount at most what is due. The invoice's
+    /// AmountPaid and AmountDue move; paid in full, it becomes PAID with a
+    /// FullyPaidOnDate.
+    fn build_payment(&mut self, input: &Value, now: DateTime<Utc>) -> Result<Value, Vec<String>> {
+        let mut errs = vec![];
+        let invoice = input.get("Invoice").cloned().unwrap_or(Value::Null);
+        let at = s(&invoice, "InvoiceID")
+            .and_then(|id| self.find("Invoices", "InvoiceID", id))
+            .or_else(|| {
+                s(&invoice, "InvoiceNumber")
+                    .or(s(input, "InvoiceNumber"))
+                    .and_then(|n| self.find("Invoices", "InvoiceNumber", n))
+            });
+        let Some(at) = at else {
+            return Err(vec!["Invoice could not be found".into()]);
+        };
+        let account_in = input.get("Account").cloned().unwrap_or(Value::Null);
+        let account = s(&account_in, "AccountID")
+            .and_then(|id| self.find("Accounts", "AccountID", id))
+            .or_else(|| s(&account_in, "Code").and_then(|c| self.find("Accounts", "Code", c)))
+            .map(|i| self.data["Accounts"][i].clone());
+        match &account {
+            None => errs.push("Account could not be found".into()),
+            Some(a) if s(a, "Type") != Some("BANK") && a["EnablePaymentsToAccount"] != true => errs
+                .push(
+                    "Payments can only be made to bank accounts or accounts with payments enabled"
+                        .into(),
+                ),
+            Some(_) => {}
+        }
+        let stored = self.data["Invoices"][at].clone();
+        if s(&stored, "Status") != Some("AUTHORISED") {
+            errs.push("Payment can only be made against Authorised documents".into());
+        }
+        let due = num(&stored, "AmountDue").unwrap_or(0.0);
+        let amount = num(input, "Amount").unwrap_or(0.0);
+        if amount <= 0.0 {
+            errs.push("Payment amount must be greater than zero".into());
+        } else if totals::round2(amount) > totals::round2(due) {
+            errs.push("Payment amount exceeds the amount outstanding on this document".into());
+        }
+        let date = match s(input, "Date") {
+            Some(d) => match parse_any(d) {
+                Some(t) => t,
+                None => {
+                    errs.push(format!("Date '{d}' is not a valid date"));
+                    now
+                }
+            },
+            None => now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc(),
+        };
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let account = account.expect("checked");
+        let id = self.uuid();
+        let paid = totals::round2(num(&stored, "AmountPaid").unwrap_or(0.0) + amount);
+        let left = totals::round2(due - amount);
+        let payment = json!({
+            "PaymentID": id,
+            "Date": xero_date(date),
+            "Amount": money(amount),
+            "BankAmount": money(amount),
+            "CurrencyRate": stored.get("CurrencyRate").cloned().unwrap_or(json!(1.0)),
+            "Reference": input.get("Reference").cloned().unwrap_or(json!("")),
+            "IsReconciled": false,
+            "Status": "AUTHORISED",
+            "PaymentType": "ACCRECPAYMENT",
+            "UpdatedDateUTC": xero_date(now),
+            "HasAccount": true,
+            "HasValidationErrors": false,
+            "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
+            "Invoice": {
+                "InvoiceID": stored["InvoiceID"],
+                "InvoiceNumber": stored["InvoiceNumber"],
+                "Type": stored["Type"],
+                "Contact": stored["Contact"],
+                "CurrencyCode": stored["CurrencyCode"],
+            },
+        });
+        let inv = self.data.get_mut("Invoices").unwrap()[at]
+            .as_object_mut()
+            .expect("stored invoices are objects");
+        inv.insert("AmountPaid".into(), money(paid));
+        inv.insert("AmountDue".into(), money(left));
+        if left <= 0.0 {
+            inv.insert("Status".into(), json!("PAID"));
+            inv.insert("FullyPaidOnDate".into(), json!(xero_date(date)));
+        }
+        let mut payments = inv
+            .get("Payments")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        payments.push(json!({"PaymentID": id, "Date": xero_date(date), "Amount": money(amount), "Reference": payment["Reference"], "CurrencyRate": payment["CurrencyRate"], "HasAccount": true, "HasValidationErrors": false}));
+        inv.insert("Payments".into(), Value::Array(payments));
+        inv.insert("UpdatedDateUTC".into(), json!(xero_date(now)));
+        Ok(payment)
+    }
+
+    /// Validates and prices the lines of an invoice or quote: item codes,
+    /// accounts, tax types, discounts (sales documents only), amounts.
+    #[allow(clippy::too_many_arguments)]
+    fn build_lines(
+        &mut self,
+        lines_in: &[Value],
+        old_lines: &[Value],
+        kind: AmountType,
+        sales_document: bool,
+        require_account: bool,
+        unitdp: u32,
+        errs: &mut Vec<String>,
+    ) -> (Vec<Value>, Vec<totals::LineTotals>) {
+        let mut lines_out = vec![];
+        let mut computed = vec![];
+        for l in lines_in {
+            let mut lo = l.as_object().cloned().unwrap_or_default();
+            let item = s(l, "ItemCode").map(|c| (c.to_string(), self.find("Items", "Code", c)));
+            let item_v = match &item {
+                Some((c, None)) => {
+                    errs.push(format!("Item code '{c}' is not valid"));
+                    None
+                }
+                Some((_, Some(i))) => Some(self.data["Items"][*i].clone()),
+                None => None,
+            };
+            let sales = item_v.as_ref().and_then(|i| i.get("SalesDetails")).cloned();
+            if s(l, "Description").is_none() {
+                match item_v
+                    .as_ref()
+                    .and_then(|i| s(i, "Description").or(s(i, "Name")))
+                {
+                    Some(d) => {
+                        lo.insert("Description".into(), json!(d));
+                    }
+                    None if item.is_none() => {
+                        errs.push("Description needs to be at least 1 char long".into())
+                    }
+                    None => {}
+                }
+            }
+            let quantity = num(l, "Quantity").unwrap_or(1.0);
+            let unit = num(l, "UnitAmount")
+                .or_else(|| sales.as_ref().and_then(|sd| num(sd, "UnitPrice")))
+                .or_else(|| {
+                    num(l, "LineAmount").map(|a| if quantity != 0.0 { a / quantity } else { 0.0 })
+                })
+                .unwrap_or(0.0);
+            let unit = totals::round_dp(unit, unitdp);
+            let account = s(l, "AccountCode").map(str::to_string).or_else(|| {
+                sales
+                    .as_ref()
+                    .and_then(|sd| s(sd, "AccountCode"))
+                    .map(str::to_string)
+            });
+            let mut acct_tax = None;
+            if let Some(ac) = &account {
+                match self.find("Accounts", "Code", ac) {
+                    Some(i)
+                        if s(&self.data["Accounts"][i], "Status").unwrap_or("ACTIVE")
+                            == "ACTIVE" =>
+                    {
+                        acct_tax = s(&self.data["Accounts"][i], "TaxType").map(str::to_string);
+                        lo.insert("AccountCode".into(), json!(ac));
+                        if let Some(aid) = self.data["Accounts"][i].get("AccountID") {
+                            lo.insert("AccountID".into(), aid.clone());
+                        }
+                    }
+                    _ => errs.push(format!(
+                        "Account code '{ac}' is not a valid code for this document."
+                    )),
+                }
+            } else if require_account {
+                errs.push(
+                    "Account code must be specified for each line item on an approved invoice"
+                        .into(),
+                );
+            }
+            let tax_type = if kind == AmountType::NoTax {
+                "NONE".to_string()
+            } else {
+                s(l, "TaxType")
+                    .map(str::to_string)
+                    .or_else(|| {
+                        sales
+                            .as_ref()
+                            .and_then(|sd| s(sd, "TaxType"))
+                            .map(str::to_string)
+                    })
+                    .or(acct_tax)
+                    .unwrap_or_else(|| "OUTPUT".into())
+            };
+            let rate = match self.tax_rate(&tax_type) {
+                Some(r) => r,
+                None => {
+                    errs.push(format!("The TaxType code '{tax_type}' does not exist or cannot be used for this type of transaction."));
+                    0.0
+                }
+            };
+            let drate = num(l, "DiscountRate");
+            let damt = num(l, "DiscountAmount");
+            if (drate.is_some() || damt.is_some()) && !sales_document {
+                errs.push("Discounts can only be applied to sales invoices".into());
+            }
+            let t = totals::line(
+                LineInput {
+                    quantity,
+                    unit_amount: unit,
+                    discount_rate: drate,
+                    discount_amount: damt,
+                    tax_rate: rate,
+                },
+                kind,
+            );
+            let lid = s(l, "LineItemID")
+                .filter(|id| old_lines.iter().any(|ol| s(ol, "LineItemID") == Some(*id)))
+                .map(str::to_string)
+                .unwrap_or_else(|| self.uuid());
+            lo.insert("LineItemID".into(), json!(lid));
+            lo.insert("Quantity".into(), json!(quantity));
+            lo.insert("UnitAmount".into(), money(unit));
+            lo.insert("TaxType".into(), json!(tax_type));
+            lo.insert("TaxAmount".into(), money(t.tax_amount));
+            lo.insert("LineAmount".into(), money(t.line_amount));
+            lo.entry("Tracking").or_insert(json!([]));
+            if let Some(i) = &item_v {
+                lo.insert("Item".into(), json!({"ItemID": i["ItemID"], "Code": i["Code"], "Name": i.get("Name").cloned().unwrap_or(Value::Null)}));
+            }
+            computed.push(t);
+            lines_out.push(Value::Object(lo));
+        }
+        (lines_out, computed)
     }
 
     /// Validates an invoice element and builds the stored invoice (with totals).
@@ -350,12 +747,10 @@ impl Org {
                 return Err(vec!["Invoice not of valid status for modification".into()]);
             }
         }
-        let mut o = existing
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for (k, v) in inp {
-            if ![
+        let mut o = merged(
+            existing,
+            inp,
+            &[
                 "HasErrors",
                 "ValidationErrors",
                 "StatusAttributeString",
@@ -366,12 +761,8 @@ impl Org {
                 "AmountDue",
                 "AmountPaid",
                 "UpdatedDateUTC",
-            ]
-            .contains(&k.as_str())
-            {
-                o.insert(k.clone(), v.clone());
-            }
-        }
+            ],
+        );
         if seeding {
             for k in ["AmountPaid"] {
                 if let Some(v) = inp.get(k) {
@@ -458,39 +849,14 @@ impl Org {
         };
         o.insert("LineAmountTypes".into(), json!(kind.as_str()));
         // Dates
-        for (k, ks, default_today) in [
-            ("Date", "DateString", true),
-            ("DueDate", "DueDateString", false),
-        ] {
-            match o.get(k).cloned() {
-                Some(Value::String(d)) if !d.is_empty() => match parse_any(&d) {
-                    Some(t) => {
-                        o.insert(k.into(), json!(xero_date(t)));
-                        o.insert(ks.into(), json!(date_string(t)));
-                    }
-                    None => errs.push(format!("{k} '{d}' is not a valid date")),
-                },
-                _ if default_today => {
-                    let t = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
-                    o.insert(k.into(), json!(xero_date(t)));
-                    o.insert(ks.into(), json!(date_string(t)));
-                }
-                _ => {}
-            }
-        }
-        // Contact
-        match inp.get("Contact") {
-            Some(c) => match self.resolve_contact(c, now) {
-                Ok(cv) => {
-                    o.insert("Contact".into(), cv);
-                }
-                Err(e) => errs.push(e),
-            },
-            None if existing.is_none() => {
-                errs.push("A Contact must be specified for this type of transaction".into())
-            }
-            None => {}
-        }
+        set_dates(&mut o, "DueDate", now, &mut errs);
+        self.set_contact(
+            &mut o,
+            inp.get("Contact"),
+            existing.is_none(),
+            now,
+            &mut errs,
+        );
         // Invoice number
         let my_id = o
             .get("InvoiceID")
@@ -533,124 +899,16 @@ impl Org {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let mut lines_out = vec![];
-        let mut computed = vec![];
-        for l in &lines_in {
-            let mut lo = l.as_object().cloned().unwrap_or_default();
-            let item = s(l, "ItemCode").map(|c| (c.to_string(), self.find("Items", "Code", c)));
-            let item_v = match &item {
-                Some((c, None)) => {
-                    errs.push(format!("Item code '{c}' is not valid"));
-                    None
-                }
-                Some((_, Some(i))) => Some(self.data["Items"][*i].clone()),
-                None => None,
-            };
-            let sales = item_v.as_ref().and_then(|i| i.get("SalesDetails")).cloned();
-            if s(l, "Description").is_none() {
-                match item_v
-                    .as_ref()
-                    .and_then(|i| s(i, "Description").or(s(i, "Name")))
-                {
-                    Some(d) => {
-                        lo.insert("Description".into(), json!(d));
-                    }
-                    None if item.is_none() => {
-                        errs.push("Description needs to be at least 1 char long".into())
-                    }
-                    None => {}
-                }
-            }
-            let quantity = num(l, "Quantity").unwrap_or(1.0);
-            let unit = num(l, "UnitAmount")
-                .or_else(|| sales.as_ref().and_then(|sd| num(sd, "UnitPrice")))
-                .or_else(|| {
-                    num(l, "LineAmount").map(|a| if quantity != 0.0 { a / quantity } else { 0.0 })
-                })
-                .unwrap_or(0.0);
-            let unit = totals::round_dp(unit, unitdp);
-            let account = s(l, "AccountCode").map(str::to_string).or_else(|| {
-                sales
-                    .as_ref()
-                    .and_then(|sd| s(sd, "AccountCode"))
-                    .map(str::to_string)
-            });
-            let mut acct_tax = None;
-            if let Some(ac) = &account {
-                match self.find("Accounts", "Code", ac) {
-                    Some(i)
-                        if s(&self.data["Accounts"][i], "Status").unwrap_or("ACTIVE")
-                            == "ACTIVE" =>
-                    {
-                        acct_tax = s(&self.data["Accounts"][i], "TaxType").map(str::to_string);
-                        lo.insert("AccountCode".into(), json!(ac));
-                        if let Some(aid) = self.data["Accounts"][i].get("AccountID") {
-                            lo.insert("AccountID".into(), aid.clone());
-                        }
-                    }
-                    _ => errs.push(format!(
-                        "Account code '{ac}' is not a valid code for this document."
-                    )),
-                }
-            } else if status == "AUTHORISED" && !seeding {
-                errs.push(
-                    "Account code must be specified for each line item on an approved invoice"
-                        .into(),
-                );
-            }
-            let tax_type = if kind == AmountType::NoTax {
-                "NONE".to_string()
-            } else {
-                s(l, "TaxType")
-                    .map(str::to_string)
-                    .or_else(|| {
-                        sales
-                            .as_ref()
-                            .and_then(|sd| s(sd, "TaxType"))
-                            .map(str::to_string)
-                    })
-                    .or(acct_tax)
-                    .unwrap_or_else(|| "OUTPUT".into())
-            };
-            let rate = match self.tax_rate(&tax_type) {
-                Some(r) => r,
-                None => {
-                    errs.push(format!("The TaxType code '{tax_type}' does not exist or cannot be used for this type of transaction."));
-                    0.0
-                }
-            };
-            let drate = num(l, "DiscountRate");
-            let damt = num(l, "DiscountAmount");
-            if (drate.is_some() || damt.is_some()) && !accrec {
-                errs.push("Discounts can only be applied to sales invoices".into());
-            }
-            let t = totals::line(
-                LineInput {
-                    quantity,
-                    unit_amount: unit,
-                    discount_rate: drate,
-                    discount_amount: damt,
-                    tax_rate: rate,
-                },
-                kind,
-            );
-            let lid = s(l, "LineItemID")
-                .filter(|id| old_lines.iter().any(|ol| s(ol, "LineItemID") == Some(*id)))
-                .map(str::to_string)
-                .unwrap_or_else(|| self.uuid());
-            lo.insert("LineItemID".into(), json!(lid));
-            lo.insert("Quantity".into(), json!(quantity));
-            lo.insert("UnitAmount".into(), money(unit));
-            lo.insert("TaxType".into(), json!(tax_type));
-            lo.insert("TaxAmount".into(), money(t.tax_amount));
-            lo.insert("LineAmount".into(), money(t.line_amount));
-            lo.entry("Tracking").or_insert(json!([]));
-            if let Some(i) = &item_v {
-                lo.insert("Item".into(), json!({"ItemID": i["ItemID"], "Code": i["Code"], "Name": i.get("Name").cloned().unwrap_or(Value::Null)}));
-            }
-            computed.push(t);
-            lines_out.push(Value::Object(lo));
-        }
+        let require_account = status == "AUTHORISED" && !seeding;
+        let (lines_out, computed) = self.build_lines(
+            &lines_in,
+            &old_lines,
+            kind,
+            accrec,
+            require_account,
+            unitdp,
+            &mut errs,
+        );
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -743,7 +1001,7 @@ impl Org {
             .unwrap_or(2);
         let render = |r: &Value| render_amounts(r, unitdp);
         let mut body = envelope(now);
-        let pageable = matches!(resource, "Invoices" | "Contacts");
+        let pageable = matches!(resource, "Invoices" | "Contacts" | "Quotes" | "Payments");
         match q.get("page").and_then(|p| p.parse::<usize>().ok()) {
             Some(page) if pageable => {
                 let page = page.max(1);
@@ -782,6 +1040,7 @@ impl Org {
         };
         let alt = match resource {
             "Invoices" => "InvoiceNumber",
+            "Quotes" => "QuoteNumber",
             "Items" => "Code",
             "Contacts" => "ContactNumber",
             "Accounts" => "Code",
@@ -816,7 +1075,10 @@ impl Org {
         q: &HashMap<String, String>,
         now: DateTime<Utc>,
     ) -> Reply {
-        if !matches!(resource, "Invoices" | "Contacts" | "Items") {
+        if !matches!(
+            resource,
+            "Invoices" | "Contacts" | "Items" | "Quotes" | "Payments"
+        ) {
             return (
                 405,
                 Some(api_error(
@@ -844,6 +1106,7 @@ impl Org {
             Some(o @ Value::Object(_)) => vec![o.clone()],
             _ if parsed.get(id_field(resource)).is_some()
                 || parsed.get("Type").is_some()
+                || parsed.get("Invoice").is_some()
                 || parsed.get("Name").is_some()
                 || parsed.get("Code").is_some() =>
             {
@@ -876,11 +1139,34 @@ impl Org {
             if let (Some(pid), Some(o)) = (path_id, el.as_object_mut()) {
                 o.insert(id_field(resource).into(), json!(pid));
             }
+            if resource == "Payments" {
+                // A payment is only ever created; it changes its invoice.
+                match staged.build_payment(&el, now) {
+                    Ok(v) => {
+                        staged.data.get_mut(resource).unwrap().push(v.clone());
+                        let mut r = v;
+                        r["StatusAttributeString"] = json!("OK");
+                        out.push(r);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        out.push(with_errors(&el, &e));
+                    }
+                }
+                continue;
+            }
             let id = if is_put {
                 None
             } else {
                 s(&el, id_field(resource)).map(str::to_string)
             };
+            // An item is also known by its code: POST with a Code Xero
+            // already holds updates that item.
+            let id = id.or_else(|| {
+                let code = s(&el, "Code").filter(|_| resource == "Items" && !is_put)?;
+                let i = staged.find("Items", "Code", code)?;
+                s(&staged.data["Items"][i], "ItemID").map(str::to_string)
+            });
             let existing_idx = match &id {
                 Some(id) => match staged.find(resource, id_field(resource), id) {
                     Some(i) => Some(i),
@@ -912,6 +1198,7 @@ impl Org {
                     false,
                 ),
                 "Contacts" => staged.build_contact(&el_in, existing.as_ref(), now),
+                "Quotes" => staged.build_quote(&el_in, existing.as_ref(), unitdp, now),
                 _ => staged.build_item(&el_in, existing.as_ref(), now),
             };
             match res {
@@ -944,6 +1231,47 @@ impl Org {
         let mut body = envelope(now);
         body[resource] = Value::Array(out);
         (200, Some(body))
+    }
+}
+
+/// The stored record updated with a request's fields, less those Xero computes.
+fn merged(
+    existing: Option<&Value>,
+    input: &Map<String, Value>,
+    computed: &[&str],
+) -> Map<String, Value> {
+    let mut o = existing
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in input {
+        if !computed.contains(&k.as_str()) {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    o
+}
+
+/// `Date` (today when absent) and a second, optional date (`DueDate`,
+/// `ExpiryDate`) as Xero stores them, with their `...String` twins.
+fn set_dates(o: &mut Map<String, Value>, second: &str, now: DateTime<Utc>, errs: &mut Vec<String>) {
+    for (k, default_today) in [("Date", true), (second, false)] {
+        let ks = format!("{k}String");
+        match o.get(k).cloned() {
+            Some(Value::String(d)) if !d.is_empty() => match parse_any(&d) {
+                Some(t) => {
+                    o.insert(k.into(), json!(xero_date(t)));
+                    o.insert(ks, json!(date_string(t)));
+                }
+                None => errs.push(format!("{k} '{d}' is not a valid date")),
+            },
+            _ if default_today => {
+                let t = now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+                o.insert(k.into(), json!(xero_date(t)));
+                o.insert(ks, json!(date_string(t)));
+            }
+            _ => {}
+        }
     }
 }
 
