@@ -567,3 +567,137 @@ async fn zoho_is_asked_for_the_fields_the_mapping_and_rules_read() {
     assert_eq!(fields_of("Contacts"), ["Account_Name"]);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_adopts_contacts_items_and_invoices_by_id_name_email_and_code() {
+    let invoice = |number: &str, contact: &str| {
+        serde_json::json!({
+            "Type": "ACCREC", "InvoiceNumber": number, "Contact": {"Name": contact},
+            "Date": "2026-10-01", "Status": "DRAFT",
+            "LineItems": [{"Description": "made by the old plugin", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200", "TaxType": "OUTPUT"}]
+        })
+    };
+    let mut xero = syncwright_sandbox::demo_xero_seed();
+    xero["Contacts"] = serde_json::json!([
+        {"Name": "ACME PTY LTD"},
+        {"Name": "Globex (old name)", "EmailAddress": "John.Smith@globex.example.com"},
+        {"Name": "Initech GmbH"},
+        {"Name": "Initech GmbH", "EmailAddress": "other@initech.example.com"},
+    ]);
+    xero["Invoices"] = serde_json::json!([
+        invoice("INV-10101", "Acme Pty Ltd"),
+        invoice("OLD-7", "Acme Pty Ltd"),
+        invoice("OLD-8", "Acme Pty Ltd"),
+    ]);
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::example_crm(),
+        xero_seed: Some(xero),
+        ..Default::default()
+    })
+    .await;
+    let id_of = |number: &str| {
+        sandbox
+            .xero_state("Invoices")
+            .into_iter()
+            .find(|i| i["InvoiceNumber"] == number)
+            .unwrap()["InvoiceID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (old7, old8) = (id_of("OLD-7"), id_of("OLD-8"));
+    // An earlier sync wrote Xero's id into two CRM invoices; two others both
+    // claim one Xero invoice.
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        serde_json::json!([
+            {"id": "5725767000001101002", "Xero_Invoice_ID": old7},
+            {"id": "5725767000001101003", "Xero_Invoice_ID": old8},
+            {"id": "5725767000001101004", "Xero_Invoice_ID": old8},
+        ]),
+    )
+    .await;
+    let mut project = harness::load(
+        &harness::root().join("examples/zoho-crm-to-xero/full.yaml"),
+        &[],
+    );
+    syncwright::commands::point_at_sandbox(&mut project, &sandbox.base_url(), 60.0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let registry = syncwright_connectors::registry();
+    let mut results: HashMap<String, Vec<syncwright_engine::pipeline::LinkMatch>> = HashMap::new();
+    for module in project
+        .modules
+        .iter()
+        .filter(|m| ["accounts", "products", "invoices"].contains(&m.name.as_str()))
+    {
+        let ctx = |name: &str| syncwright_engine::connector::ConnectorContext {
+            base_dir: project.base_dir.clone(),
+            connection: name.to_string(),
+        };
+        let crm = &project.connections[&module.source.connection];
+        let target = &project.connections[&module.target.connection];
+        let mut source = registry
+            .get(&crm.kind)
+            .unwrap()
+            .source(&ctx(&crm.name), &crm.options)
+            .unwrap();
+        let mut sink = registry
+            .get(&target.kind)
+            .unwrap()
+            .sink(&ctx(&target.name), &target.options)
+            .unwrap();
+        let matches = syncwright_engine::pipeline::link_existing(
+            module,
+            source.as_mut(),
+            sink.as_mut(),
+            &mut state,
+            false,
+        )
+        .await
+        .unwrap();
+        results.insert(module.name.clone(), matches);
+    }
+    let result = |module: &str, id: &str| {
+        results[module]
+            .iter()
+            .find(|m| m.source_id == id)
+            .unwrap_or_else(|| panic!("{module} {id}"))
+            .clone()
+    };
+    // Contacts: by name (case aside), by email, never between two of one name.
+    assert_eq!(result("accounts", "5725767000000400001").result, "linked");
+    assert_eq!(result("accounts", "5725767000000400002").result, "linked");
+    let initech = result("accounts", "5725767000000400003");
+    assert_eq!(initech.result, "ambiguous", "{initech:?}");
+    assert_eq!(
+        result("accounts", "5725767000000400004").result,
+        "not found"
+    );
+    // Items by code; a product without a code cannot be mapped.
+    let products = &results["products"];
+    assert_eq!(products.iter().filter(|m| m.result == "linked").count(), 6);
+    assert_eq!(
+        products
+            .iter()
+            .filter(|m| m.result == "not mappable")
+            .count(),
+        1
+    );
+    // Invoices: by the stored Xero id, by number; two claims on one invoice conflict.
+    let by_id = result("invoices", "5725767000001101002");
+    assert_eq!(
+        (by_id.result.as_str(), by_id.target_id.as_deref()),
+        ("linked", Some(old7.as_str()))
+    );
+    assert_eq!(result("invoices", "5725767000001101001").result, "linked");
+    for id in ["5725767000001101003", "5725767000001101004"] {
+        let claimed = result("invoices", id);
+        assert_eq!(claimed.result, "conflict", "{claimed:?}");
+    }
+    assert_eq!(state.links("accounts").unwrap().len(), 2);
+    assert_eq!(state.links("products").unwrap().len(), 6);
+    assert_eq!(state.links("invoices").unwrap().len(), 2);
+    sandbox.shutdown().await;
+}

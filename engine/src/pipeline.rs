@@ -81,6 +81,9 @@ pub enum PipelineError {
     /// The state store failed; the run stops rather than risk a duplicate.
     #[error("{0}")]
     State(#[from] StateError),
+    /// `link`: the target cannot look up what it holds of this resource.
+    #[error("{0}")]
+    CannotLookUp(String),
 }
 
 /// What a module run produced besides the report.
@@ -705,13 +708,21 @@ pub async fn link_existing(
                 });
                 continue;
             }
+            // The target id an earlier sync wrote back into the record.
+            let stored = module
+                .write_back
+                .as_ref()
+                .and_then(|w| w.target_id.as_deref())
+                .and_then(|field| record[field].as_str())
+                .filter(|id| !id.is_empty())
+                .map(str::to_string);
             match outcome.payload {
                 Some(payload) => candidates.push((
                     outcome.label,
                     LoadItem {
                         source_id,
                         payload,
-                        target_id: None,
+                        target_id: stored,
                     },
                 )),
                 None => matches.push(LinkMatch {
@@ -731,15 +742,40 @@ pub async fn link_existing(
             .find_existing(&module.target.resource, &loads, FindPurpose::Adopt)
             .await?
         else {
-            return Err(PipelineError::Connector(ConnectorError::Config(format!(
+            return Err(PipelineError::CannotLookUp(format!(
                 "{} cannot look up existing {}",
                 sink.describe(),
                 module.target.resource
-            ))));
+            )));
         };
+        // A target matched to two records, or already linked to another,
+        // is a conflict for each: never guessed.
+        let mut claims: std::collections::HashMap<String, usize> = Default::default();
+        for r in found.iter().flatten().filter(|r| r.ok) {
+            if let Some(id) = &r.target_id {
+                *claims.entry(id.clone()).or_default() += 1;
+            }
+        }
         let mut links = Vec::new();
         for ((label, item), result) in candidates.into_iter().zip(found) {
+            let taken = match result.as_ref().and_then(|r| r.target_id.as_ref()) {
+                Some(id) if claims.get(id).copied().unwrap_or(0) > 1 => {
+                    Some(format!("{id} matches several records of this run"))
+                }
+                Some(id) => state
+                    .link_to(&module.name, id)?
+                    .filter(|l| l.source_id != item.source_id)
+                    .map(|l| format!("{id} is already linked to record {}", l.source_id)),
+                None => None,
+            };
             let entry = match result {
+                Some(r) if r.ok && r.target_id.is_some() && taken.is_some() => LinkMatch {
+                    source_id: item.source_id,
+                    label,
+                    result: "conflict".into(),
+                    target_id: None,
+                    detail: taken,
+                },
                 Some(r) if r.ok && r.target_id.is_some() => {
                     links.push(Link {
                         module: module.name.clone(),

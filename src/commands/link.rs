@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use syncwright_engine::pipeline::link_existing;
+use syncwright_engine::pipeline::{link_existing, PipelineError};
 use syncwright_engine::state::SqliteStore;
 
 use super::plan::connect;
@@ -78,18 +78,23 @@ pub fn link(args: LinkArgs) -> u8 {
             let mut sink = connect(&project, &registry, &module.target.connection, false)?
                 .1
                 .expect("sink");
-            link_existing(
-                module,
-                source.as_mut(),
-                sink.as_mut(),
-                &mut store,
-                args.dry_run,
+            Ok::<_, PipelineError>(
+                link_existing(
+                    module,
+                    source.as_mut(),
+                    sink.as_mut(),
+                    &mut store,
+                    args.dry_run,
+                )
+                .await,
             )
-            .await
-            .map_err(|e| syncwright_engine::connector::ConnectorError::Remote(e.to_string()))
         });
-        match result {
+        match result.and_then(|r| r) {
             Ok(matches) => report.push((module.name.clone(), matches)),
+            // Every module: those whose target cannot be looked up are left out, said so.
+            Err(PipelineError::CannotLookUp(why)) if args.module.is_none() => {
+                eprintln!("warning: module `{}` left out: {why}", module.name);
+            }
             Err(e) => {
                 eprintln!("error: module `{}`: {e}", module.name);
                 return EXIT_FAILED;

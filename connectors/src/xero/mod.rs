@@ -5,6 +5,7 @@
 mod client;
 mod config;
 mod errors;
+mod existing;
 mod organisation;
 mod pacer;
 mod sink;

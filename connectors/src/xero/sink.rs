@@ -73,7 +73,12 @@ fn number_field(resource: &str) -> Option<&'static str> {
 /// One element of Xero's answer as a load result. `sent` is the payload
 /// that was sent for it (to name the fields Xero's messages concern), and
 /// `update` says whether it changed an existing record.
-fn element_result(resource: &str, element: &Value, sent: &Value, update: bool) -> LoadResult {
+pub(super) fn element_result(
+    resource: &str,
+    element: &Value,
+    sent: &Value,
+    update: bool,
+) -> LoadResult {
     let errors: Vec<String> = element["ValidationErrors"]
         .as_array()
         .into_iter()
@@ -116,7 +121,7 @@ fn element_result(resource: &str, element: &Value, sent: &Value, update: bool) -
 /// the document `sent` stands for: same contact and, when resuming our own
 /// create, same date and number of lines. A number alone may belong to
 /// another document (one typed by hand in Xero).
-fn same_document(found: &Value, sent: &Value, purpose: FindPurpose) -> bool {
+pub(super) fn same_document(found: &Value, sent: &Value, purpose: FindPurpose) -> bool {
     let text = |v: &Value| v.as_str().map(|s| s.trim().to_lowercase());
     let contact_matches = match (
         text(&sent["Contact"]["ContactID"]),
@@ -318,77 +323,7 @@ impl Sink for XeroSink {
         items: &[LoadItem],
         purpose: FindPurpose,
     ) -> Result<Option<Vec<Option<LoadResult>>>, ConnectorError> {
-        if resource != "Invoices" {
-            return Ok(None);
-        }
-        let numbers: Vec<&str> = items
-            .iter()
-            .filter_map(|i| i.payload["InvoiceNumber"].as_str())
-            .collect();
-        if numbers.len() != items.len() {
-            // Without a number for every record there is no reliable lookup.
-            return Ok(None);
-        }
-        let mut found: std::collections::HashMap<String, Vec<Value>> =
-            std::collections::HashMap::new();
-        for chunk in numbers.chunks(25) {
-            let query = [("InvoiceNumbers", chunk.join(","))];
-            let (status, body) = self
-                .org
-                .client
-                .call(Method::GET, "Invoices", &query, None, None)
-                .await
-                .map_err(ConnectorError::Remote)?;
-            if !status.is_success() {
-                return Err(ConnectorError::Remote(format!(
-                    "Xero GET Invoices: HTTP {status}: {}",
-                    problem_text(&body)
-                )));
-            }
-            for invoice in body["Invoices"].as_array().into_iter().flatten() {
-                // A bill (ACCPAY) may carry the same number as a sales invoice.
-                if invoice["Status"] == "DELETED" || invoice["Type"] != "ACCREC" {
-                    continue;
-                }
-                if let Some(n) = invoice["InvoiceNumber"].as_str() {
-                    found
-                        .entry(n.to_string())
-                        .or_default()
-                        .push(invoice.clone());
-                }
-            }
-        }
-        Ok(Some(
-            items
-                .iter()
-                .map(|item| {
-                    let n = item.payload["InvoiceNumber"].as_str()?;
-                    let invoices = found.get(n)?;
-                    let ids = || {
-                        invoices
-                            .iter()
-                            .filter_map(|i| i["InvoiceID"].as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    Some(match invoices.as_slice() {
-                        [invoice] if same_document(invoice, &item.payload, purpose) => {
-                            element_result(resource, invoice, &item.payload, false)
-                        }
-                        [invoice] => LoadResult::failed(vec![format!(
-                            "conflict: Xero holds {n} ({}) for \"{}\" dated {}, which is not this record's invoice",
-                            ids(),
-                            invoice["Contact"]["Name"].as_str().unwrap_or("?"),
-                            invoice["DateString"].as_str().unwrap_or("?"),
-                        )]),
-                        _ => LoadResult::failed(vec![format!(
-                            "ambiguous: several Xero invoices carry {n} ({})",
-                            ids()
-                        )]),
-                    })
-                })
-                .collect(),
-        ))
+        super::existing::find(&self.org, resource, items, purpose).await
     }
 
     async fn finish(&mut self) -> Result<(), ConnectorError> {

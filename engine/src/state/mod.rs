@@ -140,6 +140,8 @@ pub trait StateStore: Send {
     fn link(&self, module: &str, source_id: &str) -> Result<Option<Link>, StateError>;
     /// Every link of a module.
     fn links(&self, module: &str) -> Result<Vec<Link>, StateError>;
+    /// The link of a module to one target record, if a source record has it.
+    fn link_to(&self, module: &str, target_id: &str) -> Result<Option<Link>, StateError>;
     /// Records links, replacing earlier ones of the same records.
     fn save_links(&mut self, links: &[Link]) -> Result<(), StateError>;
     /// The module's cursor (high-water mark of the last complete run).

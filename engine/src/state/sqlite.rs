@@ -230,6 +230,19 @@ impl StateStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn link_to(&self, module: &str, target_id: &str) -> Result<Option<Link>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {LINK_COLUMNS} FROM links WHERE module = ?1 AND target_id = ?2 LIMIT 1"
+                ),
+                params![module, target_id],
+                link_from_row,
+            )
+            .optional()?)
+    }
+
     fn save_links(&mut self, links: &[Link]) -> Result<(), StateError> {
         let tx = self.conn.transaction()?;
         save_links_in(&tx, links)?;
