@@ -243,6 +243,33 @@ fn a_foreign_state_file_is_refused_not_reset() {
 }
 
 #[test]
+fn a_state_store_this_build_lacks_is_named_not_mistaken_for_a_file() {
+    let dir = example_copy();
+    let project = dir.path().join(EXAMPLE);
+    let text_of = std::fs::read_to_string(&project).unwrap();
+    std::fs::write(
+        &project,
+        format!("{text_of}\nstate: postgres://sync@db.internal/syncwright\n"),
+    )
+    .unwrap();
+    for command in ["run", "status"] {
+        let out = syncwright(&[command, "--config", project.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("`postgres://...` is not part of this build"),
+            "{command}: {stderr}"
+        );
+    }
+    assert!(
+        !dir.path()
+            .join("examples/zoho-crm-to-xero/postgres:")
+            .exists(),
+        "no file made of the URL"
+    );
+}
+
+#[test]
 fn schemas_are_current_and_shipped_yaml_points_at_them() {
     let out = syncwright(&["schema", "mapping"]);
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -196,7 +196,14 @@ impl Project {
             return Err(diagnostics);
         }
         Ok(Project {
-            state: project.state.as_ref().map(|s| base_dir.join(s)),
+            // A path relative to the project file, or a URL as written.
+            state: project.state.as_ref().map(|s| {
+                if s.contains("://") {
+                    PathBuf::from(s)
+                } else {
+                    base_dir.join(s)
+                }
+            }),
             path: options.config.clone(),
             base_dir,
             settings,

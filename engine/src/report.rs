@@ -214,10 +214,10 @@ impl<W: Write> Reporter for TableReport<W> {
                 0,
                 format!(
                     "refused, target keeps its last accepted state: {}",
-                    load.messages.join("; ")
+                    load_messages(load)
                 ),
             ),
-            (Some(load), _) => details.insert(0, format!("failed: {}", load.messages.join("; "))),
+            (Some(load), _) => details.insert(0, format!("failed: {}", load_messages(load))),
             (None, Verdict::Sync) => match outcome.action {
                 Some(Action::Unchanged) => details.insert(0, "unchanged, nothing to send".into()),
                 Some(Action::Update) => {
@@ -277,4 +277,19 @@ impl<W: Write> Reporter for TableReport<W> {
         }
         writeln!(self.out, "{line}\n")
     }
+}
+
+/// The target's messages, each with the field it concerns when known.
+fn load_messages(load: &crate::outcome::LoadResult) -> String {
+    if load.errors.is_empty() {
+        return load.messages.join("; ");
+    }
+    load.errors
+        .iter()
+        .map(|e| match &e.field {
+            Some(field) => format!("{} ({field})", e.message),
+            None => e.message.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

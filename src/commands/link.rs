@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use syncwright_engine::pipeline::{link_existing, PipelineError};
-use syncwright_engine::state::SqliteStore;
 
 use super::plan::connect;
 use super::{load_project, OutputFormat, EXIT_CONFIG, EXIT_FAILED};
@@ -61,7 +60,7 @@ pub fn link(args: LinkArgs) -> u8 {
         );
         return EXIT_CONFIG;
     }
-    let mut store = match SqliteStore::open(&project.state_path()) {
+    let mut store = match syncwright_engine::state::open(&project.state_path()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -83,7 +82,7 @@ pub fn link(args: LinkArgs) -> u8 {
                     module,
                     source.as_mut(),
                     sink.as_mut(),
-                    &mut store,
+                    store.as_mut(),
                     args.dry_run,
                 )
                 .await,

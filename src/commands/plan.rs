@@ -7,7 +7,7 @@ use syncwright_connectors::file::FileSource;
 use syncwright_engine::connector::{ConnectorContext, ConnectorError, Sink, Source};
 use syncwright_engine::pipeline::{run_module, PipelineOptions, Reporter, SyncMode};
 use syncwright_engine::report::{JsonReport, TableReport};
-use syncwright_engine::state::{SqliteStore, StateError, StateStore};
+use syncwright_engine::state::{self, StateError, StateStore};
 use syncwright_engine::{Module, Project};
 
 use super::{color_for, load_project, OutputFormat, EXIT_CONFIG, EXIT_FAILED};
@@ -182,7 +182,7 @@ async fn run_all(
             module,
             source.as_mut(),
             sink.as_deref_mut(),
-            store.as_mut().map(|s| s as &mut dyn StateStore),
+            store.as_deref_mut(),
             &options,
             report,
         )
@@ -255,12 +255,12 @@ fn print_rule_costs(modules: &[&Module]) {
 }
 
 /// The project's state store: created by `run`, read (if it exists) by `plan`.
-fn open_state(project: &Project, create: bool) -> Result<Option<SqliteStore>, u8> {
+fn open_state(project: &Project, create: bool) -> Result<Option<Box<dyn StateStore>>, u8> {
     let path = project.state_path();
-    if !create && !path.exists() {
+    if !create && !state::exists(&path) {
         return Ok(None);
     }
-    SqliteStore::open(&path).map(Some).map_err(state_failed)
+    state::open(&path).map(Some).map_err(state_failed)
 }
 
 fn state_failed(err: StateError) -> u8 {

@@ -2,19 +2,22 @@
 
 use std::path::Path;
 
-use syncwright_engine::state::{SqliteStore, StateStore};
+use syncwright_engine::state::{self, StateStore};
 
 use super::sandbox::Attached;
 use super::{load_project, OutputFormat, PlanArgs, EXIT_FAILED};
 
+/// A project, its state store, and the sandbox kept alive for it.
+type Opened = (
+    syncwright_engine::Project,
+    Box<dyn StateStore>,
+    Option<Attached>,
+);
+
 /// The project and its state store; with a sandbox, the store of runs
 /// against it (kept apart for `--sandbox-url`, temporary for `--sandbox`,
 /// whose sandbox starts empty each time).
-fn open(
-    config: &Path,
-    sandbox: bool,
-    sandbox_url: Option<&str>,
-) -> Result<(syncwright_engine::Project, SqliteStore, Option<Attached>), u8> {
+fn open(config: &Path, sandbox: bool, sandbox_url: Option<&str>) -> Result<Opened, u8> {
     let mut project = load_project(config, &[])?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -26,7 +29,7 @@ fn open(
             EXIT_FAILED
         })?;
     let path = project.state_path();
-    let store = SqliteStore::open(&path).map_err(|e| {
+    let store = state::open(&path).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_FAILED
     })?;

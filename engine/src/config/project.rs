@@ -21,7 +21,8 @@ pub struct ProjectFile {
     pub settings: super::Settings,
     /// The modules to sync, in the order given.
     pub modules: Vec<ModuleRef>,
-    /// Where the embedded state store lives (relative to this file).
+    /// Where the state store lives: a SQLite file (relative to this file;
+    /// `.syncwright/state.db` by default), or a store's URL.
     #[serde(default)]
     pub state: Option<String>,
 }

@@ -34,6 +34,9 @@ pub enum StateError {
     /// Any other storage failure.
     #[error("state store: {0}")]
     Storage(String),
+    /// The project names a kind of store this build does not have.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<rusqlite::Error> for StateError {
@@ -193,6 +196,32 @@ pub trait StateStore: Send {
         source_id: &str,
         error: Option<&str>,
     ) -> Result<(), StateError>;
+}
+
+/// Opens the store the project's `state:` names: a SQLite file path (the
+/// embedded default), or a URL. `postgres://` is reserved for a shared
+/// PostgreSQL store, which this build does not have: said so, never
+/// mistaken for a file.
+pub fn open(location: &std::path::Path) -> Result<Box<dyn StateStore>, StateError> {
+    let text = location.to_string_lossy();
+    match text.split_once("://") {
+        None => Ok(Box::new(SqliteStore::open(location)?)),
+        Some(("sqlite", path)) => Ok(Box::new(SqliteStore::open(std::path::Path::new(path))?)),
+        Some((scheme, _)) => Err(StateError::Unsupported(format!(
+            "state store `{scheme}://...` is not part of this build: give `state:` a SQLite file path"
+        ))),
+    }
+}
+
+/// True when `location` names a store that exists already (a file), or is
+/// not a file at all (a server, which `open` reaches or refuses).
+pub fn exists(location: &std::path::Path) -> bool {
+    let text = location.to_string_lossy();
+    match text.split_once("://") {
+        None => location.exists(),
+        Some(("sqlite", path)) => std::path::Path::new(path).exists(),
+        Some(_) => true,
+    }
 }
 
 /// Hash of a payload, stable across runs and machines (FNV-1a 64 over canonical JSON).
