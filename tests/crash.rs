@@ -21,22 +21,6 @@ use std::time::Duration;
 use syncwright_engine::state::{SqliteStore, StateStore};
 use syncwright_sandbox::{SandboxConfig, XeroLimits};
 
-/// Copies the example project with the shipped mappings and rules.
-fn example_copy() -> tempfile::TempDir {
-    let root = harness::root();
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["mappings", "rules/invoices", "examples/zoho-crm-to-xero"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-    dir
-}
-
 fn run(config: &Path, url: &str, crash: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncwright"));
     cmd.args([
@@ -76,8 +60,7 @@ async fn killed_runs_never_duplicate_or_lose_an_invoice() {
     })
     .await;
     let url = sandbox.base_url();
-    let dir = example_copy();
-    let config = dir.path().join("examples/zoho-crm-to-xero/syncwright.yaml");
+    let (dir, config) = harness::example_copy();
 
     // Named points, each at several batches: before the request, between
     // Xero's answer and the state commit, after it, while settling the
@@ -243,7 +226,7 @@ async fn unnumbered_invoices_are_replayed_with_their_key_never_created_twice() {
     })
     .await;
     let url = sandbox.base_url();
-    let dir = example_copy();
+    let (dir, config) = harness::example_copy();
     let mapping = dir.path().join("mappings/invoices.yaml");
     let text = std::fs::read_to_string(&mapping).unwrap();
     let unnumbered: String = text
@@ -253,7 +236,6 @@ async fn unnumbered_invoices_are_replayed_with_their_key_never_created_twice() {
         .collect();
     assert_ne!(text.len(), unnumbered.len(), "the mapping sent numbers");
     std::fs::write(&mapping, unnumbered).unwrap();
-    let config = dir.path().join("examples/zoho-crm-to-xero/syncwright.yaml");
 
     for point in ["after-answer:1", "after-answer:2", "after-answer:1"] {
         let out = run(&config, &url, Some(point)).output().unwrap();

@@ -97,30 +97,12 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
     assert_eq!(live::calls(&sandbox, "PUT", "/xero/api/api.xro"), 0);
 
     // An edit in the CRM, then an incremental run: one update, in place.
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!(
-            "{}/zoho/accounts/oauth/v2/token",
-            sandbox.base_url()
-        ))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", "sandbox-refresh"),
-            ("client_id", "sandbox-client"),
-            ("client_secret", "sandbox-secret"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let edit = http
-        .put(format!("{}/zoho/api/crm/v8/Invoices", sandbox.base_url()))
-        .header("Authorization", format!("Zoho-oauthtoken {}", token["access_token"].as_str().unwrap()))
-        .json(&serde_json::json!({"data": [{"id": "5725767000001101001", "Subject": "Widgets, revised"}]}))
-        .send().await.unwrap();
-    assert!(edit.status().is_success());
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        serde_json::json!([{"id": "5725767000001101001", "Subject": "Widgets, revised"}]),
+    )
+    .await;
     let since = state.cursor("invoices").unwrap();
     assert!(since.is_some());
     sandbox.reset_calls();

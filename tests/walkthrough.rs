@@ -9,26 +9,10 @@ mod harness;
 #[path = "support/live.rs"]
 mod live;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
 use syncwright_sandbox::SandboxConfig;
-
-fn project_copy() -> (tempfile::TempDir, PathBuf) {
-    let root = harness::root();
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["mappings", "rules/invoices", "examples/zoho-crm-to-xero"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-    let config = dir.path().join("examples/zoho-crm-to-xero/syncwright.yaml");
-    (dir, config)
-}
 
 /// Runs the binary with `args` and `--config config --sandbox-url url`;
 /// returns stdout as JSON.
@@ -57,7 +41,7 @@ async fn first_run_nothing_to_do_then_an_edit_synced_incrementally() {
     })
     .await;
     let url = sandbox.base_url();
-    let (_dir, config) = project_copy();
+    let (_dir, config) = harness::example_copy();
     let run = ["run", "--format", "json"];
 
     let first = syncwright(&config, &url, &run).await;

@@ -56,7 +56,9 @@ impl Organisation {
         }
     }
 
-    async fn get(
+    /// The records of a `GET {resource}` (none when Xero answers 304 Not
+    /// Modified to `since`); any other answer than success is an error.
+    pub(super) async fn get(
         &self,
         resource: &str,
         query: &[(&str, String)],

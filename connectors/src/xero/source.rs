@@ -7,13 +7,11 @@
 //! them with `type: date` and the module's cursor can follow `UpdatedDateUTC`.
 
 use async_trait::async_trait;
-use reqwest::Method;
 use serde_json::Value;
 use syncwright_engine::connector::{ConnectorError, ExtractRequest, Source, SourceItem};
 
 use std::sync::Arc;
 
-use super::client::problem_text;
 use super::organisation::Organisation;
 
 /// Xero's page size for `page=` listings.
@@ -61,30 +59,11 @@ impl XeroSource {
         if !ids.is_empty() {
             query.push(("IDs", ids.join(",")));
         }
-        let headers: Vec<(&str, String)> = self
-            .modified_since
-            .iter()
-            .map(|t| ("If-Modified-Since", t.clone()))
-            .collect();
-        let (status, body) = self
+        let records = self
             .org
-            .client
-            .call_with(Method::GET, resource, &query, &headers, None, None)
-            .await
-            .map_err(ConnectorError::Remote)?;
-        if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Vec::new());
-        }
-        if !status.is_success() {
-            return Err(ConnectorError::Remote(format!(
-                "Xero GET {resource}: HTTP {status}: {}",
-                problem_text(&body)
-            )));
-        }
-        Ok(body[resource]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+            .get(resource, &query, self.modified_since.as_deref())
+            .await?;
+        Ok(records
             .into_iter()
             .map(|mut r| {
                 normalise_dates(&mut r);
