@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::config::mapping::{EnrichSpec, SourceSpec, TargetSpec};
 use crate::jsonpath::Selector;
 use crate::outcome::{RecordOutcome, Severity, Verdict, Violation};
-use crate::rules::RuleSet;
+use crate::rules::{RuleCost, RuleSet};
 use crate::script::{json_to_dynamic, RecordScope};
 use crate::transform::{kind_of, Transform};
 
@@ -134,6 +134,19 @@ impl Module {
     /// The engine scripts of this module run on.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Starts counting the time spent in each rule and in mapping expressions.
+    pub fn enable_profiling(&self) {
+        self.source_rules.enable_profiling();
+        self.target_rules.enable_profiling();
+        self.transform.enable_profiling();
+    }
+
+    /// Time spent in mapping expressions (all fields together) over the
+    /// records mapped so far; zero unless profiling is on.
+    pub fn expression_cost(&self) -> RuleCost {
+        self.transform.cost()
     }
 
     /// Evaluates one record: source rules, mapping, target rules. `related`
@@ -263,6 +276,18 @@ impl Module {
         }
         related
     }
+}
+
+/// Sets how many threads evaluate records (the default: one per core, or
+/// `RAYON_NUM_THREADS`). Call it once, before the first run; a second call
+/// fails. Evaluation never nests parallel work inside one record, so the
+/// rule runtime's per-thread report buffer only ever holds one record's
+/// reports.
+pub fn set_evaluation_threads(threads: usize) -> Result<(), String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| format!("cannot set {threads} evaluation threads: {e}"))
 }
 
 /// Compiles the enrichment specs of a mapping file.

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::connector::{ConnectorError, ExtractRequest, LoadItem, Sink, Source, SourceItem};
@@ -127,8 +128,10 @@ pub async fn run_module(
 
     while let Some(items) = source.next_batch().await? {
         fetch_related(module, source, &items, &mut cache).await?;
+        // Records are independent: evaluated on all cores (see
+        // `module::set_evaluation_threads`), collected back in source order.
         let evaluated: Vec<(RecordOutcome, Option<String>)> = items
-            .iter()
+            .par_iter()
             .map(|item| match item {
                 SourceItem::Record(record) => {
                     let related = module.related_for(record, &cache);
