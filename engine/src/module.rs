@@ -158,6 +158,65 @@ impl Module {
         related: &HashMap<String, Value>,
         run: RunContext,
     ) -> RecordOutcome {
+        self.evaluate_with(record, run, || {
+            self.enrichments
+                .iter()
+                .map(|e| {
+                    let value = related.get(&e.name).map_or(Dynamic::UNIT, json_to_dynamic);
+                    (e.name.as_str().into(), value)
+                })
+                .collect()
+        })
+    }
+
+    /// As [`Module::evaluate`], with the related records read from the run's
+    /// cache as they are (what [`Module::related_for`] would copy out first).
+    pub fn evaluate_in_run(
+        &self,
+        record: &Value,
+        found: &RelatedCache,
+        run: RunContext,
+    ) -> RecordOutcome {
+        self.evaluate_with(record, run, || self.related_values(record, found))
+    }
+
+    /// The `related` variable of scripts for `record`: what
+    /// [`Module::related_for`] finds, as Rhai values.
+    fn related_values(&self, record: &Value, found: &RelatedCache) -> Map {
+        let mut related = Map::new();
+        for e in &self.enrichments {
+            let ids = e.ids(record);
+            let lookup = |id: &String| {
+                found
+                    .get(&(e.module.clone(), e.key.clone(), id.clone()))
+                    .and_then(|records| records.first())
+            };
+            let value = if e.many {
+                let mut by_id = Map::new();
+                for id in &ids {
+                    if !by_id.contains_key(id.as_str()) {
+                        if let Some(r) = lookup(id) {
+                            by_id.insert(id.as_str().into(), json_to_dynamic(r));
+                        }
+                    }
+                }
+                Dynamic::from_map(by_id)
+            } else {
+                ids.first()
+                    .and_then(lookup)
+                    .map_or(Dynamic::UNIT, json_to_dynamic)
+            };
+            related.insert(e.name.as_str().into(), value);
+        }
+        related
+    }
+
+    fn evaluate_with(
+        &self,
+        record: &Value,
+        run: RunContext,
+        related: impl FnOnce() -> Map,
+    ) -> RecordOutcome {
         let source_id = self.record_id(record);
         let label = self.record_label(record);
         let shown_id = source_id
@@ -193,11 +252,7 @@ impl Module {
             });
         }
 
-        let mut related_map = Map::new();
-        for e in &self.enrichments {
-            let value = related.get(&e.name).cloned().unwrap_or(Value::Null);
-            related_map.insert(e.name.as_str().into(), json_to_dynamic(&value));
-        }
+        let related_map = related();
         let mut run_map = Map::new();
         run_map.insert(
             "single_record".into(),

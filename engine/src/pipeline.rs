@@ -133,13 +133,10 @@ pub async fn run_module(
         let evaluated: Vec<(RecordOutcome, Option<String>)> = items
             .par_iter()
             .map(|item| match item {
-                SourceItem::Record(record) => {
-                    let related = module.related_for(record, &cache);
-                    (
-                        module.evaluate(record, &related, run),
-                        module.record_modified(record),
-                    )
-                }
+                SourceItem::Record(record) => (
+                    module.evaluate_in_run(record, &cache, run),
+                    module.record_modified(record),
+                ),
                 SourceItem::Unreadable { position, reason } => (unreadable(position, reason), None),
             })
             .collect();

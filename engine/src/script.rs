@@ -158,17 +158,17 @@ pub fn json_to_dynamic(value: &serde_json::Value) -> Dynamic {
             Some(i) => Dynamic::from_int(i),
             None => Dynamic::from_float(n.as_f64().unwrap_or(0.0)),
         },
-        serde_json::Value::String(s) => Dynamic::from(s.clone()),
+        // Straight into Rhai's shared string, without an owned copy first.
+        serde_json::Value::String(s) => Dynamic::from(rhai::ImmutableString::from(s.as_str())),
         serde_json::Value::Array(items) => {
             Dynamic::from_array(items.iter().map(json_to_dynamic).collect())
         }
-        serde_json::Value::Object(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                out.insert(k.as_str().into(), json_to_dynamic(v));
-            }
-            Dynamic::from_map(out)
-        }
+        // JSON objects iterate in key order: the map is built in one pass.
+        serde_json::Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+                .collect::<Map>(),
+        ),
     }
 }
 
