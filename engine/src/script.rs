@@ -58,6 +58,10 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
     engine.set_max_array_size(limits.max_array_size);
     engine.set_max_map_size(limits.max_map_size);
     engine.set_max_expr_depths(64, 32);
+    // Rhai's string interner is one lock shared by every thread, and a thread
+    // that finds it taken sleeps 10 ms: with records evaluated in parallel it
+    // serialised them. Strings are cheap to build; no interner.
+    engine.set_max_strings_interned(0);
     engine.on_print(|text| tracing::info!(target: "syncwright::script", "{text}"));
     engine.on_debug(|text, source, pos| {
         tracing::debug!(target: "syncwright::script", "{} {pos:?}: {text}", source.unwrap_or(""))
