@@ -66,6 +66,26 @@ impl Enrichment {
             })
             .collect()
     }
+
+    /// The related records fetched so far for `record`, with their ids, in
+    /// order: all of them for `ids:`, the first id's for `id:`.
+    pub fn found_in<'a>(
+        &self,
+        record: &Value,
+        cache: &'a RelatedCache,
+    ) -> Vec<(String, &'a Value)> {
+        let ids = self.ids(record);
+        let wanted = if self.many { ids.len() } else { 1 };
+        ids.into_iter()
+            .take(wanted)
+            .filter_map(|id| {
+                let found = cache
+                    .get(&(self.module.clone(), self.key.clone(), id.clone()))?
+                    .first()?;
+                Some((id, found))
+            })
+            .collect()
+    }
 }
 
 /// How the records of one run are being synced.
@@ -185,26 +205,19 @@ impl Module {
     fn related_values(&self, record: &Value, found: &RelatedCache) -> Map {
         let mut related = Map::new();
         for e in &self.enrichments {
-            let ids = e.ids(record);
-            let lookup = |id: &String| {
-                found
-                    .get(&(e.module.clone(), e.key.clone(), id.clone()))
-                    .and_then(|records| records.first())
-            };
+            let records = e.found_in(record, found);
             let value = if e.many {
                 let mut by_id = Map::new();
-                for id in &ids {
+                for (id, r) in records {
                     if !by_id.contains_key(id.as_str()) {
-                        if let Some(r) = lookup(id) {
-                            by_id.insert(id.as_str().into(), json_to_dynamic(r));
-                        }
+                        by_id.insert(id.as_str().into(), json_to_dynamic(r));
                     }
                 }
                 Dynamic::from_map(by_id)
             } else {
-                ids.first()
-                    .and_then(lookup)
-                    .map_or(Dynamic::UNIT, json_to_dynamic)
+                records
+                    .first()
+                    .map_or(Dynamic::UNIT, |(_, r)| json_to_dynamic(r))
             };
             related.insert(e.name.as_str().into(), value);
         }
@@ -312,20 +325,11 @@ impl Module {
     pub fn related_for(&self, record: &Value, found: &RelatedCache) -> HashMap<String, Value> {
         let mut related = HashMap::new();
         for e in &self.enrichments {
-            let ids = e.ids(record);
-            let lookup = |id: &String| {
-                found
-                    .get(&(e.module.clone(), e.key.clone(), id.clone()))
-                    .and_then(|records| records.first())
-            };
+            let records = e.found_in(record, found);
             let value = if e.many {
-                Value::Object(
-                    ids.iter()
-                        .filter_map(|id| lookup(id).map(|r| (id.clone(), r.clone())))
-                        .collect(),
-                )
+                Value::Object(records.into_iter().map(|(id, r)| (id, r.clone())).collect())
             } else {
-                ids.first().and_then(lookup).cloned().unwrap_or(Value::Null)
+                records.first().map_or(Value::Null, |(_, r)| (*r).clone())
             };
             related.insert(e.name.clone(), value);
         }
