@@ -184,6 +184,9 @@ struct RunArgs {
     /// Real seconds per Xero minute in the sandbox (as given to `syncwright sandbox --time-scale`).
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     sandbox_time_scale: f64,
+    /// Threads evaluating records (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 /// `--mode` values.
@@ -219,6 +222,7 @@ impl RunArgs {
             sandbox_url: self.sandbox_url,
             sandbox_time_scale: self.sandbox_time_scale,
             retry: false,
+            threads: self.threads.map(usize::from),
         }
     }
 }

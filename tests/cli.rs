@@ -338,3 +338,67 @@ fn readme_first_command_syncs_the_example_against_the_sandbox() {
     assert_eq!(plan["summary"]["sync"], 9);
     assert!(plan["summary"].get("created").is_none());
 }
+
+#[test]
+fn plan_on_many_threads_keeps_source_order_and_output() {
+    // The example's invoices, thirty times over with new ids: several
+    // batches of records that sync, skip and reject.
+    let crm: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("examples/zoho-crm-to-xero/crm.json").unwrap(),
+    )
+    .unwrap();
+    let mut snapshot = crm.clone();
+    let mut ids = Vec::new();
+    let invoices: Vec<serde_json::Value> = (0..30)
+        .flat_map(|copy| {
+            crm["Invoices"].as_array().unwrap().iter().map(move |inv| {
+                let mut inv = inv.clone();
+                inv["id"] = format!("{}-{copy}", inv["id"].as_str().unwrap()).into();
+                inv
+            })
+        })
+        .inspect(|inv| ids.push(inv["id"].as_str().unwrap().to_string()))
+        .collect();
+    snapshot["Invoices"] = invoices.into();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many.json");
+    std::fs::write(&input, snapshot.to_string()).unwrap();
+    let input = input.to_str().unwrap();
+    let plan = |threads: &str| {
+        let out = syncwright(&[
+            "plan",
+            "--config",
+            EXAMPLE,
+            "--input",
+            input,
+            "--format",
+            "json",
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out.stdout
+    };
+    let one = plan("1");
+    let many = plan("4");
+    assert!(one == many, "outputs differ between 1 and 4 threads");
+    let doc: serde_json::Value = serde_json::from_slice(&many).unwrap();
+    let seen: Vec<&str> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["source_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, ids);
+    let verdicts: std::collections::BTreeSet<&str> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts.len(),
+        3,
+        "sync, skip and reject all present: {verdicts:?}"
+    );
+}

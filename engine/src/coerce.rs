@@ -65,6 +65,8 @@ fn describe(value: &Value) -> String {
 
 fn to_decimal(value: &Value) -> Result<Decimal, String> {
     let text = match value {
+        // Whole numbers convert exactly; others go through their shortest text.
+        Value::Number(n) if n.is_i64() => return Ok(Decimal::from(n.as_i64().expect("is_i64"))),
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_string(),
         other => return Err(format!("expected a number, found {}", kind_of(other))),

@@ -1,5 +1,6 @@
 //! JSONPath selectors compiled once. Plain member chains (`$.a.b[0]`,
-//! `$['$line_tax']`) take a fast path; anything else goes through jsonpath-rust.
+//! `$['$line_tax']`), also with wildcards (`$.a[*].b.id`), take a fast path;
+//! anything else goes through jsonpath-rust.
 
 use jsonpath_rust::parser::model::JpQuery;
 use jsonpath_rust::parser::parse_json_path;
@@ -16,6 +17,8 @@ pub struct Selector {
 #[derive(Debug, Clone)]
 enum Kind {
     Chain(Vec<Step>),
+    /// A chain with at least one `[*]`: every match, in document order.
+    Wildcard(Vec<Step>),
     Query(Box<JpQuery>),
 }
 
@@ -23,6 +26,8 @@ enum Kind {
 enum Step {
     Key(String),
     Index(usize),
+    /// `[*]`: every element of an array, every member value of an object.
+    All,
 }
 
 impl Selector {
@@ -34,6 +39,7 @@ impl Selector {
         }
         let query = parse_json_path(trimmed).map_err(|e| e.to_string())?;
         let kind = match parse_chain(trimmed) {
+            Some(steps) if steps.iter().any(|s| matches!(s, Step::All)) => Kind::Wildcard(steps),
             Some(steps) => Kind::Chain(steps),
             None => Kind::Query(Box::new(query)),
         };
@@ -52,9 +58,24 @@ impl Selector {
     pub fn first<'a>(&self, value: &'a Value) -> Option<&'a Value> {
         match &self.kind {
             Kind::Chain(steps) => walk(steps, value),
+            Kind::Wildcard(steps) => {
+                let mut found = Vec::new();
+                walk_all(steps, value, &mut found);
+                found.into_iter().next()
+            }
             Kind::Query(q) => js_path_process(q, value)
                 .ok()
                 .and_then(|found| found.into_iter().next().map(|r| r.val())),
+        }
+    }
+
+    /// For a plain chain ending on an array: its items, taken from `value`,
+    /// the same document already converted to a Rhai value. `None` for
+    /// anything else (the caller converts from JSON instead).
+    pub fn dynamic_items(&self, value: &rhai::Dynamic) -> Option<Vec<rhai::Dynamic>> {
+        match &self.kind {
+            Kind::Chain(steps) => dynamic_walk(steps, value),
+            Kind::Wildcard(_) | Kind::Query(_) => None,
         }
     }
 
@@ -67,10 +88,62 @@ impl Selector {
                 Some(Value::Null) | None => Vec::new(),
                 Some(other) => vec![other],
             },
+            Kind::Wildcard(steps) => {
+                let mut found = Vec::new();
+                walk_all(steps, value, &mut found);
+                found
+            }
             Kind::Query(q) => js_path_process(q, value)
                 .map(|found| found.into_iter().map(|r| r.val()).collect())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// The items of the array a chain ends on, cloned from a Rhai value.
+fn dynamic_walk(steps: &[Step], value: &rhai::Dynamic) -> Option<Vec<rhai::Dynamic>> {
+    match steps.split_first() {
+        None => value.read_lock::<rhai::Array>().map(|items| items.to_vec()),
+        Some((Step::Key(k), rest)) => {
+            let map = value.read_lock::<rhai::Map>()?;
+            dynamic_walk(rest, map.get(k.as_str())?)
+        }
+        Some((Step::Index(i), rest)) => {
+            let items = value.read_lock::<rhai::Array>()?;
+            dynamic_walk(rest, items.get(*i)?)
+        }
+        Some((Step::All, _)) => None,
+    }
+}
+
+/// Every value a chain with wildcards reaches, in document order.
+fn walk_all<'a>(steps: &[Step], value: &'a Value, found: &mut Vec<&'a Value>) {
+    let Some((step, rest)) = steps.split_first() else {
+        found.push(value);
+        return;
+    };
+    match (step, value) {
+        (Step::Key(k), Value::Object(map)) => {
+            if let Some(v) = map.get(k) {
+                walk_all(rest, v, found);
+            }
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            if let Some(v) = items.get(*i) {
+                walk_all(rest, v, found);
+            }
+        }
+        (Step::All, Value::Array(items)) => {
+            for v in items {
+                walk_all(rest, v, found);
+            }
+        }
+        (Step::All, Value::Object(map)) => {
+            for v in map.values() {
+                walk_all(rest, v, found);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -107,6 +180,9 @@ fn parse_chain(text: &str) -> Option<Vec<Step>> {
             }
             steps.push(Step::Key(key.to_string()));
             rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix("[*]") {
+            steps.push(Step::All);
+            rest = r;
         } else if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']')?;
             let index: usize = r[..end].parse().ok()?;
@@ -144,6 +220,37 @@ mod tests {
             Selector::compile("$.missing.deeper").unwrap().first(&v),
             None
         );
+    }
+
+    #[test]
+    fn wildcards_match_jsonpath_rust() {
+        let v = json!({
+            "lines": [
+                {"p": {"id": "a"}}, {"q": 1}, {"p": {"id": null}}, {"p": {"id": "b"}}, 7
+            ],
+            "m": {"z": {"id": 1}, "a": {"id": 2}},
+            "empty": [],
+            "s": "text"
+        });
+        for path in [
+            "$.lines[*].p.id",
+            "$.lines[*]",
+            "$.lines[*].p",
+            "$.m[*].id",
+            "$.empty[*].id",
+            "$.s[*]",
+            "$.missing[*].id",
+            "$.lines[0].p[*]",
+        ] {
+            let fast = Selector::compile(path).unwrap();
+            assert!(matches!(fast.kind, Kind::Wildcard(_)), "{path}");
+            let query = parse_json_path(path).unwrap();
+            let expected: Vec<&Value> = js_path_process(&query, &v)
+                .map(|found| found.into_iter().map(|r| r.val()).collect())
+                .unwrap_or_default();
+            assert_eq!(fast.all(&v), expected, "{path}");
+            assert_eq!(fast.first(&v), expected.first().copied(), "{path}");
+        }
     }
 
     #[test]

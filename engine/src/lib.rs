@@ -25,6 +25,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod script;
+mod snippet;
 pub mod state;
 pub mod transform;
 pub mod yaml;

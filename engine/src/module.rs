@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::config::mapping::{EnrichSpec, SourceSpec, TargetSpec};
 use crate::jsonpath::Selector;
 use crate::outcome::{RecordOutcome, Severity, Verdict, Violation};
-use crate::rules::RuleSet;
+use crate::rules::{RuleCost, RuleSet};
 use crate::script::{json_to_dynamic, RecordScope};
 use crate::transform::{kind_of, Transform};
 
@@ -65,6 +65,26 @@ impl Enrichment {
                 Value::String(s) if !s.is_empty() => Some(s.clone()),
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
+            })
+            .collect()
+    }
+
+    /// The related records fetched so far for `record`, with their ids, in
+    /// order: all of them for `ids:`, the first id's for `id:`.
+    pub fn found_in<'a>(
+        &self,
+        record: &Value,
+        cache: &'a RelatedCache,
+    ) -> Vec<(String, &'a Value)> {
+        let ids = self.ids(record);
+        let wanted = if self.many { ids.len() } else { 1 };
+        ids.into_iter()
+            .take(wanted)
+            .filter_map(|id| {
+                let found = cache
+                    .get(&(self.module.clone(), self.key.clone(), id.clone()))?
+                    .first()?;
+                Some((id, found))
             })
             .collect()
     }
@@ -141,6 +161,19 @@ impl Module {
         &self.engine
     }
 
+    /// Starts counting the time spent in each rule and in mapping expressions.
+    pub fn enable_profiling(&self) {
+        self.source_rules.enable_profiling();
+        self.target_rules.enable_profiling();
+        self.transform.enable_profiling();
+    }
+
+    /// Time spent in mapping expressions (all fields together) over the
+    /// records mapped so far; zero unless profiling is on.
+    pub fn expression_cost(&self) -> RuleCost {
+        self.transform.cost()
+    }
+
     /// Evaluates one record: source rules, mapping, target rules. `related`
     /// maps each enrichment name to what was found. Never panics on bad data:
     /// anything wrong becomes a violation.
@@ -149,6 +182,58 @@ impl Module {
         record: &Value,
         related: &HashMap<String, Value>,
         run: RunContext,
+    ) -> RecordOutcome {
+        self.evaluate_with(record, run, || {
+            self.enrichments
+                .iter()
+                .map(|e| {
+                    let value = related.get(&e.name).map_or(Dynamic::UNIT, json_to_dynamic);
+                    (e.name.as_str().into(), value)
+                })
+                .collect()
+        })
+    }
+
+    /// As [`Module::evaluate`], with the related records read from the run's
+    /// cache as they are (what [`Module::related_for`] would copy out first).
+    pub fn evaluate_in_run(
+        &self,
+        record: &Value,
+        found: &RelatedCache,
+        run: RunContext,
+    ) -> RecordOutcome {
+        self.evaluate_with(record, run, || self.related_values(record, found))
+    }
+
+    /// The `related` variable of scripts for `record`: what
+    /// [`Module::related_for`] finds, as Rhai values.
+    fn related_values(&self, record: &Value, found: &RelatedCache) -> Map {
+        let mut related = Map::new();
+        for e in &self.enrichments {
+            let records = e.found_in(record, found);
+            let value = if e.many {
+                let mut by_id = Map::new();
+                for (id, r) in records {
+                    if !by_id.contains_key(id.as_str()) {
+                        by_id.insert(id.as_str().into(), json_to_dynamic(r));
+                    }
+                }
+                Dynamic::from_map(by_id)
+            } else {
+                records
+                    .first()
+                    .map_or(Dynamic::UNIT, |(_, r)| json_to_dynamic(r))
+            };
+            related.insert(e.name.as_str().into(), value);
+        }
+        related
+    }
+
+    fn evaluate_with(
+        &self,
+        record: &Value,
+        run: RunContext,
+        related: impl FnOnce() -> Map,
     ) -> RecordOutcome {
         let source_id = self.record_id(record);
         let label = self.record_label(record);
@@ -185,11 +270,7 @@ impl Module {
             });
         }
 
-        let mut related_map = Map::new();
-        for e in &self.enrichments {
-            let value = related.get(&e.name).cloned().unwrap_or(Value::Null);
-            related_map.insert(e.name.as_str().into(), json_to_dynamic(&value));
-        }
+        let related_map = related();
         let mut run_map = Map::new();
         run_map.insert(
             "single_record".into(),
@@ -249,25 +330,28 @@ impl Module {
     pub fn related_for(&self, record: &Value, found: &RelatedCache) -> HashMap<String, Value> {
         let mut related = HashMap::new();
         for e in &self.enrichments {
-            let ids = e.ids(record);
-            let lookup = |id: &String| {
-                found
-                    .get(&(e.module.clone(), e.key.clone(), id.clone()))
-                    .and_then(|records| records.first())
-            };
+            let records = e.found_in(record, found);
             let value = if e.many {
-                Value::Object(
-                    ids.iter()
-                        .filter_map(|id| lookup(id).map(|r| (id.clone(), r.clone())))
-                        .collect(),
-                )
+                Value::Object(records.into_iter().map(|(id, r)| (id, r.clone())).collect())
             } else {
-                ids.first().and_then(lookup).cloned().unwrap_or(Value::Null)
+                records.first().map_or(Value::Null, |(_, r)| (*r).clone())
             };
             related.insert(e.name.clone(), value);
         }
         related
     }
+}
+
+/// Sets how many threads evaluate records (the default: one per core, or
+/// `RAYON_NUM_THREADS`). Call it once, before the first run; a second call
+/// fails. Evaluation never nests parallel work inside one record, so the
+/// rule runtime's per-thread report buffer only ever holds one record's
+/// reports.
+pub fn set_evaluation_threads(threads: usize) -> Result<(), String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| format!("cannot set {threads} evaluation threads: {e}"))
 }
 
 /// Compiles the enrichment specs of a mapping file.

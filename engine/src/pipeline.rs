@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::connector::{
@@ -152,17 +153,19 @@ pub async fn run_module(
 
     while let Some(items) = source.next_batch().await? {
         fetch_related(module, source, state.as_deref(), &items, &mut cache).await?;
+        // Records are independent: evaluated on all cores (see
+        // `module::set_evaluation_threads`), collected back in source order;
+        // each record is also freed there.
         let evaluated: Vec<(RecordOutcome, Option<String>)> = items
-            .iter()
+            .into_par_iter()
             .map(|item| match item {
-                SourceItem::Record(record) => {
-                    let related = module.related_for(record, &cache);
-                    (
-                        module.evaluate(record, &related, run),
-                        module.record_modified(record),
-                    )
+                SourceItem::Record(record) => (
+                    module.evaluate_in_run(&record, &cache, run),
+                    module.record_modified(&record),
+                ),
+                SourceItem::Unreadable { position, reason } => {
+                    (unreadable(&position, &reason), None)
                 }
-                SourceItem::Unreadable { position, reason } => (unreadable(position, reason), None),
             })
             .collect();
         for (mut outcome, modified) in evaluated {

@@ -58,6 +58,10 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
     engine.set_max_array_size(limits.max_array_size);
     engine.set_max_map_size(limits.max_map_size);
     engine.set_max_expr_depths(64, 32);
+    // Rhai's string interner is one lock shared by every thread, and a thread
+    // that finds it taken sleeps 10 ms: with records evaluated in parallel it
+    // serialised them. Strings are cheap to build; no interner.
+    engine.set_max_strings_interned(0);
     engine.on_print(|text| tracing::info!(target: "syncwright::script", "{text}"));
     engine.on_debug(|text, source, pos| {
         tracing::debug!(target: "syncwright::script", "{} {pos:?}: {text}", source.unwrap_or(""))
@@ -158,17 +162,17 @@ pub fn json_to_dynamic(value: &serde_json::Value) -> Dynamic {
             Some(i) => Dynamic::from_int(i),
             None => Dynamic::from_float(n.as_f64().unwrap_or(0.0)),
         },
-        serde_json::Value::String(s) => Dynamic::from(s.clone()),
+        // Straight into Rhai's shared string, without an owned copy first.
+        serde_json::Value::String(s) => Dynamic::from(rhai::ImmutableString::from(s.as_str())),
         serde_json::Value::Array(items) => {
             Dynamic::from_array(items.iter().map(json_to_dynamic).collect())
         }
-        serde_json::Value::Object(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                out.insert(k.as_str().into(), json_to_dynamic(v));
-            }
-            Dynamic::from_map(out)
-        }
+        // JSON objects iterate in key order: the map is built in one pass.
+        serde_json::Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+                .collect::<Map>(),
+        ),
     }
 }
 

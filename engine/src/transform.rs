@@ -2,7 +2,9 @@
 //! that builds one target payload from one source record. This is where a
 //! Zoho field becomes a Xero field.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use indexmap::IndexMap;
 use rhai::{Dynamic, Engine, Scope, AST};
@@ -13,9 +15,11 @@ use crate::config::mapping::{FieldSpec, ValueType};
 use crate::diagnostic::ConfigError;
 use crate::jsonpath::Selector;
 use crate::outcome::{Severity, Violation};
+use crate::rules::RuleCost;
 use crate::script::{
     describe_failure, dynamic_to_json, json_to_dynamic, LookupTables, ScriptLimits,
 };
+use crate::snippet::{Answer, Snippet};
 use crate::yaml::YamlDoc;
 
 /// Names every mapping expression may use (checked at compile time).
@@ -29,6 +33,10 @@ pub struct Transform {
     limits: ScriptLimits,
     lookups: LookupTables,
     money_decimals: u32,
+    /// Records built and nanoseconds spent in expressions, counted when profiling is on.
+    profiling: AtomicBool,
+    records: AtomicU64,
+    nanos: AtomicU64,
 }
 
 pub(crate) struct CompiledField {
@@ -38,14 +46,14 @@ pub(crate) struct CompiledField {
     default: Option<Value>,
     value_type: Option<ValueType>,
     decimals: Option<u32>,
-    when: Option<AST>,
+    when: Option<Snippet>,
     required: bool,
 }
 
 pub(crate) enum ValueSource {
     Path(Vec<Selector>),
     Const(Value),
-    Expr(Vec<Selector>, AST),
+    Expr(Vec<Selector>, Snippet),
     Object(Vec<CompiledField>),
     Each {
         arrays: Vec<Selector>,
@@ -59,12 +67,12 @@ pub(crate) fn compile_snippet(
     doc: &YamlDoc,
     key_path: &str,
     code: &str,
-) -> Result<AST, ConfigError> {
+) -> Result<Snippet, ConfigError> {
     let mut scope = Scope::new();
     for name in EXPRESSION_VARIABLES {
         scope.push_dynamic(name, Dynamic::UNIT);
     }
-    engine.compile_with_scope(&scope, code).map_err(|err| {
+    let ast: AST = engine.compile_with_scope(&scope, code).map_err(|err| {
         let pos = err.position();
         let at = match (pos.line(), pos.position()) {
             (Some(l), Some(c)) => format!(" (line {l}, column {c} of the expression)"),
@@ -77,7 +85,8 @@ pub(crate) fn compile_snippet(
             key_path,
         )
         .with_help("expressions see `record`, `line`, `value`, `related`, `settings` and `run`")
-    })
+    })?;
+    Ok(Snippet::new(code, ast))
 }
 
 /// Compiles the `fields` map of a mapping file.
@@ -217,7 +226,7 @@ fn compile_field(
             .map(|p| compile_selectors(p, doc, &format!("{key_path}.path"), errors))
             .unwrap_or_default();
         match compile_snippet(engine, doc, &format!("{key_path}.expr"), code) {
-            Ok(ast) => ValueSource::Expr(paths, ast),
+            Ok(snippet) => ValueSource::Expr(paths, snippet),
             Err(e) => {
                 errors.push(e);
                 return None;
@@ -270,6 +279,24 @@ impl Transform {
             limits,
             lookups,
             money_decimals,
+            profiling: AtomicBool::new(false),
+            records: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts counting the time mapping expressions take.
+    pub(crate) fn enable_profiling(&self) {
+        self.profiling.store(true, Ordering::Relaxed);
+    }
+
+    /// Time spent in mapping expressions so far, over the records mapped
+    /// (zero unless profiling is on).
+    pub(crate) fn cost(&self) -> RuleCost {
+        RuleCost {
+            rule: "mapping expressions".into(),
+            calls: self.records.load(Ordering::Relaxed),
+            nanos: self.nanos.load(Ordering::Relaxed),
         }
     }
 
@@ -277,8 +304,18 @@ impl Transform {
     /// `settings` and `run`; it is left as it was found. Every problem found is
     /// returned (the record is then rejected), not just the first.
     pub fn apply(&self, record: &Value, scope: &mut Scope) -> Result<Value, Vec<Violation>> {
+        if self.profiling.load(Ordering::Relaxed) {
+            self.records.fetch_add(1, Ordering::Relaxed);
+        }
         let mut problems = Vec::new();
-        let out = self.build_object(&self.fields, record, scope, "", &mut problems);
+        let out = self.build_object(
+            &self.fields,
+            record,
+            true,
+            scope,
+            &FieldPath::Root,
+            &mut problems,
+        );
         if problems.is_empty() {
             Ok(Value::Object(out))
         } else {
@@ -286,27 +323,26 @@ impl Transform {
         }
     }
 
+    /// `at_record` is true when `current` is the record itself (the `record`
+    /// variable of the scope).
     fn build_object(
         &self,
         fields: &[CompiledField],
         current: &Value,
+        at_record: bool,
         scope: &mut Scope,
-        prefix: &str,
+        prefix: &FieldPath,
         problems: &mut Vec<Violation>,
     ) -> Map<String, Value> {
         let mut out = Map::new();
         for field in fields {
-            let path = if prefix.is_empty() {
-                field.name.clone()
-            } else {
-                format!("{prefix}.{}", field.name)
-            };
-            match self.field_value(field, current, scope, &path, problems) {
+            let path = FieldPath::Field(prefix, &field.name);
+            match self.field_value(field, current, at_record, scope, &path, problems) {
                 Some(Value::Null) | None => {
                     if field.required {
                         problems.push(problem(
                             "MISSING_VALUE",
-                            &path,
+                            &path.to_string(),
                             format!("{path} is required but has no value"),
                         ));
                     }
@@ -323,23 +359,24 @@ impl Transform {
         &self,
         field: &CompiledField,
         current: &Value,
+        at_record: bool,
         scope: &mut Scope,
-        path: &str,
+        path: &FieldPath,
         problems: &mut Vec<Violation>,
     ) -> Option<Value> {
         let raw = match &field.value {
             ValueSource::Const(v) => v.clone(),
             ValueSource::Path(selectors) => first_present(selectors, current),
-            ValueSource::Expr(selectors, ast) => {
+            ValueSource::Expr(selectors, snippet) => {
                 let input = if selectors.is_empty() {
                     Value::Null
                 } else {
                     first_present(selectors, current)
                 };
-                self.eval(ast, scope, json_to_dynamic(&input), path, problems)?
+                self.eval(snippet, scope, &input, path, problems)?
             }
             ValueSource::Object(nested) => {
-                let map = self.build_object(nested, current, scope, path, problems);
+                let map = self.build_object(nested, current, at_record, scope, path, problems);
                 if map.is_empty() {
                     Value::Null
                 } else {
@@ -347,7 +384,9 @@ impl Transform {
                 }
             }
             ValueSource::Each { arrays, item } => {
-                return Some(self.build_each(field, arrays, item, current, scope, path, problems));
+                return Some(self.build_each(
+                    field, arrays, item, current, at_record, scope, path, problems,
+                ));
             }
         };
         let translated = match &field.lookup {
@@ -376,7 +415,11 @@ impl Transform {
                 match coerce(&with_default, ty, decimals) {
                     Ok(v) => v,
                     Err(msg) => {
-                        problems.push(problem("INVALID_VALUE", path, format!("{path}: {msg}")));
+                        problems.push(problem(
+                            "INVALID_VALUE",
+                            &path.to_string(),
+                            format!("{path}: {msg}"),
+                        ));
                         return None;
                     }
                 }
@@ -384,7 +427,7 @@ impl Transform {
             _ => with_default,
         };
         if let Some(when) = &field.when {
-            let keep = self.eval(when, scope, json_to_dynamic(&value), path, problems)?;
+            let keep = self.eval(when, scope, &value, path, problems)?;
             if !truthy(&keep) {
                 return None;
             }
@@ -399,16 +442,17 @@ impl Transform {
         arrays: &[Selector],
         item: &[CompiledField],
         current: &Value,
+        at_record: bool,
         scope: &mut Scope,
-        path: &str,
+        path: &FieldPath,
         problems: &mut Vec<Violation>,
     ) -> Value {
-        let mut found: Option<(String, Vec<&Value>)> = None;
+        let mut found: Option<(&Selector, Vec<&Value>)> = None;
         for selector in arrays {
             if let Some(Value::String(s)) = selector.first(current) {
                 problems.push(problem(
                     "INVALID_VALUE",
-                    path,
+                    &path.to_string(),
                     format!(
                         "{path}: {} is a string, not a list of items: {}",
                         selector.as_str(),
@@ -419,26 +463,38 @@ impl Transform {
             }
             let items = selector.all(current);
             if !items.is_empty() {
-                found = Some((selector.as_str().to_string(), items));
+                found = Some((selector, items));
                 break;
             }
         }
-        let Some((_, items)) = found else {
+        let Some((selector, items)) = found else {
             return Value::Array(Vec::new());
         };
+        // The record is already a Rhai value in the scope: its lines are
+        // cloned from there (shared strings) rather than converted again.
+        let mut lines = at_record
+            .then(|| scope.get("record").and_then(|r| selector.dynamic_items(r)))
+            .flatten()
+            .filter(|lines| lines.len() == items.len())
+            .map(Vec::into_iter);
         let mut out = Vec::with_capacity(items.len());
         for (index, element) in items.into_iter().enumerate() {
-            let element_path = format!("{path}[{index}]");
+            let element_path = FieldPath::Index(path, index);
             let mark = scope.len();
-            scope.push_constant_dynamic("line", json_to_dynamic(element));
+            let line = lines
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or_else(|| json_to_dynamic(element));
+            scope.push_constant_dynamic("line", line);
             let keep = match &field.when {
                 Some(when) => self
-                    .eval(when, scope, Dynamic::UNIT, &element_path, problems)
+                    .eval(when, scope, &Value::Null, &element_path, problems)
                     .is_some_and(|v| truthy(&v)),
                 None => true,
             };
             if keep {
-                let object = self.build_object(item, element, scope, &element_path, problems);
+                let object =
+                    self.build_object(item, element, false, scope, &element_path, problems);
                 out.push(Value::Object(object));
             }
             scope.rewind(mark);
@@ -446,34 +502,68 @@ impl Transform {
         Value::Array(out)
     }
 
+    /// Evaluates an expression with `value` bound; a failure becomes a problem.
     fn eval(
         &self,
-        ast: &AST,
+        snippet: &Snippet,
         scope: &mut Scope,
-        value: Dynamic,
-        path: &str,
+        value: &Value,
+        path: &FieldPath,
         problems: &mut Vec<Violation>,
     ) -> Option<Value> {
+        let started = self.profiling.load(Ordering::Relaxed).then(Instant::now);
+        let result = match snippet.shortcut(value, || self.run(&snippet.ast, scope, value)) {
+            Answer::Value(v) => Ok(v),
+            Answer::Failed(reason) => Err(reason),
+            Answer::RunScript => self.run(&snippet.ast, scope, value),
+        };
+        if let Some(started) = started {
+            self.nanos
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        match result {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                problems.push(problem(
+                    "EXPRESSION_FAILED",
+                    &path.to_string(),
+                    format!("{path}: expression failed: {reason}"),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Runs the script in Rhai; the error is described for people.
+    fn run(&self, ast: &AST, scope: &mut Scope, value: &Value) -> Result<Value, String> {
         let mark = scope.len();
-        scope.push_constant_dynamic("value", value);
+        scope.push_constant_dynamic("value", json_to_dynamic(value));
         if scope.get("line").is_none() {
             scope.push_constant_dynamic("line", Dynamic::UNIT);
         }
         let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, ast);
         scope.rewind(mark);
-        match result {
-            Ok(v) => Some(dynamic_to_json(&v)),
-            Err(err) => {
-                problems.push(problem(
-                    "EXPRESSION_FAILED",
-                    path,
-                    format!(
-                        "{path}: expression failed: {}",
-                        describe_failure(&err, &self.limits)
-                    ),
-                ));
-                None
-            }
+        result
+            .map(|v| dynamic_to_json(&v))
+            .map_err(|err| describe_failure(&err, &self.limits))
+    }
+}
+
+/// Where a field is in the payload (`LineItems[2].UnitAmount`), written out
+/// only when a problem names it.
+enum FieldPath<'a> {
+    Root,
+    Field(&'a FieldPath<'a>, &'a str),
+    Index(&'a FieldPath<'a>, usize),
+}
+
+impl std::fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldPath::Root => Ok(()),
+            FieldPath::Field(FieldPath::Root, name) => f.write_str(name),
+            FieldPath::Field(parent, name) => write!(f, "{parent}.{name}"),
+            FieldPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
         }
     }
 }
