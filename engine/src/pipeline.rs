@@ -19,7 +19,7 @@ use crate::module::{dotted_value, Module, RelatedCache, RunContext};
 use crate::outcome::{
     diff, Action, LoadResult, RecordOutcome, Severity, Summary, Verdict, Violation,
 };
-use crate::state::{now, payload_hash, Failure, Intent, Link, StateError, StateStore};
+use crate::state::{now, payload_hash, Failure, Intent, Link, Settlement, StateError, StateStore};
 
 /// Which records a run may write, as the portal's Sync Mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -481,17 +481,18 @@ async fn load_batch(
             return Ok(());
         }
     };
-    let mut links = Vec::new();
+    // Everything the answer produced is recorded in one transaction.
+    let mut settled = Settlement::default();
     for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
-        if let (Some(state), Some(spec), true) =
-            (state.as_deref_mut(), &module.write_back, writes_back)
-        {
+        if let (Some(spec), true) = (&module.write_back, writes_back) {
             let fields = write_back_fields(spec, item, &result);
             if !fields.is_empty() {
-                state.queue_write_back(&module.name, &item.source_id, &Value::Object(fields))?;
+                settled
+                    .write_backs
+                    .push((item.source_id.clone(), Value::Object(fields)));
             }
         }
-        if let Some(state) = state.as_deref_mut() {
+        if let Some(state) = state.as_deref() {
             if result.ok {
                 if let Some(target_id) = &result.target_id {
                     let verb = if item.target_id.is_some() {
@@ -499,7 +500,7 @@ async fn load_batch(
                     } else {
                         "created"
                     };
-                    links.push(Link {
+                    settled.links.push(Link {
                         module: module.name.clone(),
                         source_id: item.source_id.clone(),
                         target_id: target_id.clone(),
@@ -511,7 +512,7 @@ async fn load_batch(
                         refused_hash: None,
                     });
                 }
-                state.clear_failure(&module.name, &item.source_id)?;
+                settled.cleared.push(item.source_id.clone());
             } else if let (true, Some(mut link)) = (
                 result.refused && item.target_id.is_some(),
                 state.link(&module.name, &item.source_id)?,
@@ -521,22 +522,21 @@ async fn load_batch(
                 link.refused_hash = Some(hash.clone());
                 link.last_outcome = format!("refused: {}", result.messages.join("; "));
                 link.updated_at = now();
-                links.push(link);
-                state.clear_failure(&module.name, &item.source_id)?;
+                settled.links.push(link);
+                settled.cleared.push(item.source_id.clone());
             } else {
-                state.record_failure(
-                    &module.name,
-                    &item.source_id,
-                    &result.messages.join("; "),
-                    Some(&item.payload),
-                )?;
+                settled.failures.push((
+                    item.source_id.clone(),
+                    result.messages.join("; "),
+                    Some(item.payload.clone()),
+                ));
             }
         }
         queue[i].outcome.load = Some(result);
         queue[i].loads = false;
     }
-    if let (Some(state), Some(id)) = (state, intent_id) {
-        state.close_intent(id, &links)?;
+    if let Some(state) = state {
+        state.settle(&module.name, intent_id, &settled)?;
     }
     crash_point("after-commit");
     Ok(())
@@ -614,9 +614,12 @@ async fn flush_write_backs(
         match source.write_back(&module.source.module, &updates).await {
             Ok(results) => {
                 crash_point("write-back");
-                for ((id, _), result) in updates.iter().zip(results) {
-                    state.finish_write_back(&module.name, id, result.err().as_deref())?;
-                }
+                let finished: Vec<(String, Option<String>)> = updates
+                    .iter()
+                    .zip(results)
+                    .map(|((id, _), result)| (id.clone(), result.err()))
+                    .collect();
+                state.finish_write_backs(&module.name, &finished)?;
             }
             Err(err) => {
                 tracing::warn!(module = %module.name, "write-back postponed: {err}");

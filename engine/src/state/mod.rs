@@ -122,6 +122,19 @@ pub struct Intent {
     pub created_at: String,
 }
 
+/// What one batch's answer produced, recorded at once by [`StateStore::settle`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settlement {
+    /// Links made or changed.
+    pub links: Vec<Link>,
+    /// Fields to write back into source records, by source id.
+    pub write_backs: Vec<(String, serde_json::Value)>,
+    /// Records that went through: their failures are forgotten.
+    pub cleared: Vec<String>,
+    /// Records that failed: source id, reason, the payload refused.
+    pub failures: Vec<(String, String, Option<serde_json::Value>)>,
+}
+
 /// One run, for `syncwright history`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -177,6 +190,14 @@ pub trait StateStore: Send {
     fn close_intent(&mut self, id: i64, links: &[Link]) -> Result<(), StateError>;
     /// Intents left open by a run that died.
     fn open_intents(&self) -> Result<Vec<Intent>, StateError>;
+    /// Records all a batch's answer produced and closes its intent, in one
+    /// transaction: links, write-backs queued, failures recorded or cleared.
+    fn settle(
+        &mut self,
+        module: &str,
+        intent: Option<i64>,
+        settlement: &Settlement,
+    ) -> Result<(), StateError>;
     /// Queues fields to write back into a source record (replacing older ones).
     fn queue_write_back(
         &mut self,
@@ -189,12 +210,12 @@ pub trait StateStore: Send {
         &self,
         module: &str,
     ) -> Result<Vec<(String, serde_json::Value)>, StateError>;
-    /// Clears a write-back the source accepted, or counts a failed attempt.
-    fn finish_write_back(
+    /// Clears the write-backs the source accepted and counts a failed
+    /// attempt (with its error) for the others, in one transaction.
+    fn finish_write_backs(
         &mut self,
         module: &str,
-        source_id: &str,
-        error: Option<&str>,
+        results: &[(String, Option<String>)],
     ) -> Result<(), StateError>;
 }
 

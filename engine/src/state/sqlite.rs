@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now, Failure, Intent, Link, RunRecord, StateError, StateStore};
+use super::{now, Failure, Intent, Link, RunRecord, Settlement, StateError, StateStore};
 
 /// Marks a SQLite file as syncwright's (`PRAGMA application_id`, "SYNC").
 const APPLICATION_ID: i64 = 0x5359_4E43;
@@ -210,6 +210,37 @@ fn save_links_in(conn: &Connection, links: &[Link]) -> rusqlite::Result<()> {
     Ok(())
 }
 
+fn record_failure_in(
+    conn: &Connection,
+    module: &str,
+    source_id: &str,
+    reason: &str,
+    payload: Option<&serde_json::Value>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO failures (module, source_id, reason, attempts, payload, updated_at)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5)
+         ON CONFLICT (module, source_id) DO UPDATE SET reason = ?3, attempts = attempts + 1,
+         payload = ?4, updated_at = ?5",
+        params![module, source_id, reason, payload.map(json_text), now()],
+    )?;
+    Ok(())
+}
+
+fn queue_write_back_in(
+    conn: &Connection,
+    module: &str,
+    source_id: &str,
+    fields: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO writebacks (module, source_id, fields, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (module, source_id) DO UPDATE SET fields = ?3, updated_at = ?4",
+        params![module, source_id, json_text(fields), now()],
+    )?;
+    Ok(())
+}
+
 impl StateStore for SqliteStore {
     fn link(&self, module: &str, source_id: &str) -> Result<Option<Link>, StateError> {
         Ok(self
@@ -309,13 +340,7 @@ impl StateStore for SqliteStore {
         reason: &str,
         payload: Option<&serde_json::Value>,
     ) -> Result<(), StateError> {
-        self.conn.execute(
-            "INSERT INTO failures (module, source_id, reason, attempts, payload, updated_at)
-             VALUES (?1, ?2, ?3, 1, ?4, ?5)
-             ON CONFLICT (module, source_id) DO UPDATE SET reason = ?3, attempts = attempts + 1,
-             payload = ?4, updated_at = ?5",
-            params![module, source_id, reason, payload.map(json_text), now()],
-        )?;
+        record_failure_in(&self.conn, module, source_id, reason, payload)?;
         Ok(())
     }
 
@@ -365,6 +390,33 @@ impl StateStore for SqliteStore {
         Ok(self.conn.last_insert_rowid())
     }
 
+    fn settle(
+        &mut self,
+        module: &str,
+        intent: Option<i64>,
+        settlement: &Settlement,
+    ) -> Result<(), StateError> {
+        let tx = self.conn.transaction()?;
+        save_links_in(&tx, &settlement.links)?;
+        for (source_id, fields) in &settlement.write_backs {
+            queue_write_back_in(&tx, module, source_id, fields)?;
+        }
+        for source_id in &settlement.cleared {
+            tx.execute(
+                "DELETE FROM failures WHERE module = ?1 AND source_id = ?2",
+                params![module, source_id],
+            )?;
+        }
+        for (source_id, reason, payload) in &settlement.failures {
+            record_failure_in(&tx, module, source_id, reason, payload.as_ref())?;
+        }
+        if let Some(id) = intent {
+            tx.execute("DELETE FROM intents WHERE id = ?1", params![id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn close_intent(&mut self, id: i64, links: &[Link]) -> Result<(), StateError> {
         let tx = self.conn.transaction()?;
         save_links_in(&tx, links)?;
@@ -379,11 +431,7 @@ impl StateStore for SqliteStore {
         source_id: &str,
         fields: &serde_json::Value,
     ) -> Result<(), StateError> {
-        self.conn.execute(
-            "INSERT INTO writebacks (module, source_id, fields, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (module, source_id) DO UPDATE SET fields = ?3, updated_at = ?4",
-            params![module, source_id, json_text(fields), now()],
-        )?;
+        queue_write_back_in(&self.conn, module, source_id, fields)?;
         Ok(())
     }
 
@@ -400,22 +448,26 @@ impl StateStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn finish_write_back(
+    fn finish_write_backs(
         &mut self,
         module: &str,
-        source_id: &str,
-        error: Option<&str>,
+        results: &[(String, Option<String>)],
     ) -> Result<(), StateError> {
-        match error {
-            None => self.conn.execute(
-                "DELETE FROM writebacks WHERE module = ?1 AND source_id = ?2",
-                params![module, source_id],
-            )?,
-            Some(e) => self.conn.execute(
-                "UPDATE writebacks SET attempts = attempts + 1, last_error = ?3 WHERE module = ?1 AND source_id = ?2",
-                params![module, source_id, e],
-            )?,
-        };
+        let tx = self.conn.transaction()?;
+        for (source_id, error) in results {
+            match error {
+                None => tx.execute(
+                    "DELETE FROM writebacks WHERE module = ?1 AND source_id = ?2",
+                    params![module, source_id],
+                )?,
+                Some(e) => tx.execute(
+                    "UPDATE writebacks SET attempts = attempts + 1, last_error = ?3
+                     WHERE module = ?1 AND source_id = ?2",
+                    params![module, source_id, e],
+                )?,
+            };
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -1131,7 +1131,16 @@ impl Org {
             .and_then(|x| x.parse::<u32>().ok())
             .filter(|d| *d == 4)
             .unwrap_or(2);
-        let mut staged = self.clone();
+        // Changes apply in place. With summarizeErrors the request is all or
+        // nothing: the resources a write can touch (its own, contacts made
+        // for it, invoices a payment changes) are kept to be put back.
+        let undo: Option<Vec<(String, Vec<Value>)>> = summarize.then(|| {
+            [resource, "Contacts", "Invoices"]
+                .iter()
+                .filter_map(|r| Some((r.to_string(), self.data.get(*r)?.clone())))
+                .collect()
+        });
+        let staged = &mut *self;
         let mut out = vec![];
         let mut failed = 0usize;
         for el in &elements {
@@ -1220,14 +1229,14 @@ impl Org {
                 }
             }
         }
-        if summarize && failed > 0 {
+        if let (true, Some(undo)) = (failed > 0, undo) {
+            for (r, records) in undo {
+                self.data.insert(r, records);
+            }
             let mut err = api_error(10, "ValidationException", "A validation exception occurred");
             err["Elements"] = Value::Array(out);
             return (400, Some(err));
         }
-        // Keep only the successes (staged holds exactly those).
-        self.data = staged.data;
-        self.rng = staged.rng;
         let mut body = envelope(now);
         body[resource] = Value::Array(out);
         (200, Some(body))
