@@ -13,7 +13,7 @@
 //!   sandbox, cold and with nothing changed, and the share of Xero's ceiling
 //!   reached with its limits on.
 //!
-//! Usage: `syncwright-bench [--quick]` (scripts/bench.sh builds and runs it);
+//! Usage: `syncwright-bench [--quick | --api-only]` (scripts/bench.sh builds and runs it);
 //! `syncwright-bench --floor` is the floor itself. Timings are wall-clock on
 //! a shared machine: read the ratios, measured in the same run.
 
@@ -477,6 +477,11 @@ fn main() {
         ),
     )
     .expect("project file");
+    if std::env::args().any(|a| a == "--api-only") {
+        // Only the API efficiency runs (10,000 invoices).
+        api_efficiency(&bin, &work, &config, &related, &[10_000]);
+        return;
+    }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

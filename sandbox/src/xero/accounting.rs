@@ -40,6 +40,9 @@ pub struct Org {
     /// Records per resource, insertion order.
     pub data: BTreeMap<String, Vec<Value>>,
     rng: StdRng,
+    /// While a write request runs: positions of invoices by lower-cased
+    /// number, so checking 50 numbers does not read every invoice 50 times.
+    numbers: Option<HashMap<String, Vec<usize>>>,
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -81,6 +84,7 @@ impl Org {
             created: now,
             data: RESOURCES.iter().map(|r| (r.to_string(), vec![])).collect(),
             rng: StdRng::seed_from_u64(rng_seed),
+            numbers: None,
         };
         for r in ["Accounts", "TaxRates", "Items", "Contacts"] {
             for (i, rec) in obj
@@ -868,12 +872,21 @@ impl Org {
             .filter(|x| !x.is_empty())
         {
             Some(n) if accrec => {
-                let dup = self.data["Invoices"].iter().any(|i| {
+                let taken = |i: &Value| {
                     s(i, "Type") == Some("ACCREC")
                         && s(i, "InvoiceNumber").is_some_and(|x| x.eq_ignore_ascii_case(n))
                         && s(i, "InvoiceID") != my_id.as_deref()
                         && s(i, "Status") != Some("DELETED")
-                });
+                };
+                let invoices = &self.data["Invoices"];
+                let dup = match &self.numbers {
+                    Some(index) => index
+                        .get(&n.to_lowercase())
+                        .into_iter()
+                        .flatten()
+                        .any(|&at| invoices.get(at).is_some_and(taken)),
+                    None => invoices.iter().any(taken),
+                };
                 if dup {
                     errs.push("Invoice # must be unique.".into());
                 }
@@ -1140,6 +1153,15 @@ impl Org {
                 .filter_map(|r| Some((r.to_string(), self.data.get(*r)?.clone())))
                 .collect()
         });
+        if resource == "Invoices" {
+            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            for (at, invoice) in self.data["Invoices"].iter().enumerate() {
+                if let Some(n) = s(invoice, "InvoiceNumber") {
+                    index.entry(n.to_lowercase()).or_default().push(at);
+                }
+            }
+            self.numbers = Some(index);
+        }
         let staged = &mut *self;
         let mut out = vec![];
         let mut failed = 0usize;
@@ -1212,9 +1234,21 @@ impl Org {
             };
             match res {
                 Ok(v) => {
-                    match existing_idx {
-                        Some(i) => staged.data.get_mut(resource).unwrap()[i] = v.clone(),
-                        None => staged.data.get_mut(resource).unwrap().push(v.clone()),
+                    let records = staged.data.get_mut(resource).unwrap();
+                    let at = match existing_idx {
+                        Some(i) => {
+                            records[i] = v.clone();
+                            i
+                        }
+                        None => {
+                            records.push(v.clone());
+                            records.len() - 1
+                        }
+                    };
+                    if let (Some(index), Some(n)) =
+                        (staged.numbers.as_mut(), s(&v, "InvoiceNumber"))
+                    {
+                        index.entry(n.to_lowercase()).or_default().push(at);
                     }
                     let mut r = render_amounts(&v, unitdp);
                     r["StatusAttributeString"] = json!("OK");
@@ -1229,6 +1263,7 @@ impl Org {
                 }
             }
         }
+        self.numbers = None;
         if let (true, Some(undo)) = (failed > 0, undo) {
             for (r, records) in undo {
                 self.data.insert(r, records);

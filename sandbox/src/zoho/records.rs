@@ -188,9 +188,13 @@ impl ZohoState {
                 );
             }
             let fields = q.get("fields").map(|f| split_fields(f));
+            let by_id: HashMap<&str, &Value> = recs
+                .iter()
+                .filter_map(|r| Some((r["id"].as_str()?, r)))
+                .collect();
             let out: Vec<Value> = ids
                 .iter()
-                .filter_map(|id| recs.iter().find(|r| r["id"] == *id))
+                .filter_map(|id| by_id.get(id).copied())
                 .map(|r| project(r, fields.as_deref(), true))
                 .collect();
             if out.is_empty() {
