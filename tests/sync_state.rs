@@ -305,3 +305,44 @@ async fn a_create_that_cannot_be_verified_is_held_until_retried() {
     assert!(state.failures(Some("invoices")).unwrap().is_empty());
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_never_left_fails_plainly_and_is_sent_by_the_next_run() {
+    let sandbox = live::sandbox(SandboxConfig {
+        crm_seed: live::example_crm(),
+        ..Default::default()
+    })
+    .await;
+    let mut project = live::project(&sandbox, &[]);
+    // A day's cap that the reference reads and contacts use up before the
+    // invoice batch: the batch is refused before anything is sent.
+    project.connections.get_mut("xero").unwrap().options["calls_per_day"] = json!(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = live::store(dir.path());
+    let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(report["summary"]["failed"], 9, "{}", report["summary"]);
+    let message = record(&report, FIRST)["load"]["messages"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("not sent") && message.contains("daily cap"),
+        "{message}"
+    );
+    assert!(sandbox.xero_state("Invoices").is_empty());
+    assert!(
+        state.open_intents().unwrap().is_empty(),
+        "nothing to settle: nothing was sent"
+    );
+    let failures = state.failures(Some("invoices")).unwrap();
+    assert_eq!(failures.len(), 9);
+    assert!(failures.iter().all(|f| !f.is_unsettled()));
+
+    // Another day (a new run without the cap): sent, once.
+    project.connections.get_mut("xero").unwrap().options["calls_per_day"] = json!(null);
+    let again = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
+    assert_eq!(again["summary"]["created"], 9);
+    assert_eq!(sandbox.xero_state("Invoices").len(), 9);
+    assert!(state.failures(Some("invoices")).unwrap().is_empty());
+    sandbox.shutdown().await;
+}

@@ -18,9 +18,14 @@ pub enum ConnectorError {
     /// Reading or writing failed.
     #[error("{0}")]
     Io(String),
-    /// The remote system refused or failed.
+    /// The remote system refused or failed; a write may or may not have
+    /// reached it.
     #[error("{0}")]
     Remote(String),
+    /// The request never left (a daily limit reached, a token refused, a
+    /// lookup it needed failed): the remote system wrote nothing.
+    #[error("{0}")]
+    NotSent(String),
 }
 
 /// One item read from a source: a record, or input that could not be read as one.

@@ -249,7 +249,21 @@ fn tokens(text: &str) -> Vec<String> {
             }
             i += 1;
             let literal: String = chars[start..i.min(chars.len())].iter().collect();
-            out.push(if c == '"' { literal } else { String::new() });
+            if c == '`' {
+                // A template string: the code inside each `${...}` counts.
+                out.push(String::new());
+                let mut rest = literal.as_str();
+                while let Some(open) = rest.find("${") {
+                    let inner = &rest[open + 2..];
+                    let close = inner.find('}').unwrap_or(inner.len());
+                    out.extend(tokens(&inner[..close]));
+                    rest = &inner[close..];
+                }
+            } else if c == '"' {
+                out.push(literal);
+            } else {
+                out.push(String::new());
+            }
         } else {
             if !c.is_whitespace() {
                 out.push(c.to_string());
@@ -281,12 +295,13 @@ mod tests {
             if found?.Account_Name.id != account.id { error("X", "Y", "z") }
             let code = related.products[product.id]?.Product_Code;
             let email = related.primary_contact?.Email ?? record.Email;
+            let text = `Ref ${record.Subject} for ${related.contact.Full_Name}`;
             "#,
         );
         let record: Vec<&str> = d.record.iter().map(String::as_str).collect();
-        assert_eq!(record, ["$line_tax", "Account_Name", "Email"]);
+        assert_eq!(record, ["$line_tax", "Account_Name", "Email", "Subject"]);
         let related = |n: &str| -> Vec<String> { d.related[n].iter().cloned().collect() };
-        assert_eq!(related("contact"), ["Account_Name"]);
+        assert_eq!(related("contact"), ["Account_Name", "Full_Name"]);
         assert_eq!(related("products"), ["Product_Code"]);
         assert_eq!(related("primary_contact"), ["Email"]);
     }

@@ -414,14 +414,17 @@ fn decide_action(
     }
 }
 
-/// The idempotency key of a batch: derived from its content, so a retried
-/// or replayed request carries the same key.
-pub fn idempotency_key(module: &str, items: &[LoadItem]) -> String {
+/// The idempotency key of a batch, made when its intent is: the time (ms
+/// since the epoch, so that a sink can tell when the target will have
+/// forgotten it, and so that the same content sent again later is a new
+/// request) and the batch's content. It is stored with the intent: a replay
+/// carries the same key.
+pub fn idempotency_key(module: &str, items: &[LoadItem], made_ms: i64) -> String {
     let content = serde_json::json!({
         "module": module,
         "items": items.iter().map(|i| serde_json::json!([i.source_id, i.target_id, i.payload])).collect::<Vec<_>>(),
     });
-    format!("syncwright-{module}-{}", payload_hash(&content))
+    format!("syncwright-{made_ms}-{module}-{}", payload_hash(&content))
 }
 
 /// Loads the first `n` waiting outcomes of the queue as one batch.
@@ -449,7 +452,7 @@ async fn load_batch(
         })
         .collect();
     let hashes: Vec<String> = items.iter().map(|i| payload_hash(&i.payload)).collect();
-    let key = idempotency_key(&module.name, &items);
+    let key = idempotency_key(&module.name, &items, chrono::Utc::now().timestamp_millis());
     let intent_id = match state.as_deref_mut() {
         Some(state) => Some(state.open_intent(&Intent {
             id: 0,
@@ -470,6 +473,26 @@ async fn load_batch(
     crash_point("after-answer");
     let results = match answer {
         Ok(results) => results,
+        Err(ConnectorError::NotSent(reason)) => {
+            // Nothing reached the target: the records failed, plainly, and
+            // the intent closes.
+            tracing::warn!(module = %module.name, "batch not sent: {reason}");
+            let mut settled = Settlement::default();
+            for (&i, item) in picked.iter().zip(&items) {
+                settled.failures.push((
+                    item.source_id.clone(),
+                    format!("not sent: {reason}"),
+                    Some(item.payload.clone()),
+                ));
+                queue[i].outcome.load =
+                    Some(LoadResult::failed(vec![format!("not sent: {reason}")]));
+                queue[i].loads = false;
+            }
+            if let Some(state) = state {
+                state.settle(&module.name, intent_id, &settled)?;
+            }
+            return Ok(());
+        }
         Err(err) => {
             // The request may or may not have reached the target: the intent
             // stays open and the next run reconciles it before sending more.
@@ -832,9 +855,10 @@ pub async fn link_existing(
 }
 
 /// How long after a request its idempotency key may be replayed: Xero
-/// remembers keys for about six minutes; past that a replay would be a new
-/// request.
-const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+/// remembers keys for about six minutes, and a replay may first have to
+/// read the organisation's contacts; past that a replay could be a new
+/// request (the Xero client also refuses to send a key that old).
+const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(4);
 
 /// Settles intents a dead run left open, before anything new is sent.
 ///
@@ -870,8 +894,10 @@ async fn reconcile(
         let creates: Vec<usize> = (0..items.len())
             .filter(|&i| items[i].target_id.is_none())
             .collect();
-        // What the target holds of each item, when known.
+        // What the target holds of each item, when known; all the intent
+        // settles into is recorded at once.
         let mut held: Vec<Option<LoadResult>> = vec![None; items.len()];
+        let mut settled = Settlement::default();
         let mut unsettled: Vec<usize> = Vec::new();
         if !creates.is_empty() {
             let wanted: Vec<LoadItem> = creates.iter().map(|&i| items[i].clone()).collect();
@@ -883,43 +909,66 @@ async fn reconcile(
                     for (&i, result) in creates.iter().zip(found) {
                         match result {
                             Some(r) if r.ok => held[i] = Some(r),
-                            Some(r) => state.record_failure(
-                                &module.name,
-                                &items[i].source_id,
-                                &r.messages.join("; "),
-                                Some(&items[i].payload),
-                            )?,
+                            Some(r) => settled.failures.push((
+                                items[i].source_id.clone(),
+                                r.messages.join("; "),
+                                Some(items[i].payload.clone()),
+                            )),
                             None => {}
                         }
                     }
                 }
                 None if intent_age(&intent) < REPLAY_WINDOW => {
-                    let results = sink
+                    match sink
                         .load(&intent.resource, items.clone(), &intent.idempotency_key)
-                        .await?;
-                    for (i, result) in results.into_iter().enumerate() {
-                        if result.ok {
-                            held[i] = Some(result);
+                        .await
+                    {
+                        Ok(results) => {
+                            for (i, result) in results.into_iter().enumerate() {
+                                if result.ok {
+                                    held[i] = Some(result);
+                                }
+                            }
                         }
+                        // Too late to replay safely after all: held, as below.
+                        Err(ConnectorError::NotSent(_)) => unsettled = creates.clone(),
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 None => unsettled = creates.clone(),
             }
         }
         crash_point("reconcile");
-        let mut links = Vec::new();
         for (i, result) in held.into_iter().enumerate() {
             let Some(result) = result else { continue };
             let item = &items[i];
             let Some(target_id) = result.target_id.clone() else {
                 continue;
             };
+            // A target record another source record is linked to is not this one's.
+            if let Some(other) = state
+                .link_to(&module.name, &target_id)?
+                .filter(|l| l.source_id != item.source_id)
+            {
+                settled.failures.push((
+                    item.source_id.clone(),
+                    format!(
+                        "conflict: the target's {} is already linked to record {}",
+                        result.target_number.as_deref().unwrap_or(&target_id),
+                        other.source_id
+                    ),
+                    Some(item.payload.clone()),
+                ));
+                continue;
+            }
             if let (Some(spec), true) = (&module.write_back, writes_back) {
                 let fields = write_back_fields(spec, item, &result);
-                state.queue_write_back(&module.name, &item.source_id, &Value::Object(fields))?;
+                settled
+                    .write_backs
+                    .push((item.source_id.clone(), Value::Object(fields)));
             }
-            state.clear_failure(&module.name, &item.source_id)?;
-            links.push(Link {
+            settled.cleared.push(item.source_id.clone());
+            settled.links.push(Link {
                 module: module.name.clone(),
                 source_id: item.source_id.clone(),
                 target_id,
@@ -932,26 +981,25 @@ async fn reconcile(
             });
         }
         for &i in &unsettled {
-            state.record_failure(
-                &module.name,
-                &items[i].source_id,
-                &format!(
+            settled.failures.push((
+                items[i].source_id.clone(),
+                format!(
                     "{}a create sent at {} was interrupted, and {} cannot look the record up",
                     Failure::UNSETTLED,
                     intent.created_at,
                     sink.describe()
                 ),
-                Some(&items[i].payload),
-            )?;
+                Some(items[i].payload.clone()),
+            ));
         }
         tracing::info!(
             module = %module.name,
-            adopted = links.len(),
+            adopted = settled.links.len(),
             unsettled = unsettled.len(),
             of = items.len(),
             "reconciled an interrupted batch"
         );
-        state.close_intent(intent.id, &links)?;
+        state.settle(&module.name, Some(intent.id), &settled)?;
     }
     Ok(())
 }
@@ -974,7 +1022,10 @@ fn intent_age(intent: &Intent) -> chrono::Duration {
 }
 
 /// Tracks how far the module's cursor may move: the newest modification
-/// time seen, but never past a record that failed to load.
+/// time seen, a second earlier when it is stamped to the second (a source
+/// reads what changed *after* the cursor, so a record changed later within
+/// that same second is read next time, not lost), and never past a record
+/// that failed to load.
 #[derive(Debug, Default)]
 struct CursorTracker {
     newest: Option<String>,
@@ -1005,18 +1056,26 @@ impl CursorTracker {
     }
 
     fn value(&self) -> Option<String> {
-        match (&self.newest, &self.oldest_failed) {
-            (_, Some(failed)) => {
-                // Just before the first failure, so the next run reads it again.
-                let t = chrono::DateTime::parse_from_rfc3339(failed).ok()?
-                    - chrono::Duration::seconds(1);
-                let held = t.to_rfc3339();
-                match &self.newest {
-                    Some(n) if chrono::DateTime::parse_from_rfc3339(n).ok()? < t => Some(n.clone()),
-                    _ => Some(held),
-                }
+        let second_before = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .ok()
+                .map(|t| t - chrono::Duration::seconds(1))
+        };
+        // A time stamped to the second (Zoho) leaves room for another change
+        // in that second; a finer one (Xero's milliseconds) does not.
+        let newest = self.newest.as_deref().and_then(|t| {
+            let parsed = chrono::DateTime::parse_from_rfc3339(t).ok()?;
+            if parsed.timestamp_subsec_nanos() == 0 {
+                second_before(t)
+            } else {
+                Some(parsed)
             }
-            (Some(n), None) => Some(n.clone()),
+        });
+        // Just before the first failure, so the next run reads it again.
+        let held = self.oldest_failed.as_deref().and_then(second_before);
+        match (newest, held) {
+            (Some(n), Some(h)) => Some(n.min(h).to_rfc3339()),
+            (Some(t), None) | (None, Some(t)) => Some(t.to_rfc3339()),
             (None, None) => None,
         }
     }
@@ -1183,6 +1242,6 @@ mod tests {
         c.see(Some("2026-11-02T09:00:00+11:00"), false);
         // 23:00 UTC is later than 09:00 at +11:00 (22:00 UTC): offsets count.
         c.see(Some("2026-11-01T23:00:00+00:00"), false);
-        assert_eq!(c.value().unwrap(), "2026-11-01T23:00:00+00:00");
+        assert_eq!(c.value().unwrap(), "2026-11-01T22:59:59+00:00");
     }
 }

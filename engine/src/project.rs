@@ -197,12 +197,13 @@ impl Project {
         }
         Ok(Project {
             // A path relative to the project file, or a URL as written.
-            state: project.state.as_ref().map(|s| {
-                if s.contains("://") {
-                    PathBuf::from(s)
-                } else {
-                    base_dir.join(s)
+            state: project.state.as_ref().map(|s| match s.split_once("://") {
+                None => base_dir.join(s),
+                // A relative SQLite path is the project's too, wherever the run starts.
+                Some(("sqlite", path)) if Path::new(path).is_relative() => {
+                    PathBuf::from(format!("sqlite://{}", base_dir.join(path).display()))
                 }
+                Some(_) => PathBuf::from(s),
             }),
             path: options.config.clone(),
             base_dir,

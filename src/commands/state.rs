@@ -145,6 +145,9 @@ pub fn retry(mut args: PlanArgs) -> u8 {
         println!("nothing to retry");
         return 0;
     }
+    // Records held back after an interrupted create are sent again only when
+    // named (`--id`): that is the word of someone who looked in the target.
+    let release_unsettled = !args.ids.is_empty();
     let mut code = 0;
     for module in &project.modules {
         let ids: Vec<String> = wanted
@@ -158,7 +161,7 @@ pub fn retry(mut args: PlanArgs) -> u8 {
         args.module = Some(module.name.clone());
         args.ids = ids;
         args.load = true;
-        args.retry = true;
+        args.retry = release_unsettled;
         code = code.max(super::plan(args.clone()));
     }
     code

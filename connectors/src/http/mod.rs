@@ -36,8 +36,12 @@ impl Default for RetryPolicy {
 pub enum Outcome {
     /// An answer that is not worth retrying (2xx, 4xx other than 429).
     Answer(Response),
-    /// Gave up: the reason, in words.
+    /// Gave up after sending at least once: the reason, in words. The
+    /// server may or may not have acted on the request.
     GaveUp(String),
+    /// Gave up before anything was sent (`admit` refused the first
+    /// attempt): the server never saw the request.
+    NotSent(String),
 }
 
 /// Sends the request built by `build` (called again for each attempt), with
@@ -57,6 +61,9 @@ pub async fn send<P, Admission: std::future::Future<Output = Result<P, String>>>
     loop {
         let permit = match admit().await {
             Ok(p) => p,
+            Err(reason) if failures == 0 && limited == 0 => {
+                return Outcome::NotSent(format!("{what}: {reason}"))
+            }
             Err(reason) => return Outcome::GaveUp(format!("{what}: {reason}")),
         };
         let sent = build().send().await;

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OnceCell};
 use super::config::{Grant, XeroConfig};
 use super::pacer::{DayBudget, Pacer};
 use crate::http::{json_body, send, ungated, Outcome, RetryPolicy};
+use syncwright_engine::connector::ConnectorError;
 
 /// The access token in use and the refresh token that renews it.
 struct Tokens {
@@ -147,7 +148,7 @@ impl XeroClient {
         .await;
         let response = match answer {
             Outcome::Answer(r) => r,
-            Outcome::GaveUp(reason) => return Err(reason),
+            Outcome::GaveUp(reason) | Outcome::NotSent(reason) => return Err(reason),
         };
         let status = response.status();
         let body = json_body("Xero token", response).await?;
@@ -214,7 +215,7 @@ impl XeroClient {
         .await
         {
             Outcome::Answer(r) => r,
-            Outcome::GaveUp(reason) => return Err(reason),
+            Outcome::GaveUp(reason) | Outcome::NotSent(reason) => return Err(reason),
         };
         let status = response.status();
         let body = json_body("Xero connections", response).await?;
@@ -258,12 +259,15 @@ impl XeroClient {
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotency_key: Option<&str>,
-    ) -> Result<(StatusCode, Value), String> {
+    ) -> Result<(StatusCode, Value), CallError> {
         self.call_with(method, path, query, &[], body, idempotency_key)
             .await
     }
 
-    /// [`XeroClient::call`] with extra headers (`If-Modified-Since`).
+    /// [`XeroClient::call`] with extra headers (`If-Modified-Since`). A
+    /// write whose idempotency key is older than Xero remembers keys (the
+    /// `idempotency_window_secs` option) is not sent, retries included: a
+    /// resend Xero no longer recognises could create twice.
     pub async fn call_with(
         &self,
         method: Method,
@@ -272,8 +276,21 @@ impl XeroClient {
         headers: &[(&str, String)],
         body: Option<&Value>,
         idempotency_key: Option<&str>,
-    ) -> Result<(StatusCode, Value), String> {
-        self.connect().await?;
+    ) -> Result<(StatusCode, Value), CallError> {
+        self.connect().await.map_err(CallError::NotSent)?;
+        let window = self.config.idempotency_window_secs as i64 * 1000;
+        let fresh = || -> Result<(), String> {
+            let born = idempotency_key.and_then(key_born_ms);
+            match born.map(|b| chrono::Utc::now().timestamp_millis() - b) {
+                Some(age) if age > window => Err(format!(
+                    "its idempotency key is {} s old, past the {} s Xero remembers keys: \
+                     left for the next run to settle",
+                    age / 1000,
+                    window / 1000
+                )),
+                _ => Ok(()),
+            }
+        };
         let tenant = self.tenant.get().map(|t| t.id.clone()).unwrap_or_default();
         let url = format!(
             "{}/api.xro/2.0/{}",
@@ -282,11 +299,15 @@ impl XeroClient {
         );
         let mut refreshed = false;
         loop {
-            let token = self.access_token().await?;
+            let token = self.access_token().await.map_err(CallError::NotSent)?;
             let answer = send(
                 self.policy,
                 &format!("Xero {method} {path}"),
-                || self.pacer.acquire(),
+                || async {
+                    let permit = self.pacer.acquire().await?;
+                    fresh()?;
+                    Ok(permit)
+                },
                 || {
                     self.calls.fetch_add(1, Ordering::Relaxed);
                     let mut req = self
@@ -302,9 +323,6 @@ impl XeroClient {
                     if let Some(key) = idempotency_key {
                         req = req.header("Idempotency-Key", key);
                     }
-                    for (name, value) in headers {
-                        req = req.header(*name, value);
-                    }
                     if let Some(body) = body {
                         req = req.json(body);
                     }
@@ -315,7 +333,8 @@ impl XeroClient {
             .await;
             let response = match answer {
                 Outcome::Answer(r) => r,
-                Outcome::GaveUp(reason) => return Err(reason),
+                Outcome::GaveUp(reason) => return Err(CallError::Unknown(reason)),
+                Outcome::NotSent(reason) => return Err(CallError::NotSent(reason)),
             };
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
@@ -326,10 +345,42 @@ impl XeroClient {
             if status == StatusCode::NOT_MODIFIED {
                 return Ok((status, Value::Null));
             }
-            let body = json_body(&format!("Xero {method} {path}"), response).await?;
+            let body = json_body(&format!("Xero {method} {path}"), response)
+                .await
+                .map_err(CallError::Unknown)?;
             return Ok((status, body));
         }
     }
+}
+
+/// Why a Xero call gave no answer to go by.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Nothing reached Xero (no token, the daily budget spent, the request's
+    /// idempotency key too old to send safely).
+    #[error("{0}")]
+    NotSent(String),
+    /// Sent, with no usable answer: Xero may or may not have acted on it.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+impl From<CallError> for ConnectorError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::NotSent(m) => ConnectorError::NotSent(m),
+            CallError::Unknown(m) => ConnectorError::Remote(m),
+        }
+    }
+}
+
+/// Milliseconds since the epoch at which `key` (`syncwright-{ms}-...`) was made.
+fn key_born_ms(key: &str) -> Option<i64> {
+    key.strip_prefix("syncwright-")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Xero's problem and error shapes, as one line of text.
@@ -340,4 +391,22 @@ pub fn problem_text(body: &Value) -> String {
         }
     }
     body.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_born_ms;
+
+    #[test]
+    fn an_idempotency_key_tells_its_age() {
+        assert_eq!(
+            key_born_ms("syncwright-1764072000000-invoices-0123abcd"),
+            Some(1_764_072_000_000)
+        );
+        assert_eq!(
+            key_born_ms("syncwright-1764072000000-invoices-0123abcd-contacts"),
+            Some(1_764_072_000_000)
+        );
+        assert_eq!(key_born_ms("someone-else's-key"), None);
+    }
 }

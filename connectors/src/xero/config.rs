@@ -73,6 +73,11 @@ pub struct XeroConfig {
     /// people: the run stops when Xero says only this many remain.
     #[serde(default)]
     pub day_reserve: u64,
+    /// Seconds Xero is trusted to remember an `Idempotency-Key` (about six
+    /// minutes): a write whose key is older is not sent, and its batch is
+    /// settled by looking up what Xero holds instead.
+    #[serde(default = "default_idempotency_window")]
+    pub idempotency_window_secs: u64,
     /// Seconds the organisation's tax rates, accounts and items are trusted
     /// before they are read again (changes only, with `If-Modified-Since`).
     #[serde(default = "default_reference_max_age")]
@@ -123,6 +128,9 @@ fn default_minute() -> f64 {
 }
 fn default_in_flight() -> usize {
     5
+}
+fn default_idempotency_window() -> u64 {
+    300
 }
 fn default_reference_max_age() -> u64 {
     900

@@ -43,7 +43,7 @@ async fn get(
         .client
         .call(Method::GET, resource, query, None, None)
         .await
-        .map_err(ConnectorError::Remote)?;
+        .map_err(ConnectorError::from)?;
     if !status.is_success() {
         return Err(ConnectorError::Remote(format!(
             "Xero GET {resource}: HTTP {status}: {}",

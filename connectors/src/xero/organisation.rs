@@ -72,7 +72,7 @@ impl Organisation {
             .client
             .call_with(Method::GET, resource, query, &headers, None, None)
             .await
-            .map_err(ConnectorError::Remote)?;
+            .map_err(ConnectorError::from)?;
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Vec::new());
         }
@@ -150,7 +150,7 @@ impl Organisation {
         &self,
         payloads: &mut [Value],
         key: &str,
-    ) -> Result<HashMap<usize, String>, String> {
+    ) -> Result<HashMap<usize, String>, ConnectorError> {
         let mut guard = self.contacts.lock().await;
         if guard.is_none() {
             *guard = Some(self.read_contacts().await?);
@@ -188,10 +188,10 @@ impl Organisation {
                 .await?;
             let answers = answer["Contacts"].as_array().cloned().unwrap_or_default();
             if answers.len() != missing.len() {
-                return Err(format!(
+                return Err(ConnectorError::Remote(format!(
                     "Xero PUT Contacts: HTTP {status}: {}",
                     problem_text(&answer)
-                ));
+                )));
             }
             for (name, c) in missing.iter().zip(&answers) {
                 let messages: Vec<&str> = c["ValidationErrors"]
@@ -231,7 +231,7 @@ impl Organisation {
     }
 
     /// Every active contact's id by lower-cased name, 1,000 a page.
-    async fn read_contacts(&self) -> Result<HashMap<String, String>, String> {
+    async fn read_contacts(&self) -> Result<HashMap<String, String>, ConnectorError> {
         let mut known = HashMap::new();
         let mut page = 1;
         loop {
@@ -240,10 +240,7 @@ impl Organisation {
                 ("pageSize", "1000".to_string()),
                 ("summaryOnly", "true".to_string()),
             ];
-            let contacts = self
-                .get("Contacts", &query, None)
-                .await
-                .map_err(|e| e.to_string())?;
+            let contacts = self.get("Contacts", &query, None).await?;
             for c in &contacts {
                 if let (Some(name), Some(id)) = (c["Name"].as_str(), c["ContactID"].as_str()) {
                     if c["ContactStatus"] != "ARCHIVED" {

@@ -152,7 +152,7 @@ impl XeroSink {
         resource: &str,
         items: &[LoadItem],
         key: &str,
-    ) -> Result<Vec<LoadResult>, String> {
+    ) -> Result<Vec<LoadResult>, ConnectorError> {
         let id_field = id_field(resource);
         let mut payloads: Vec<Value> = items
             .iter()
@@ -168,7 +168,16 @@ impl XeroSink {
         // and are not sent.
         let mut contact_refused = std::collections::HashMap::new();
         if matches!(resource, "Invoices" | "Quotes" | "CreditNotes") {
-            contact_refused = self.org.resolve_contacts(&mut payloads, key).await?;
+            // The batch itself is not sent when its contacts cannot be settled.
+            contact_refused = self
+                .org
+                .resolve_contacts(&mut payloads, key)
+                .await
+                .map_err(|e| {
+                    ConnectorError::NotSent(format!(
+                        "the batch's contacts could not be settled: {e}"
+                    ))
+                })?;
         }
         let sendable: Vec<usize> = (0..items.len())
             .filter(|i| !contact_refused.contains_key(i))
@@ -211,6 +220,13 @@ impl XeroSink {
             .client
             .call(Method::POST, resource, &query, Some(&body), Some(key))
             .await?;
+        if status == reqwest::StatusCode::CONFLICT {
+            // The same key is still being worked on: the outcome is unknown.
+            return Err(ConnectorError::Remote(format!(
+                "Xero answered HTTP {status}: {}",
+                problem_text(&answer)
+            )));
+        }
         let elements = answer[resource]
             .as_array()
             .or_else(|| answer["Elements"].as_array());
@@ -262,9 +278,7 @@ impl Sink for XeroSink {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        self.post(resource, &items, idempotency_key)
-            .await
-            .map_err(ConnectorError::Remote)
+        self.post(resource, &items, idempotency_key).await
     }
 
     async fn check_references(

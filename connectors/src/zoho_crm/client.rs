@@ -93,7 +93,7 @@ impl ZohoClient {
         .await
         {
             Outcome::Answer(r) => r,
-            Outcome::GaveUp(reason) => return Err(reason),
+            Outcome::GaveUp(reason) | Outcome::NotSent(reason) => return Err(reason),
         };
         let body = json_body("Zoho token", response).await?;
         if let Some(error) = body["error"].as_str() {
@@ -165,7 +165,7 @@ impl ZohoClient {
             .await;
             let response = match answer {
                 Outcome::Answer(r) => r,
-                Outcome::GaveUp(reason) => return Err(reason),
+                Outcome::GaveUp(reason) | Outcome::NotSent(reason) => return Err(reason),
             };
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
