@@ -2,6 +2,11 @@
 //! temporary copy: run the example's rule tests, change a rule and see the
 //! diff, accept it, add a module as files, scaffold a project.
 
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/live.rs"]
+mod live;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -429,48 +434,6 @@ fn a_dependency_the_project_does_not_list_is_a_warning_with_a_suggestion() {
     assert!(text(&plan.stderr).contains("did you mean `accounts`?"));
 }
 
-/// Calls the sandbox's Xero API as an accountant would (a payment entered in Xero).
-async fn xero_put(
-    sandbox: &syncwright_sandbox::Sandbox,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let c = reqwest::Client::new();
-    let token: serde_json::Value = c
-        .post(format!("{}/connect/token", sandbox.urls().xero_identity))
-        .basic_auth(
-            syncwright_sandbox::CLIENT_ID,
-            Some(syncwright_sandbox::CLIENT_SECRET),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
-    let tenants: serde_json::Value = c
-        .get(format!("{}/connections", sandbox.urls().xero_api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    c.put(format!("{}/api.xro/2.0/{path}", sandbox.urls().xero_api))
-        .bearer_auth(&token)
-        .header("xero-tenant-id", tenants[0]["tenantId"].as_str().unwrap())
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Runs the binary off the async runtime, so the in-process sandbox keeps serving.
 async fn syncwright_async(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
@@ -546,8 +509,10 @@ async fn xero_status_and_payments_come_back_to_the_zoho_invoice() {
             .clone()
     };
     let (full, part) = (xero("INV-10101"), xero("INV-10102"));
-    let answer = xero_put(
+    // Entered as an accountant would, through the sandbox's Xero API.
+    let answer = live::xero_write(
         &sandbox,
+        "PUT",
         "Payments",
         serde_json::json!({"Payments": [
             {"Invoice": {"InvoiceID": full["InvoiceID"]}, "Account": {"Code": "090"}, "Date": "2026-11-20", "Amount": full["AmountDue"]},

@@ -1035,22 +1035,18 @@ struct CursorTracker {
 impl CursorTracker {
     fn see(&mut self, modified: Option<&str>, failed: bool) {
         let Some(m) = modified else { return };
-        let parsed = chrono::DateTime::parse_from_rfc3339(m).ok();
-        let later = |a: &str, b: &str| match (
-            chrono::DateTime::parse_from_rfc3339(a).ok(),
-            chrono::DateTime::parse_from_rfc3339(b).ok(),
-        ) {
-            (Some(x), Some(y)) => x > y,
-            _ => a > b,
-        };
-        if parsed.is_none() {
+        if chrono::DateTime::parse_from_rfc3339(m).is_err() {
             return;
         }
         if failed {
-            if self.oldest_failed.as_deref().is_none_or(|o| later(o, m)) {
+            if self
+                .oldest_failed
+                .as_deref()
+                .is_none_or(|o| later_than(o, m))
+            {
                 self.oldest_failed = Some(m.to_string());
             }
-        } else if self.newest.as_deref().is_none_or(|n| later(m, n)) {
+        } else if self.newest.as_deref().is_none_or(|n| later_than(m, n)) {
             self.newest = Some(m.to_string());
         }
     }
