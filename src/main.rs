@@ -164,7 +164,7 @@ struct RunArgs {
     format: OutputFormat,
     /// Which records may be written.
     #[arg(long, value_enum, default_value = "create-and-update")]
-    mode: ModeArg,
+    mode: SyncMode,
     /// Only records modified after the module's last complete run.
     #[arg(long, conflicts_with = "since")]
     since_last_sync: bool,
@@ -189,17 +189,6 @@ struct RunArgs {
     threads: Option<u16>,
 }
 
-/// `--mode` values.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ModeArg {
-    /// Create new records and update linked ones.
-    CreateAndUpdate,
-    /// Only create; linked records are left alone.
-    CreateOnly,
-    /// Only update linked records.
-    UpdateOnly,
-}
-
 impl RunArgs {
     fn into_plan(self, load: bool) -> PlanArgs {
         PlanArgs {
@@ -210,11 +199,7 @@ impl RunArgs {
             set: self.set,
             format: self.format,
             load,
-            mode: match self.mode {
-                ModeArg::CreateAndUpdate => SyncMode::CreateAndUpdate,
-                ModeArg::CreateOnly => SyncMode::CreateOnly,
-                ModeArg::UpdateOnly => SyncMode::UpdateOnly,
-            },
+            mode: self.mode,
             since_last_sync: self.since_last_sync,
             since: self.since,
             profile_rules: self.profile_rules,

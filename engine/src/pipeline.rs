@@ -22,8 +22,9 @@ use crate::outcome::{
 use crate::state::{now, payload_hash, Failure, Intent, Link, Settlement, StateError, StateStore};
 
 /// Which records a run may write, as the portal's Sync Mode.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum SyncMode {
     /// Create new records and update linked ones.
     #[default]
