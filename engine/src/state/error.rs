@@ -3,23 +3,31 @@
 /// Why the state store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// The file exists but is not a syncwright state file, or is damaged.
+    /// The file (or database) exists but is not a syncwright store, or is damaged.
     #[error("{path}: {reason}")]
     Foreign {
-        /// The file.
+        /// The file, or the database's URL without credentials.
         path: String,
         /// What is wrong with it.
         reason: String,
     },
-    /// The file was written by a newer syncwright.
+    /// The file (or database) was written by a newer syncwright.
     #[error("{path}: state schema version {found} is newer than this syncwright understands ({supported})")]
     TooNew {
-        /// The file.
+        /// The file, or the database's URL without credentials.
         path: String,
-        /// Version in the file.
+        /// Version in the store.
         found: i64,
         /// Newest version this build knows.
         supported: i64,
+    },
+    /// An import found state already there.
+    #[error("{location} already holds state for this project ({what}); a copy goes into an empty store only")]
+    NotEmpty {
+        /// The store (a path or a URL without credentials).
+        location: String,
+        /// What it holds, in words.
+        what: String,
     },
     /// Any other storage failure.
     #[error("state store: {0}")]

@@ -43,3 +43,19 @@ pub fn process_alive(pid: u32) -> bool {
 pub fn process_alive(_pid: u32) -> bool {
     true
 }
+
+/// True when `pid@host` (a run's holder) names a process of this host that
+/// is gone.
+pub fn holder_is_dead(holder: &str) -> bool {
+    match holder.split_once('@') {
+        Some((pid, host)) if host == this_host() => {
+            pid.parse().is_ok_and(|pid: u32| !process_alive(pid))
+        }
+        _ => false,
+    }
+}
+
+/// This process as a run's holder: `pid@host`.
+pub fn this_holder() -> String {
+    format!("{}@{}", std::process::id(), this_host())
+}

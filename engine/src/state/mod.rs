@@ -5,9 +5,11 @@
 //! share: writer leases, access tokens, schedule ticks, watch channels.
 //!
 //! The pipeline talks to the [`StateStore`] trait ([`store`]); SQLite is the
-//! embedded default ([`SqliteStore`]). [`lease`] makes one writer per
-//! (organisation, module) out of the store's leases.
+//! embedded default ([`SqliteStore`]); [`copy`] moves a project's state from
+//! one store to another. [`lease`] makes
+//! one writer per (organisation, module) out of the store's leases.
 
+mod codec;
 mod error;
 pub mod host;
 pub mod lease;
@@ -20,11 +22,32 @@ mod suite;
 pub use error::StateError;
 pub use lease::{writer_key, LockError, WriterLock};
 pub use model::{
-    BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
-    Settlement, StoredOutcome, StoredToken, WatchChannel,
+    BindReport, DumpCounts, DumpedBinding, DumpedCursor, DumpedRun, DumpedWriteBack, Failure,
+    Intent, LeaseGrant, LeaseHolder, Link, OrgPair, Paired, RunRecord, RunState, Settlement,
+    StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
 pub use sqlite::SqliteStore;
 pub use store::StateStore;
+
+/// Copies a project's state from one store into another that holds none
+/// of it yet (SQLite to PostgreSQL, or back), then reads the copy back and
+/// checks it holds every record as it was. Nothing in `from` changes; no
+/// run should be working on the project meanwhile.
+pub async fn copy(from: &dyn StateStore, to: &dyn StateStore) -> Result<DumpCounts, StateError> {
+    let dump = from.export().await?;
+    to.import(&dump).await?;
+    let landed = to.export().await?;
+    if landed != dump {
+        return Err(StateError::Storage(format!(
+            "{}: the copy from {} does not read back as it was written ({:?} read, {:?} written)",
+            to.location(),
+            from.location(),
+            landed.counts(),
+            dump.counts()
+        )));
+    }
+    Ok(dump.counts())
+}
 
 /// Opens the store the project's `state:` names: a SQLite file path (the
 /// embedded default), or a URL. `postgres://` is reserved for a shared

@@ -285,3 +285,132 @@ pub struct StoredOutcome {
     /// The outcome as printed.
     pub outcome: serde_json::Value,
 }
+
+/// One record of a [`StateDump`] with the organisation pair it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Paired<T> {
+    /// The organisation pair (empty for state written before pairs were
+    /// recorded).
+    pub orgs: OrgPair,
+    /// The record.
+    pub record: T,
+}
+
+/// The pair a module was last bound to, as a dump keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpedBinding {
+    /// Module name.
+    pub module: String,
+    /// The pair.
+    pub orgs: OrgPair,
+    /// When it was bound (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A module's cursor, as a dump keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpedCursor {
+    /// Module name.
+    pub module: String,
+    /// The cursor.
+    pub cursor: String,
+    /// When it last moved (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A write-back waiting for the source, as a dump keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpedWriteBack {
+    /// Module name.
+    pub module: String,
+    /// Source record id.
+    pub source_id: String,
+    /// The fields to write.
+    pub fields: serde_json::Value,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// The source's last refusal.
+    pub last_error: Option<String>,
+    /// When it was queued (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A run and its records' outcomes, as a dump keeps them (the run's state
+/// as stored, not as read on this host).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DumpedRun {
+    /// The run.
+    pub run: RunRecord,
+    /// Its records' outcomes, in order.
+    pub outcomes: Vec<StoredOutcome>,
+}
+
+/// Everything one project's store holds that outlives a run: links,
+/// cursors, failures, intents, write-backs, module bindings, watch channels
+/// and runs with their outcomes, each in a fixed order. What is live is
+/// left out: leases, in-flight slots, rate budgets, and what the store
+/// shares between projects (access tokens, schedule ticks).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateDump {
+    /// Module bindings, by module.
+    pub bindings: Vec<DumpedBinding>,
+    /// Links, by pair, module and source id.
+    pub links: Vec<Paired<Link>>,
+    /// Cursors, by pair and module.
+    pub cursors: Vec<Paired<DumpedCursor>>,
+    /// Failed records, by pair, module and source id.
+    pub failures: Vec<Paired<Failure>>,
+    /// Open intents, by id.
+    pub intents: Vec<Paired<Intent>>,
+    /// Pending write-backs, by pair, module and source id.
+    pub write_backs: Vec<Paired<DumpedWriteBack>>,
+    /// Watch channels, by channel id.
+    pub channels: Vec<WatchChannel>,
+    /// Runs, by id.
+    pub runs: Vec<DumpedRun>,
+}
+
+impl StateDump {
+    /// True when the dump holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.counts() == DumpCounts::default()
+    }
+
+    /// How many records of each kind the dump holds.
+    pub fn counts(&self) -> DumpCounts {
+        DumpCounts {
+            bindings: self.bindings.len() as u64,
+            links: self.links.len() as u64,
+            cursors: self.cursors.len() as u64,
+            failures: self.failures.len() as u64,
+            intents: self.intents.len() as u64,
+            write_backs: self.write_backs.len() as u64,
+            channels: self.channels.len() as u64,
+            runs: self.runs.len() as u64,
+            outcomes: self.runs.iter().map(|r| r.outcomes.len() as u64).sum(),
+        }
+    }
+}
+
+/// How many records of each kind a dump holds (what a copy moved).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DumpCounts {
+    /// Module bindings.
+    pub bindings: u64,
+    /// Links.
+    pub links: u64,
+    /// Cursors.
+    pub cursors: u64,
+    /// Failed records.
+    pub failures: u64,
+    /// Open intents.
+    pub intents: u64,
+    /// Pending write-backs.
+    pub write_backs: u64,
+    /// Watch channels.
+    pub channels: u64,
+    /// Runs.
+    pub runs: u64,
+    /// Record outcomes of those runs.
+    pub outcomes: u64,
+}

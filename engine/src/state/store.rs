@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
-    Settlement, StoredOutcome, StoredToken, WatchChannel,
+    Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
 use super::StateError;
 
@@ -193,4 +193,12 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Option<String>, StateError>;
     /// Gives an in-flight slot back.
     async fn release_slot(&self, key: &str, token: &str) -> Result<(), StateError>;
+
+    /// Everything this store holds for its project, in one consistent read
+    /// (see [`StateDump`] for what is left out).
+    async fn export(&self) -> Result<StateDump, StateError>;
+    /// Writes a dump into this store, in one transaction, keeping ids and
+    /// times as they were. A store that already holds state for its project
+    /// is refused ([`StateError::NotEmpty`]): nothing is merged or replaced.
+    async fn import(&self, dump: &StateDump) -> Result<(), StateError>;
 }

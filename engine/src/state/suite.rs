@@ -358,3 +358,135 @@ async fn rate_budgets_and_slots_are_shared(open: &dyn Fn() -> Arc<dyn StateStore
         .unwrap()
         .is_some());
 }
+
+/// Gives a store state of every kind a dump carries: links written before
+/// pairs were recorded, two modules on two pairs, payloads of every JSON
+/// shape, a refused change, failures, an open intent, write-backs (one
+/// refused by the source), cursors, a channel, and runs (one ended, one
+/// still running) with their outcomes.
+pub(crate) async fn fill(s: &dyn StateStore) {
+    s.save_links(&[link("accounts", "a-1", "old")])
+        .await
+        .unwrap();
+    s.bind("invoices", &pair("zoho:1", "xero:b")).await.unwrap();
+    s.save_links(&[link("invoices", "1", "on-b")])
+        .await
+        .unwrap();
+    s.bind("invoices", &pair("zoho:1", "xero:a")).await.unwrap();
+    s.bind("quotes", &pair("zoho:1", "xero:a")).await.unwrap();
+    let mut paid = link("invoices", "1", "h1");
+    paid.payload = Some(serde_json::json!({
+        "Total": 12.5, "Lines": [{"Quantity": 1e2, "Big": 12_345_678_901_234_567_890u64}],
+        "Reference": "naïve ☃ \"quoted\"", "Nothing": null, "Paid": true
+    }));
+    paid.refused_hash = Some("h1-later".into());
+    paid.target_number = None;
+    let links: Vec<Link> = std::iter::once(paid)
+        .chain((2..300).map(|i| link("invoices", &format!("{i:04}"), "h")))
+        .chain([link("quotes", "Q-1", "q")])
+        .collect();
+    s.save_links(&links).await.unwrap();
+    s.set_cursor("invoices", "2026-11-02T09:10:00+11:00")
+        .await
+        .unwrap();
+    s.record_failure(
+        "invoices",
+        "0300",
+        "Xero said no",
+        Some(&serde_json::json!({"Contact": {"Name": "Acme"}})),
+    )
+    .await
+    .unwrap();
+    s.record_failure("quotes", "Q-2", "no", None).await.unwrap();
+    s.open_intent(&Intent {
+        id: 0,
+        module: "invoices".into(),
+        resource: "Invoices".into(),
+        idempotency_key: "key-1".into(),
+        source_ids: vec!["0301".into(), "0302".into()],
+        payload_hashes: vec!["h301".into(), "h302".into()],
+        body: serde_json::json!({"Invoices": [{"InvoiceNumber": "INV-301"}]}),
+        created_at: now(),
+    })
+    .await
+    .unwrap();
+    s.queue_write_back("invoices", "1", &serde_json::json!({"Xero_Status": "PAID"}))
+        .await
+        .unwrap();
+    s.queue_write_back(
+        "invoices",
+        "2",
+        &serde_json::json!({"Xero_Status": "DRAFT"}),
+    )
+    .await
+    .unwrap();
+    s.finish_write_backs("invoices", &[("2".into(), Some("INVALID_DATA".into()))])
+        .await
+        .unwrap();
+    s.save_channel(&WatchChannel {
+        channel_id: "1001".into(),
+        module: "Invoices".into(),
+        token: "secret".into(),
+        expires_at: "2026-12-05T00:00:00Z".into(),
+    })
+    .await
+    .unwrap();
+    let done = s
+        .begin_run(&serde_json::json!({"mode": "create-and-update"}))
+        .await
+        .unwrap();
+    s.record_outcomes(
+        done,
+        &[
+            StoredOutcome {
+                module: "invoices".into(),
+                source_id: Some("1".into()),
+                verdict: "sync".into(),
+                outcome: serde_json::json!({"action": "create"}),
+            },
+            StoredOutcome {
+                module: "invoices".into(),
+                source_id: None,
+                verdict: "reject".into(),
+                outcome: serde_json::json!({"violations": ["no id"]}),
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    s.end_run(
+        done,
+        RunState::Done,
+        &serde_json::json!({"sync": 1, "reject": 1}),
+    )
+    .await
+    .unwrap();
+    let running = s.begin_run(&serde_json::json!({})).await.unwrap();
+    s.run_progress(running, 3, Some(9)).await.unwrap();
+}
+
+/// Checks that `to` holds what `from` holds: the whole dump, and every
+/// link of every module as the pipeline reads it, through a new handle.
+pub(crate) async fn assert_same_state(from: &dyn StateStore, to: &dyn StateStore) {
+    let (a, b) = (from.export().await.unwrap(), to.export().await.unwrap());
+    assert_eq!(a.counts(), b.counts());
+    assert_eq!(a, b);
+    for module in ["invoices", "quotes", "accounts"] {
+        assert_eq!(from.bound(module), to.bound(module), "{module}");
+        assert_eq!(
+            from.links(module).await.unwrap(),
+            to.links(module).await.unwrap(),
+            "{module}"
+        );
+        assert_eq!(
+            from.failures(Some(module)).await.unwrap(),
+            to.failures(Some(module)).await.unwrap(),
+            "{module}"
+        );
+    }
+    assert_eq!(
+        from.open_intents("invoices").await.unwrap(),
+        to.open_intents("invoices").await.unwrap()
+    );
+    assert_eq!(from.runs(10).await.unwrap(), to.runs(10).await.unwrap());
+}

@@ -3,6 +3,7 @@
 //! handle behind a mutex; processes share the file through SQLite's locks
 //! (WAL, a busy timeout), so several runs of one project coordinate here.
 
+mod dump;
 mod file;
 mod schema;
 
@@ -14,10 +15,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
-use super::host::{process_alive, this_host};
+use super::codec::{json_text, ms_to_rfc3339, now_ms, parse_json, parse_list};
+use super::host::{holder_is_dead, this_holder};
 use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
-    Settlement, StoredOutcome, StoredToken, WatchChannel,
+    Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
 use super::{now, StateError, StateStore};
 use schema::{APPLICATION_ID, MIGRATIONS};
@@ -172,38 +174,10 @@ fn run_from_row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
     })
 }
 
-/// True when `pid@host` names a process of this host that is gone.
-fn holder_is_dead(holder: &str) -> bool {
-    match holder.split_once('@') {
-        Some((pid, host)) if host == this_host() => {
-            pid.parse().is_ok_and(|pid: u32| !process_alive(pid))
-        }
-        _ => false,
-    }
-}
-
 const LINK_COLUMNS: &str = "module, source_id, target_id, target_number, payload_hash, \
      last_outcome, updated_at, payload, refused_hash";
 const FAILURE_COLUMNS: &str = "module, source_id, reason, attempts, payload, updated_at";
 const RUN_COLUMNS: &str = "id, started_at, ended_at, options, counts, state, holder, done, total";
-
-fn json_text(value: &serde_json::Value) -> String {
-    serde_json::to_string(value).expect("JSON serialises")
-}
-
-fn parse_json(text: String) -> serde_json::Value {
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-fn ms_to_rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 fn save_links_in(
     conn: &Connection,
@@ -455,11 +429,7 @@ impl StateStore for SqliteStore {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO runs (started_at, options, state, holder) VALUES (?1, ?2, 'running', ?3)",
-            params![
-                now(),
-                json_text(options),
-                format!("{}@{}", std::process::id(), this_host())
-            ],
+            params![now(), json_text(options), this_holder()],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -661,15 +631,13 @@ impl StateStore for SqliteStore {
              FROM intents WHERE orgs = ?1 AND module = ?2 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![self.orgs(module), module], |r| {
-            let list =
-                |text: String| -> Vec<String> { serde_json::from_str(&text).unwrap_or_default() };
             Ok(Intent {
                 id: r.get(0)?,
                 module: r.get(1)?,
                 resource: r.get(2)?,
                 idempotency_key: r.get(3)?,
-                source_ids: list(r.get(4)?),
-                payload_hashes: list(r.get(5)?),
+                source_ids: parse_list(r.get(4)?),
+                payload_hashes: parse_list(r.get(5)?),
                 body: parse_json(r.get(6)?),
                 created_at: r.get(7)?,
             })
@@ -1016,6 +984,13 @@ impl StateStore for SqliteStore {
             params![key, token],
         )?;
         Ok(())
+    }
+    async fn export(&self) -> Result<StateDump, StateError> {
+        self.dump()
+    }
+
+    async fn import(&self, dump: &StateDump) -> Result<(), StateError> {
+        self.load(dump)
     }
 }
 

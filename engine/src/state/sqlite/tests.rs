@@ -222,3 +222,29 @@ fn payload_hash_is_stable() {
     );
     assert_eq!(crate::state::payload_hash(&a).len(), 16);
 }
+
+#[tokio::test]
+async fn a_copy_holds_every_record_and_goes_into_an_empty_store_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = SqliteStore::open(&dir.path().join("from.db")).unwrap();
+    suite::fill(&from).await;
+    let to = SqliteStore::open(&dir.path().join("to.db")).unwrap();
+    let counts = crate::state::copy(&from, &to).await.unwrap();
+    assert_eq!(
+        (counts.links, counts.runs, counts.outcomes, counts.intents),
+        (302, 2, 2, 1)
+    );
+    // A new handle on the copy reads it as the original reads itself.
+    let reopened = SqliteStore::open(&dir.path().join("to.db")).unwrap();
+    suite::assert_same_state(&from, &reopened).await;
+    // Ids handed out later follow the copied ones.
+    let next = reopened.begin_run(&serde_json::json!({})).await.unwrap();
+    assert_eq!(next, from.runs(1).await.unwrap()[0].id + 1);
+
+    let err = crate::state::copy(&from, &reopened).await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::NotEmpty { what, .. } if what.contains("302 links")),
+        "{err}"
+    );
+    assert_eq!(reopened.links("invoices").await.unwrap().len(), 299);
+}
