@@ -5,8 +5,9 @@
 //! share: writer leases, access tokens, schedule ticks, watch channels.
 //!
 //! The pipeline talks to the [`StateStore`] trait ([`store`]); SQLite is the
-//! embedded default ([`SqliteStore`]); [`copy`] moves a project's state from
-//! one store to another. [`lease`] makes
+//! embedded default ([`SqliteStore`]), PostgreSQL the store many projects
+//! and machines share ([`PostgresStore`]); [`connect`] opens either, and
+//! [`copy`] moves a project's state from one to the other. [`lease`] makes
 //! one writer per (organisation, module) out of the store's leases.
 
 mod codec;
@@ -14,10 +15,13 @@ mod error;
 pub mod host;
 pub mod lease;
 mod model;
+mod postgres;
 mod sqlite;
 mod store;
 #[cfg(test)]
 mod suite;
+
+use std::sync::Arc;
 
 pub use error::StateError;
 pub use lease::{writer_key, LockError, WriterLock};
@@ -26,8 +30,27 @@ pub use model::{
     Intent, LeaseGrant, LeaseHolder, Link, OrgPair, Paired, RunRecord, RunState, Settlement,
     StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::StateStore;
+
+/// Opens the store `location` names for `project`: a SQLite file (a path,
+/// or `sqlite://PATH`; a file holds one project, so `project` is not
+/// needed there), or a PostgreSQL database (`postgres://` or
+/// `postgresql://`, shared by many projects, each kept apart by its name).
+pub async fn connect(location: &str, project: &str) -> Result<Arc<dyn StateStore>, StateError> {
+    match location.split_once("://") {
+        None => Ok(Arc::new(SqliteStore::open(std::path::Path::new(location))?)),
+        Some(("sqlite", path)) => Ok(Arc::new(SqliteStore::open(std::path::Path::new(path))?)),
+        Some(("postgres" | "postgresql", _)) => {
+            Ok(Arc::new(PostgresStore::connect(location, project).await?))
+        }
+        Some((scheme, _)) => Err(StateError::Unsupported(format!(
+            "state store `{scheme}://...` is not one syncwright knows: give `state:` a SQLite \
+             file path or a postgres:// URL"
+        ))),
+    }
+}
 
 /// Copies a project's state from one store into another that holds none
 /// of it yet (SQLite to PostgreSQL, or back), then reads the copy back and
