@@ -55,6 +55,15 @@ pub fn holder_is_dead(holder: &str) -> bool {
     }
 }
 
+/// A run as this host sees it: one whose process here is gone died,
+/// whatever its record says.
+pub(crate) fn seen_from_here(mut run: crate::state::RunRecord) -> crate::state::RunRecord {
+    if !run.state.is_final() && run.holder.as_deref().is_some_and(holder_is_dead) {
+        run.state = crate::state::RunState::Died;
+    }
+    run
+}
+
 /// This process as a run's holder: `pid@host`.
 pub fn this_holder() -> String {
     format!("{}@{}", std::process::id(), this_host())

@@ -392,6 +392,21 @@ impl StateDump {
     }
 }
 
+/// The tables a dump carries, as the SQLite store names them (the
+/// PostgreSQL store prefixes `syncwright_`), with what their rows are
+/// called in messages.
+pub(crate) const DUMP_TABLES: &[(&str, &str)] = &[
+    ("bindings", "module bindings"),
+    ("links", "links"),
+    ("cursors", "cursors"),
+    ("failures", "failures"),
+    ("intents", "intents"),
+    ("writebacks", "write-backs"),
+    ("channels", "watch channels"),
+    ("runs", "runs"),
+    ("run_outcomes", "run outcomes"),
+];
+
 /// How many records of each kind a dump holds (what a copy moved).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DumpCounts {

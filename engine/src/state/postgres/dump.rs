@@ -7,27 +7,15 @@ use tokio_postgres::IsolationLevel;
 
 use super::{
     all, channel_from, failure_from, intent_from, link_from, outcome_from, save_links_in,
-    stored_run_from, RowResult, FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, LOCK, RUN_COLUMNS,
+    stored_run_from, RowResult, LOCK,
 };
 use crate::state::codec::{json_text, parse_json};
+use crate::state::codec::{FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, RUN_COLUMNS};
 use crate::state::model::{
     DumpedBinding, DumpedCursor, DumpedRun, DumpedWriteBack, Link, OrgPair, Paired, StateDump,
-    StoredOutcome,
+    StoredOutcome, DUMP_TABLES,
 };
 use crate::state::StateError;
-
-/// The project's tables, with what their rows are called.
-const TABLES: &[(&str, &str)] = &[
-    ("bindings", "module bindings"),
-    ("links", "links"),
-    ("cursors", "cursors"),
-    ("failures", "failures"),
-    ("intents", "intents"),
-    ("writebacks", "write-backs"),
-    ("channels", "watch channels"),
-    ("runs", "runs"),
-    ("run_outcomes", "run outcomes"),
-];
 
 /// Reads everything the project holds, as of one moment.
 pub(super) async fn read_all(client: &mut Client, project: &str) -> Result<StateDump, StateError> {
@@ -204,7 +192,7 @@ pub(super) async fn write_all(
     let tx = client.transaction().await?;
     tx.execute(LOCK, &[&format!("import:{project}")]).await?;
     let mut held = Vec::new();
-    for (table, what) in TABLES {
+    for (table, what) in DUMP_TABLES {
         let n: i64 = tx
             .query_one(
                 &format!("SELECT count(*) FROM syncwright_{table} WHERE project = $1"),

@@ -25,7 +25,8 @@ use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, R
 use tokio_postgres::{NoTls, Row};
 
 use super::codec::{json_text, ms_to_rfc3339, parse_json, parse_list};
-use super::host::{holder_is_dead, this_holder};
+use super::codec::{FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, RUN_COLUMNS};
+use super::host::{seen_from_here, this_holder};
 use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
@@ -172,13 +173,6 @@ impl From<deadpool_postgres::PoolError> for StateError {
     }
 }
 
-const LINK_COLUMNS: &str = "module, source_id, target_id, target_number, payload_hash, \
-     last_outcome, updated_at, payload, refused_hash";
-const FAILURE_COLUMNS: &str = "module, source_id, reason, attempts, payload, updated_at";
-const RUN_COLUMNS: &str = "id, started_at, ended_at, options, counts, state, holder, done, total";
-const INTENT_COLUMNS: &str =
-    "id, module, resource, idempotency_key, source_ids, payload_hashes, body, created_at";
-
 type RowResult<T> = Result<T, tokio_postgres::Error>;
 
 fn link_from(r: &Row) -> RowResult<Link> {
@@ -221,14 +215,9 @@ fn stored_run_from(r: &Row) -> RowResult<RunRecord> {
     })
 }
 
-/// A run as shown: one whose process on this host is gone died, whatever
-/// it says.
+/// A run as shown here.
 fn run_from(r: &Row) -> RowResult<RunRecord> {
-    let mut run = stored_run_from(r)?;
-    if !run.state.is_final() && run.holder.as_deref().is_some_and(holder_is_dead) {
-        run.state = RunState::Died;
-    }
-    Ok(run)
+    Ok(seen_from_here(stored_run_from(r)?))
 }
 
 fn intent_from(r: &Row) -> RowResult<Intent> {

@@ -3,12 +3,13 @@
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{failure_from_row, link_from_row, save_links_in, SqliteStore, FAILURE_COLUMNS};
-use super::{LINK_COLUMNS, RUN_COLUMNS};
-use crate::state::codec::{json_text, parse_json, parse_list};
+use super::stored_run_from_row;
+use super::{failure_from_row, intent_from_row, link_from_row, save_links_in, SqliteStore};
+use crate::state::codec::{json_text, parse_json};
+use crate::state::codec::{FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, RUN_COLUMNS};
 use crate::state::model::{
-    DumpedBinding, DumpedCursor, DumpedRun, DumpedWriteBack, Intent, OrgPair, Paired, RunRecord,
-    RunState, StateDump, StoredOutcome, WatchChannel,
+    DumpedBinding, DumpedCursor, DumpedRun, DumpedWriteBack, OrgPair, Paired, RunRecord, StateDump,
+    StoredOutcome, WatchChannel, DUMP_TABLES,
 };
 use crate::state::StateError;
 
@@ -43,23 +44,10 @@ impl SqliteStore {
     }
 }
 
-/// The tables a dump carries, with what their rows are called.
-const TABLES: &[(&str, &str)] = &[
-    ("bindings", "module bindings"),
-    ("links", "links"),
-    ("cursors", "cursors"),
-    ("failures", "failures"),
-    ("intents", "intents"),
-    ("writebacks", "write-backs"),
-    ("channels", "watch channels"),
-    ("runs", "runs"),
-    ("run_outcomes", "run outcomes"),
-];
-
 /// What the file holds already, as `3 links`, `1 runs`...
 fn held(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut held = Vec::new();
-    for (table, what) in TABLES {
+    for (table, what) in DUMP_TABLES {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
         if n > 0 {
             held.push(format!("{n} {what}"));
@@ -108,25 +96,11 @@ fn read_all(conn: &Connection) -> rusqlite::Result<StateDump> {
         .query_map([], |r| paired(r, 6, failure_from_row(r)?))?
         .collect::<Result<_, _>>()?;
 
-    let mut stmt = conn.prepare(
-        "SELECT id, module, resource, idempotency_key, source_ids, payload_hashes, body,
-            created_at, orgs
-         FROM intents ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {INTENT_COLUMNS}, orgs FROM intents ORDER BY id"
+    ))?;
     dump.intents = stmt
-        .query_map([], |r| {
-            let intent = Intent {
-                id: r.get(0)?,
-                module: r.get(1)?,
-                resource: r.get(2)?,
-                idempotency_key: r.get(3)?,
-                source_ids: parse_list(r.get(4)?),
-                payload_hashes: parse_list(r.get(5)?),
-                body: parse_json(r.get(6)?),
-                created_at: r.get(7)?,
-            };
-            paired(r, 8, intent)
-        })?
+        .query_map([], |r| paired(r, 8, intent_from_row(r)?))?
         .collect::<Result<_, _>>()?;
 
     let mut stmt = conn.prepare(
@@ -162,7 +136,9 @@ fn read_all(conn: &Connection) -> rusqlite::Result<StateDump> {
         .collect::<Result<_, _>>()?;
 
     let mut stmt = conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"))?;
-    let runs: Vec<RunRecord> = stmt.query_map([], stored_run)?.collect::<Result<_, _>>()?;
+    let runs: Vec<RunRecord> = stmt
+        .query_map([], stored_run_from_row)?
+        .collect::<Result<_, _>>()?;
     let mut stmt = conn.prepare(
         "SELECT module, source_id, verdict, outcome FROM run_outcomes WHERE run_id = ?1
          ORDER BY seq",
@@ -188,21 +164,6 @@ fn paired<T>(r: &rusqlite::Row, at: usize, record: T) -> rusqlite::Result<Paired
     Ok(Paired {
         orgs: OrgPair::from_key(&r.get::<_, String>(at)?),
         record,
-    })
-}
-
-/// A run as stored (its state not judged against this host's processes).
-fn stored_run(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
-    Ok(RunRecord {
-        id: r.get(0)?,
-        started_at: r.get(1)?,
-        ended_at: r.get(2)?,
-        options: parse_json(r.get(3)?),
-        counts: parse_json(r.get(4)?),
-        state: RunState::parse(&r.get::<_, String>(5)?),
-        holder: r.get(6)?,
-        done: r.get::<_, i64>(7)? as u64,
-        total: r.get::<_, Option<i64>>(8)?.map(|t| t as u64),
     })
 }
 

@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
 use super::codec::{json_text, ms_to_rfc3339, now_ms, parse_json, parse_list};
-use super::host::{holder_is_dead, this_holder};
+use super::codec::{FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, RUN_COLUMNS};
+use super::host::{seen_from_here, this_holder};
 use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
@@ -154,30 +155,38 @@ fn failure_from_row(r: &rusqlite::Row) -> rusqlite::Result<Failure> {
     })
 }
 
-fn run_from_row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
-    let holder: Option<String> = r.get(6)?;
-    let mut state = RunState::parse(&r.get::<_, String>(5)?);
-    // A run whose process on this host is gone died, whatever it says.
-    if !state.is_final() && holder.as_deref().is_some_and(holder_is_dead) {
-        state = RunState::Died;
-    }
+fn intent_from_row(r: &rusqlite::Row) -> rusqlite::Result<Intent> {
+    Ok(Intent {
+        id: r.get(0)?,
+        module: r.get(1)?,
+        resource: r.get(2)?,
+        idempotency_key: r.get(3)?,
+        source_ids: parse_list(r.get(4)?),
+        payload_hashes: parse_list(r.get(5)?),
+        body: parse_json(r.get(6)?),
+        created_at: r.get(7)?,
+    })
+}
+
+/// A run as stored.
+fn stored_run_from_row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
         id: r.get(0)?,
         started_at: r.get(1)?,
         ended_at: r.get(2)?,
         options: parse_json(r.get(3)?),
         counts: parse_json(r.get(4)?),
-        state,
-        holder,
+        state: RunState::parse(&r.get::<_, String>(5)?),
+        holder: r.get(6)?,
         done: r.get::<_, i64>(7)? as u64,
         total: r.get::<_, Option<i64>>(8)?.map(|t| t as u64),
     })
 }
 
-const LINK_COLUMNS: &str = "module, source_id, target_id, target_number, payload_hash, \
-     last_outcome, updated_at, payload, refused_hash";
-const FAILURE_COLUMNS: &str = "module, source_id, reason, attempts, payload, updated_at";
-const RUN_COLUMNS: &str = "id, started_at, ended_at, options, counts, state, holder, done, total";
+/// A run as shown here.
+fn run_from_row(r: &rusqlite::Row) -> rusqlite::Result<RunRecord> {
+    Ok(seen_from_here(stored_run_from_row(r)?))
+}
 
 fn save_links_in(
     conn: &Connection,
@@ -626,22 +635,10 @@ impl StateStore for SqliteStore {
 
     async fn open_intents(&self, module: &str) -> Result<Vec<Intent>, StateError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, module, resource, idempotency_key, source_ids, payload_hashes, body, created_at
-             FROM intents WHERE orgs = ?1 AND module = ?2 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![self.orgs(module), module], |r| {
-            Ok(Intent {
-                id: r.get(0)?,
-                module: r.get(1)?,
-                resource: r.get(2)?,
-                idempotency_key: r.get(3)?,
-                source_ids: parse_list(r.get(4)?),
-                payload_hashes: parse_list(r.get(5)?),
-                body: parse_json(r.get(6)?),
-                created_at: r.get(7)?,
-            })
-        })?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {INTENT_COLUMNS} FROM intents WHERE orgs = ?1 AND module = ?2 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map(params![self.orgs(module), module], intent_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
