@@ -76,7 +76,7 @@ port_free() {
 
 start() {
   if [ -f "$STATE_FILE" ]; then
-    if psql_bin "$(sed -n 2p "$STATE_FILE")" >/dev/null &&
+    if [ -n "$(sed -n 3p "$STATE_FILE")" ] && psql_bin "$(sed -n 2p "$STATE_FILE")" >/dev/null &&
         "$(psql_bin "$(sed -n 2p "$STATE_FILE")")" "$(url)" -qAtc 'SELECT 1' >/dev/null 2>&1; then
       say "the server started earlier for this checkout is still running: using it"
       url
@@ -92,13 +92,18 @@ start() {
   if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin postgres
   fi
+  local psql
+  psql=$(psql_bin "$bin") || { say "psql is missing"; return 1; }
+  mkdir -p "$(dirname "$STATE_FILE")"
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/syncwright-pg.XXXXXX")
+  # Written before anything starts, so that stop finds whatever did.
+  printf '%s\n%s\n\n' "$dir" "$bin" >"$STATE_FILE"
   chmod 700 "$dir"
   [ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
   as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C \
     --no-sync >"$dir/initdb.log" 2>&1 || {
-    say "initdb failed:"; cat "$dir/initdb.log" >&2; rm -rf "$dir"; return 1; }
+    say "initdb failed:"; cat "$dir/initdb.log" >&2; stop; return 1; }
   local port tries=0
   while :; do
     tries=$((tries + 1))
@@ -110,14 +115,11 @@ start() {
       break
     fi
     if [ "$tries" -ge 5 ]; then
-      say "the server did not start:"; tail -n 20 "$dir/server.log" >&2; rm -rf "$dir"; return 1
+      say "the server did not start:"; tail -n 20 "$dir/server.log" >&2; stop; return 1
     fi
   done
   local url="postgresql://postgres@127.0.0.1:$port/syncwright"
-  mkdir -p "$(dirname "$STATE_FILE")"
   printf '%s\n%s\n%s\n' "$dir" "$bin" "$url" >"$STATE_FILE"
-  local psql
-  psql=$(psql_bin "$bin") || { say "psql is missing"; stop; return 1; }
   "$psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
     -c "CREATE DATABASE syncwright" >/dev/null 2>"$dir/createdb.log" || {
     say "could not create the database:"; cat "$dir/createdb.log" >&2; stop; return 1; }

@@ -98,10 +98,9 @@ impl PostgresStore {
         project: &str,
     ) -> Result<PostgresStore, StateError> {
         if project.trim().is_empty() {
-            return Err(StateError::Unsupported(format!(
-                "{}: a PostgreSQL store needs the project's name to keep its state apart",
-                target.shown
-            )));
+            return Err(
+                target.error("a PostgreSQL store needs the project's name to keep its state apart")
+            );
         }
         let store = PostgresStore {
             pool,

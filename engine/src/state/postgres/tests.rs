@@ -234,6 +234,15 @@ async fn two_projects_in_one_database_are_kept_apart() {
         LeaseGrant::Held { holder, .. } if holder.token == "acme"
     ));
     assert!(acme.location().contains("(project acme)"));
+    let unnamed = acme
+        .for_project(" ")
+        .await
+        .err()
+        .expect("a project needs a name");
+    assert!(
+        unnamed.to_string().contains("needs the project's name"),
+        "{unnamed}"
+    );
     drop((acme, globex, again));
     db.drop().await;
 }
