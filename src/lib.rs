@@ -8,7 +8,7 @@ pub mod commands;
 mod connections;
 pub mod exit_code;
 mod json_file;
-mod logging;
+pub mod logging;
 mod project_loading;
 mod runtime;
 mod sandbox_target;

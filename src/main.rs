@@ -7,6 +7,7 @@ use syncwright::commands::{
     self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, StatusArgs, SyncArgs, TestArgs,
     ValidateArgs,
 };
+use syncwright::logging::init_logging;
 
 /// Many small allocations per record (Rhai values): mimalloc keeps them fast
 /// and does not serialise threads the way the system allocator does.
@@ -18,10 +19,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "syncwright", version, about)]
 struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     command: Command,
 }
 
+/// The subcommands; each variant's doc comment is its help line.
 #[derive(Subcommand)]
 enum Command {
     /// Compile the project, mappings and rules; print every problem found.
@@ -50,7 +53,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    commands::init_logging();
+    init_logging();
     let code = match Cli::parse().command {
         Command::Validate(args) => commands::validate(args),
         Command::Plan(args) => commands::plan(args),

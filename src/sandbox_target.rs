@@ -12,7 +12,9 @@ use crate::json_file::read_json;
 /// What `--sandbox` keeps alive during a command: the in-process sandbox
 /// and the temporary folder of its state store. Dropping it stops both.
 pub struct Attached {
+    /// The sandbox started in-process (`--sandbox`).
     _sandbox: Option<Sandbox>,
+    /// The folder of the temporary state store of runs against it.
     _state_dir: Option<tempfile::TempDir>,
 }
 
@@ -34,6 +36,7 @@ pub(crate) fn attach(
     })
 }
 
+/// [`attach`], with the failure as a message.
 fn attach_to(
     project: &mut Project,
     runtime: &tokio::runtime::Runtime,

@@ -1,6 +1,8 @@
 //! One module per subcommand, each with its arguments (`<Command>Args`,
 //! parsed by clap) and the function that runs it. Each function returns
-//! the process exit code (see [`crate::exit_code`]).
+//! the process exit code (see [`crate::exit_code`]). `plan`, `run` and
+//! `retry` share [`SyncArgs`]; tests point a project at a sandbox of their
+//! own with [`point_at_sandbox`].
 
 mod history;
 mod init;
@@ -26,8 +28,5 @@ pub use status::{status, StatusArgs};
 pub use test::{test, TestArgs};
 pub use validate::{validate, ValidateArgs};
 
-pub use crate::args::OutputFormat;
-pub use crate::exit_code::{EXIT_CONFIG, EXIT_FAILED};
-pub use crate::logging::init_logging;
 pub use crate::sandbox_target::point_at_sandbox;
 pub use crate::sync::SyncArgs;

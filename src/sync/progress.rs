@@ -6,7 +6,9 @@ use syncwright_engine::{Module, RecordOutcome, Summary};
 /// Passes every call on to the reporter inside, keeping a progress bar on
 /// stderr out of its way.
 pub(super) struct Progress<'a> {
+    /// The reporter that writes the report.
     inner: &'a mut dyn Reporter,
+    /// The bar, on stderr.
     bar: indicatif::ProgressBar,
 }
 
