@@ -8,7 +8,7 @@ use crate::catalogue;
 use crate::config::mapping::MappingFile;
 use crate::config::project_file::ProjectFile;
 use crate::config::settings::Settings;
-use crate::diagnostic::{ConfigError, SourceFile};
+use crate::diagnostic::{codes, ConfigError, SourceFile};
 use crate::jsonpath::Selector;
 use crate::module::{compile_enrichment, Module};
 use crate::rules::RuleSet;
@@ -46,7 +46,7 @@ pub(super) fn compile_module(
             let known: Vec<&str> = project.connections.keys().map(String::as_str).collect();
             errors.push(
                 doc.error(
-                    "mapping::connection",
+                    codes::MAPPING_CONNECTION,
                     format!("unknown connection `{connection}`"),
                     key,
                 )
@@ -84,7 +84,7 @@ pub(super) fn compile_module(
         Ok(s) => Some(s),
         Err(m) => {
             errors.push(doc.error(
-                "mapping::jsonpath",
+                codes::MAPPING_JSONPATH,
                 format!("invalid JSONPath `{text}`: {m}"),
                 key,
             ));
@@ -113,7 +113,7 @@ pub(super) fn compile_module(
                 } else {
                     format!("enrich.{ename}.{key}")
                 };
-                errors.push(doc.error("mapping::enrich", msg, &path));
+                errors.push(doc.error(codes::MAPPING_ENRICH, msg, &path));
             }
         }
     }
@@ -130,7 +130,7 @@ pub(super) fn compile_module(
             if !full.exists() {
                 errors.push(
                     doc.error(
-                        "mapping::rule",
+                        codes::MAPPING_RULE,
                         format!("rule file `{}` does not exist", full.display()),
                         &key,
                     )

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::config::env::{expand_value, resolver};
 use crate::config::project_file::ProjectFile;
 use crate::connector::ConnectorRegistry;
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{codes, Diagnostics};
 use crate::yaml::YamlDoc;
 
 /// A connection after `${VAR}` expansion and option checks.
@@ -38,7 +38,7 @@ pub(super) fn load_connections(
         let mut options_yaml = serde_yaml::Value::Mapping(spec.options.clone());
         if let Err((path, why)) = expand_value(&mut options_yaml, &key_path, &resolve) {
             diagnostics.push(
-                doc.error("config::env", why.reason, &path)
+                doc.error(codes::CONFIG_ENV, why.reason, &path)
                     .with_help(why.help),
             );
             continue;
@@ -48,7 +48,7 @@ pub(super) fn load_connections(
         match registry.get(&spec.kind) {
             None => diagnostics.push(
                 doc.error(
-                    "config::connector",
+                    codes::CONFIG_CONNECTOR,
                     format!("unknown connector kind `{}`", spec.kind),
                     &format!("{key_path}.kind"),
                 )
@@ -57,7 +57,7 @@ pub(super) fn load_connections(
             Some(factory) => {
                 if let Err(msg) = factory.check(&options_json) {
                     diagnostics.push(doc.error(
-                        "config::connector",
+                        codes::CONFIG_CONNECTOR,
                         format!("connection `{name}` ({}): {msg}", spec.kind),
                         &key_path,
                     ));

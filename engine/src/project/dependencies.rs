@@ -4,7 +4,7 @@
 use crate::catalogue;
 use crate::config::mapping::MappingFile;
 use crate::config::project_file::ProjectFile;
-use crate::diagnostic::{ConfigError, Diagnostics};
+use crate::diagnostic::{codes, ConfigError, Diagnostics};
 use crate::module::Module;
 use crate::yaml::YamlDoc;
 
@@ -26,7 +26,7 @@ pub(super) fn order_by_dependencies(
             None => {
                 let cycle: Vec<&str> = modules.iter().map(|m| m.name.as_str()).collect();
                 diagnostics.push(ConfigError::without_source(
-                    "config::depends_on",
+                    codes::CONFIG_DEPENDS_ON,
                     format!(
                         "modules depend on each other in a cycle: {}",
                         cycle.join(", ")
@@ -79,7 +79,7 @@ pub(super) fn unlisted_modules(
     let key = first_key?;
     Some(
         doc.error(
-            "mapping::module",
+            codes::MAPPING_MODULE,
             format!(
                 "names {} that {} does not list: not run first, links not read",
                 names.join(", "),

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::config::project_file::ProjectFile;
 use crate::config::settings::Settings;
 use crate::connector::ConnectorRegistry;
-use crate::diagnostic::{ConfigError, Diagnostics, SourceFile};
+use crate::diagnostic::{codes, ConfigError, Diagnostics, SourceFile};
 use crate::module::Module;
 use crate::script::ScriptLimits;
 use crate::yaml::YamlDoc;
@@ -113,7 +113,7 @@ impl Project {
             let key_path = format!("modules[{index}]");
             if seen.insert(module_ref.name.clone(), index).is_some() {
                 diagnostics.push(doc.error(
-                    "config::module",
+                    codes::CONFIG_MODULE,
                     format!("module `{}` is listed twice", module_ref.name),
                     &format!("{key_path}.name"),
                 ));
@@ -125,7 +125,7 @@ impl Project {
             let mapping_path = base_dir.join(&module_ref.mapping);
             if !mapping_path.exists() {
                 diagnostics.push(doc.error(
-                    "config::missing_file",
+                    codes::CONFIG_MISSING_FILE,
                     format!("mapping file `{}` does not exist", mapping_path.display()),
                     &format!("{key_path}.mapping"),
                 ));

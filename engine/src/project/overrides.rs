@@ -1,7 +1,7 @@
 //! `--set key=value`: settings overridden for one run.
 
 use crate::config::settings::Settings;
-use crate::diagnostic::ConfigError;
+use crate::diagnostic::{codes, ConfigError};
 
 /// Applies `--set key=value` overrides; values are read as YAML scalars.
 pub fn apply_overrides(
@@ -20,7 +20,7 @@ pub fn apply_overrides(
         for (i, part) in parts.iter().enumerate() {
             let serde_yaml::Value::Mapping(map) = cursor else {
                 return Err(ConfigError::without_source(
-                    "config::set",
+                    codes::CONFIG_SET,
                     format!(
                         "--set {key}={raw}: `{}` is not a group of settings",
                         parts[..i].join(".")
@@ -37,9 +37,9 @@ pub fn apply_overrides(
                 .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
         }
         serde_yaml::from_value::<Settings>(value.clone()).map_err(|e| {
-            ConfigError::without_source("config::set", format!("--set {key}={raw}: {e}"))
+            ConfigError::without_source(codes::CONFIG_SET, format!("--set {key}={raw}: {e}"))
         })?;
     }
     serde_yaml::from_value(value)
-        .map_err(|e| ConfigError::without_source("config::set", e.to_string()))
+        .map_err(|e| ConfigError::without_source(codes::CONFIG_SET, e.to_string()))
 }

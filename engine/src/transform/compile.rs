@@ -9,7 +9,7 @@ use rhai::{Dynamic, Engine, Scope, AST};
 use serde_json::Value;
 
 use crate::config::mapping::{FieldSpec, OneOrMany, ValueType};
-use crate::diagnostic::ConfigError;
+use crate::diagnostic::{codes, ConfigError};
 use crate::jsonpath::Selector;
 use crate::script::LookupTables;
 use crate::yaml::YamlDoc;
@@ -76,7 +76,7 @@ fn compile_expression(
             _ => String::new(),
         };
         doc.error(
-            "mapping::expr",
+            codes::MAPPING_EXPR,
             format!("Rhai syntax error: {}{at}", err.err_type()),
             key_path,
         )
@@ -126,7 +126,7 @@ fn compile_selectors(
             Selector::compile(text)
                 .map_err(|msg| {
                     errors.push(
-                        doc.error("mapping::jsonpath", format!("invalid JSONPath `{text}`: {msg}"), &at)
+                        doc.error(codes::MAPPING_JSONPATH, format!("invalid JSONPath `{text}`: {msg}"), &at)
                             .with_help("JSONPath as in RFC 9535, e.g. `$.Account_Name.name` or `$['$line_tax'][0].name`"),
                     )
                 })
@@ -165,7 +165,7 @@ fn compile_field(
                 given.join(", ")
             )
         };
-        errors.push(doc.error("mapping::field", message, key_path));
+        errors.push(doc.error(codes::MAPPING_FIELD, message, key_path));
         return None;
     }
     if let Some(table) = &spec.lookup {
@@ -173,7 +173,7 @@ fn compile_field(
             let known: Vec<&str> = lookups.keys().map(String::as_str).collect();
             errors.push(
                 doc.error(
-                    "mapping::lookup",
+                    codes::MAPPING_LOOKUP,
                     format!("unknown lookup table `{table}`"),
                     &format!("{key_path}.lookup"),
                 )
@@ -187,7 +187,7 @@ fn compile_field(
     }
     if spec.each.is_some() && spec.path.is_some() {
         errors.push(doc.error(
-            "mapping::field",
+            codes::MAPPING_FIELD,
             format!("field `{name}` has both `each` and `path`: `each` selects the array, `fields` builds each element"),
             key_path,
         ));
@@ -202,7 +202,7 @@ fn compile_field(
         let arrays = compile_selectors(arrays, doc, &format!("{key_path}.each"), errors);
         let Some(item_specs) = &spec.fields else {
             errors.push(doc.error(
-                "mapping::field",
+                codes::MAPPING_FIELD,
                 format!("field `{name}` uses `each` but has no `fields` to build each element"),
                 key_path,
             ));
