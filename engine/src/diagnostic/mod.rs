@@ -1,6 +1,9 @@
 //! The one diagnostic type for configuration errors: every problem found in a
 //! project file, mapping file or rule script names its file, line, column and
-//! the path of the offending key, before any record is touched.
+//! the path of the offending key, before any record is touched. Each carries
+//! a stable code from [`codes`].
+
+pub mod codes;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ impl SourceFile {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(Self::from_text(path, text)),
             Err(err) => Err(Box::new(ConfigError::without_source(
-                "config::io",
+                codes::CONFIG_IO,
                 format!("cannot read {}: {err}", path.display()),
             ))),
         }
@@ -86,7 +89,7 @@ impl Location {
 /// A configuration error: what is wrong, where, and how to fix it.
 #[derive(Debug, Clone)]
 pub struct ConfigError {
-    /// Stable machine-readable code, such as `mapping::jsonpath`.
+    /// Stable machine-readable code, one of [`codes::ALL`], such as `mapping::jsonpath`.
     pub code: &'static str,
     /// One-sentence description of the problem.
     pub message: String,

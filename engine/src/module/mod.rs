@@ -1,5 +1,7 @@
-//! A compiled module: its mapping, rules and enrichment, and the evaluation
+//! A compiled module: its mapping, rules and enrichments, and the evaluation
 //! of one record through validate -> transform -> validate.
+
+mod enrichment;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,87 +10,16 @@ use std::sync::Arc;
 use rhai::{Dynamic, Engine, Map};
 use serde_json::Value;
 
-use crate::config::mapping::{EnrichSpec, SourceSpec, TargetSpec};
+use crate::config::mapping::{SourceSpec, TargetSpec};
+use crate::describe::kind_of;
 use crate::jsonpath::Selector;
 use crate::outcome::{RecordOutcome, Severity, Verdict, Violation};
 use crate::rules::{RuleCost, RuleSet};
 use crate::script::{json_to_dynamic, RecordScope};
-use crate::transform::{kind_of, Transform};
+use crate::transform::Transform;
 
-/// A related-record lookup, compiled.
-pub struct Enrichment {
-    /// Name under `related`.
-    pub name: String,
-    /// The related module.
-    pub module: String,
-    /// Where the id(s) are in the source record.
-    pub selectors: Vec<Selector>,
-    /// True for `ids:` (a map of records), false for `id:` (one record).
-    pub many: bool,
-    /// Field of the related records matched against the values (`id` by default).
-    pub key: String,
-    /// For a link enrichment: the project module whose links are read.
-    pub link: Option<String>,
-}
-
-/// Related records fetched so far in a run, by (module, key, value).
-pub type RelatedCache = HashMap<(String, String, String), Vec<Value>>;
-
-/// Reads a dotted field (`Account_Name.id`) of a record as text.
-pub fn dotted_value(record: &Value, key: &str) -> Option<String> {
-    let mut value = record;
-    for part in key.split('.') {
-        value = value.get(part)?;
-    }
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-impl Enrichment {
-    /// The ids this enrichment needs for `record`.
-    pub fn ids(&self, record: &Value) -> Vec<String> {
-        let found: Vec<&Value> = if self.many {
-            self.selectors.iter().flat_map(|s| s.all(record)).collect()
-        } else {
-            self.selectors
-                .iter()
-                .filter_map(|s| s.first(record))
-                .take(1)
-                .collect()
-        };
-        found
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The related records fetched so far for `record`, with their ids, in
-    /// order: all of them for `ids:`, the first id's for `id:`.
-    pub fn found_in<'a>(
-        &self,
-        record: &Value,
-        cache: &'a RelatedCache,
-    ) -> Vec<(String, &'a Value)> {
-        let ids = self.ids(record);
-        let wanted = if self.many { ids.len() } else { 1 };
-        ids.into_iter()
-            .take(wanted)
-            .filter_map(|id| {
-                let found = cache
-                    .get(&(self.module.clone(), self.key.clone(), id.clone()))?
-                    .first()?;
-                Some((id, found))
-            })
-            .collect()
-    }
-}
+pub(crate) use enrichment::compile_enrichment;
+pub use enrichment::{dotted_value, Enrichment, RelatedCache};
 
 /// How the records of one run are being synced.
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,20 +61,12 @@ pub struct Module {
 impl Module {
     /// The record's id, as text.
     pub fn record_id(&self, record: &Value) -> Option<String> {
-        match self.id.first(record)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
+        scalar_text(self.id.first(record)?)
     }
 
     /// The record's label for tables.
     pub fn record_label(&self, record: &Value) -> Option<String> {
-        match self.label.as_ref()?.first(record)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
+        scalar_text(self.label.as_ref()?.first(record)?)
     }
 
     /// The source rules, for reports.
@@ -354,77 +277,11 @@ pub fn set_evaluation_threads(threads: usize) -> Result<(), String> {
         .map_err(|e| format!("cannot set {threads} evaluation threads: {e}"))
 }
 
-/// Compiles the enrichment specs of a mapping file.
-pub(crate) fn compile_enrichment(
-    name: &str,
-    spec: &EnrichSpec,
-) -> Result<Enrichment, (String, String)> {
-    if let Some(link) = &spec.link {
-        return compile_link(name, link, spec);
+/// A string or a number as text; nothing for other values.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
-    let Some(module) = &spec.module else {
-        return Err((
-            String::new(),
-            format!("enrichment `{name}` needs `module` (a CRM module) or `link` (a module of this project)"),
-        ));
-    };
-    let (paths, many, key): (Vec<&str>, bool, &str) = match (&spec.id, &spec.ids) {
-        (Some(p), None) => (vec![p.as_str()], false, "id"),
-        (None, Some(p)) => (p.as_vec(), true, "ids"),
-        _ => {
-            return Err((
-                String::new(),
-                format!(
-                    "enrichment `{name}` needs exactly one of `id` (one record) or `ids` (many)"
-                ),
-            ))
-        }
-    };
-    let selectors = paths
-        .iter()
-        .map(|path| {
-            Selector::compile(path)
-                .map_err(|m| (key.to_string(), format!("invalid JSONPath `{path}`: {m}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Enrichment {
-        name: name.to_string(),
-        module: module.clone(),
-        selectors,
-        many,
-        key: spec.key.clone().unwrap_or_else(|| "id".into()),
-        link: None,
-    })
-}
-
-/// An enrichment reading another module's links: by source id (`id`) or by
-/// target id (`target_id`). Its cache entries live under `link:<module>`.
-fn compile_link(name: &str, link: &str, spec: &EnrichSpec) -> Result<Enrichment, (String, String)> {
-    let extra = spec.module.is_some() || spec.ids.is_some() || spec.key.is_some();
-    let (path, option, key) = match (&spec.id, &spec.target_id, extra) {
-        (Some(p), None, false) => (p, "id", "source_id"),
-        (None, Some(p), false) => (p, "target_id", "target_id"),
-        _ => {
-            return Err((
-                String::new(),
-                format!(
-                    "enrichment `{name}` reads the links of `{link}`: give exactly one of `id` (its source id) or `target_id`, and no `module`, `ids` or `key`"
-                ),
-            ))
-        }
-    };
-    let selector = Selector::compile(path).map_err(|m| {
-        (
-            option.to_string(),
-            format!("invalid JSONPath `{path}`: {m}"),
-        )
-    })?;
-    Ok(Enrichment {
-        name: name.to_string(),
-        module: format!("link:{link}"),
-        selectors: vec![selector],
-        many: false,
-        key: key.to_string(),
-        link: Some(link.to_string()),
-    })
 }

@@ -1,26 +1,31 @@
-//! The mapping compiler: turns a mapping file's `fields` into a compiled tree
-//! that builds one target payload from one source record. This is where a
-//! Zoho field becomes a Xero field.
+//! The mapping compiler's output at work: the compiled `fields` of a
+//! mapping file build one target payload from one source record. This is
+//! where a Zoho field becomes a Xero field. `compile` builds the tree from
+//! the mapping file; `expression` holds its compiled Rhai expressions.
+
+mod compile;
+mod expression;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use indexmap::IndexMap;
 use rhai::{Dynamic, Engine, Scope, AST};
 use serde_json::{Map, Value};
 
 use crate::coerce::coerce;
-use crate::config::mapping::{FieldSpec, ValueType};
-use crate::diagnostic::ConfigError;
+use crate::config::mapping::ValueType;
+use crate::describe::quote_clipped;
 use crate::jsonpath::Selector;
 use crate::outcome::{Severity, Violation};
 use crate::rules::RuleCost;
 use crate::script::{
     describe_failure, dynamic_to_json, json_to_dynamic, LookupTables, ScriptLimits,
 };
-use crate::snippet::{Answer, Snippet};
-use crate::yaml::YamlDoc;
+
+pub(crate) use compile::compile_fields;
+use compile::{CompiledField, ValueSource};
+use expression::{Answer, Expression};
 
 /// Names every mapping expression may use (checked at compile time).
 pub const EXPRESSION_VARIABLES: [&str; 6] =
@@ -37,231 +42,6 @@ pub struct Transform {
     profiling: AtomicBool,
     records: AtomicU64,
     nanos: AtomicU64,
-}
-
-pub(crate) struct CompiledField {
-    name: String,
-    value: ValueSource,
-    lookup: Option<String>,
-    default: Option<Value>,
-    value_type: Option<ValueType>,
-    decimals: Option<u32>,
-    when: Option<Snippet>,
-    required: bool,
-}
-
-pub(crate) enum ValueSource {
-    Path(Vec<Selector>),
-    Const(Value),
-    Expr(Vec<Selector>, Snippet),
-    Object(Vec<CompiledField>),
-    Each {
-        arrays: Vec<Selector>,
-        item: Vec<CompiledField>,
-    },
-}
-
-/// Compiles a Rhai snippet from a YAML value, reporting syntax errors at the key.
-pub(crate) fn compile_snippet(
-    engine: &Engine,
-    doc: &YamlDoc,
-    key_path: &str,
-    code: &str,
-) -> Result<Snippet, ConfigError> {
-    let mut scope = Scope::new();
-    for name in EXPRESSION_VARIABLES {
-        scope.push_dynamic(name, Dynamic::UNIT);
-    }
-    let ast: AST = engine.compile_with_scope(&scope, code).map_err(|err| {
-        let pos = err.position();
-        let at = match (pos.line(), pos.position()) {
-            (Some(l), Some(c)) => format!(" (line {l}, column {c} of the expression)"),
-            (Some(l), None) => format!(" (line {l} of the expression)"),
-            _ => String::new(),
-        };
-        doc.error(
-            "mapping::expr",
-            format!("Rhai syntax error: {}{at}", err.err_type()),
-            key_path,
-        )
-        .with_help("expressions see `record`, `line`, `value`, `related`, `settings` and `run`")
-    })?;
-    Ok(Snippet::new(code, ast))
-}
-
-/// Compiles the `fields` map of a mapping file.
-pub(crate) fn compile_fields(
-    specs: &IndexMap<String, FieldSpec>,
-    doc: &YamlDoc,
-    key_path: &str,
-    engine: &Engine,
-    lookups: &LookupTables,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<CompiledField> {
-    specs
-        .iter()
-        .filter_map(|(name, spec)| {
-            compile_field(
-                name,
-                spec,
-                doc,
-                &format!("{key_path}.{name}"),
-                engine,
-                lookups,
-                errors,
-            )
-        })
-        .collect()
-}
-
-fn compile_selectors(
-    paths: &crate::config::mapping::OneOrMany,
-    doc: &YamlDoc,
-    key_path: &str,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<Selector> {
-    let list = paths.as_vec();
-    let many = list.len() > 1 || matches!(paths, crate::config::mapping::OneOrMany::Many(_));
-    list.iter()
-        .enumerate()
-        .filter_map(|(i, text)| {
-            let at = if many { format!("{key_path}[{i}]") } else { key_path.to_string() };
-            Selector::compile(text)
-                .map_err(|msg| {
-                    errors.push(
-                        doc.error("mapping::jsonpath", format!("invalid JSONPath `{text}`: {msg}"), &at)
-                            .with_help("JSONPath as in RFC 9535, e.g. `$.Account_Name.name` or `$['$line_tax'][0].name`"),
-                    )
-                })
-                .ok()
-        })
-        .collect()
-}
-
-fn compile_field(
-    name: &str,
-    spec: &FieldSpec,
-    doc: &YamlDoc,
-    key_path: &str,
-    engine: &Engine,
-    lookups: &LookupTables,
-    errors: &mut Vec<ConfigError>,
-) -> Option<CompiledField> {
-    let before = errors.len();
-    let given: Vec<&str> = [
-        ("path", spec.path.is_some() && spec.expr.is_none()),
-        ("const", spec.constant.is_some()),
-        ("expr", spec.expr.is_some()),
-        ("each", spec.each.is_some()),
-        ("fields", spec.fields.is_some() && spec.each.is_none()),
-    ]
-    .into_iter()
-    .filter_map(|(k, present)| present.then_some(k))
-    .collect();
-    if given.len() != 1 {
-        let message = if given.is_empty() {
-            format!("field `{name}` has no value: give one of `path`, `const`, `expr`, `fields` or `each`")
-        } else {
-            format!(
-                "field `{name}` has more than one value source: {}",
-                given.join(", ")
-            )
-        };
-        errors.push(doc.error("mapping::field", message, key_path));
-        return None;
-    }
-    if let Some(table) = &spec.lookup {
-        if !lookups.contains_key(table) {
-            let known: Vec<&str> = lookups.keys().map(String::as_str).collect();
-            errors.push(
-                doc.error(
-                    "mapping::lookup",
-                    format!("unknown lookup table `{table}`"),
-                    &format!("{key_path}.lookup"),
-                )
-                .with_help(if known.is_empty() {
-                    "declare it under `lookups:` in this mapping file".to_string()
-                } else {
-                    format!("tables declared in this file: {}", known.join(", "))
-                }),
-            );
-        }
-    }
-    if spec.each.is_some() && spec.path.is_some() {
-        errors.push(doc.error(
-            "mapping::field",
-            format!("field `{name}` has both `each` and `path`: `each` selects the array, `fields` builds each element"),
-            key_path,
-        ));
-    }
-    let when = spec.when.as_deref().and_then(|code| {
-        compile_snippet(engine, doc, &format!("{key_path}.when"), code)
-            .map_err(|e| errors.push(e))
-            .ok()
-    });
-
-    let value = if let Some(arrays) = &spec.each {
-        let arrays = compile_selectors(arrays, doc, &format!("{key_path}.each"), errors);
-        let Some(item_specs) = &spec.fields else {
-            errors.push(doc.error(
-                "mapping::field",
-                format!("field `{name}` uses `each` but has no `fields` to build each element"),
-                key_path,
-            ));
-            return None;
-        };
-        let item = compile_fields(
-            item_specs,
-            doc,
-            &format!("{key_path}.fields"),
-            engine,
-            lookups,
-            errors,
-        );
-        ValueSource::Each { arrays, item }
-    } else if let Some(code) = &spec.expr {
-        let paths = spec
-            .path
-            .as_ref()
-            .map(|p| compile_selectors(p, doc, &format!("{key_path}.path"), errors))
-            .unwrap_or_default();
-        match compile_snippet(engine, doc, &format!("{key_path}.expr"), code) {
-            Ok(snippet) => ValueSource::Expr(paths, snippet),
-            Err(e) => {
-                errors.push(e);
-                return None;
-            }
-        }
-    } else if let Some(paths) = &spec.path {
-        ValueSource::Path(compile_selectors(
-            paths,
-            doc,
-            &format!("{key_path}.path"),
-            errors,
-        ))
-    } else if let Some(constant) = &spec.constant {
-        ValueSource::Const(constant.clone())
-    } else {
-        let nested = spec.fields.as_ref().expect("checked above");
-        ValueSource::Object(compile_fields(
-            nested,
-            doc,
-            &format!("{key_path}.fields"),
-            engine,
-            lookups,
-            errors,
-        ))
-    };
-    (errors.len() == before).then(|| CompiledField {
-        name: name.to_string(),
-        value,
-        lookup: spec.lookup.clone(),
-        default: spec.default.clone(),
-        value_type: spec.value_type,
-        decimals: spec.decimals,
-        when,
-        required: spec.required,
-    })
 }
 
 impl Transform {
@@ -367,13 +147,13 @@ impl Transform {
         let raw = match &field.value {
             ValueSource::Const(v) => v.clone(),
             ValueSource::Path(selectors) => first_present(selectors, current),
-            ValueSource::Expr(selectors, snippet) => {
+            ValueSource::Expr(selectors, expression) => {
                 let input = if selectors.is_empty() {
                     Value::Null
                 } else {
                     first_present(selectors, current)
                 };
-                self.eval(snippet, scope, &input, path, problems)?
+                self.eval(expression, scope, &input, path, problems)?
             }
             ValueSource::Object(nested) => {
                 let map = self.build_object(nested, current, at_record, scope, path, problems);
@@ -456,7 +236,7 @@ impl Transform {
                     format!(
                         "{path}: {} is a string, not a list of items: {}",
                         selector.as_str(),
-                        clip(s)
+                        quote_clipped(s)
                     ),
                 ));
                 return Value::Null;
@@ -505,17 +285,17 @@ impl Transform {
     /// Evaluates an expression with `value` bound; a failure becomes a problem.
     fn eval(
         &self,
-        snippet: &Snippet,
+        expression: &Expression,
         scope: &mut Scope,
         value: &Value,
         path: &FieldPath,
         problems: &mut Vec<Violation>,
     ) -> Option<Value> {
         let started = self.profiling.load(Ordering::Relaxed).then(Instant::now);
-        let result = match snippet.shortcut(value, || self.run(&snippet.ast, scope, value)) {
+        let result = match expression.shortcut(value, || self.run(&expression.ast, scope, value)) {
             Answer::Value(v) => Ok(v),
             Answer::Failed(reason) => Err(reason),
-            Answer::RunScript => self.run(&snippet.ast, scope, value),
+            Answer::RunScript => self.run(&expression.ast, scope, value),
         };
         if let Some(started) = started {
             self.nanos
@@ -568,6 +348,7 @@ impl std::fmt::Display for FieldPath<'_> {
     }
 }
 
+/// The first value the selectors find that is not null.
 fn first_present(selectors: &[Selector], current: &Value) -> Value {
     selectors
         .iter()
@@ -576,6 +357,7 @@ fn first_present(selectors: &[Selector], current: &Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// True for a value a condition keeps: not null, false, empty or zero.
 fn truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
@@ -587,6 +369,7 @@ fn truthy(value: &Value) -> bool {
     }
 }
 
+/// A mapping problem with `field`: the record is rejected.
 fn problem(code: &str, field: &str, message: String) -> Violation {
     Violation {
         rule: "mapping".into(),
@@ -594,24 +377,5 @@ fn problem(code: &str, field: &str, message: String) -> Violation {
         field: Some(field.to_string()),
         message,
         code: code.into(),
-    }
-}
-
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-pub(crate) fn clip(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("\"{}…\"", s.chars().take(40).collect::<String>())
-    } else {
-        format!("\"{s}\"")
     }
 }

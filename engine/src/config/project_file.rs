@@ -1,4 +1,5 @@
-//! `syncwright.yaml`: named connections, settings, and the list of modules.
+//! The project file, `syncwright.yaml`, as written: named connections,
+//! settings, and the list of modules.
 
 use std::collections::BTreeMap;
 

@@ -34,7 +34,7 @@ const PURE_FUNCTIONS: [&str; 12] = [
 ];
 
 /// A compiled mapping expression.
-pub(crate) struct Snippet {
+pub(crate) struct Expression {
     /// The compiled script.
     pub(crate) ast: AST,
     shortcut: Shortcut,
@@ -67,7 +67,7 @@ pub(crate) enum Answer {
     RunScript,
 }
 
-impl Snippet {
+impl Expression {
     /// Wraps a compiled expression, choosing its shortcut from its text and AST.
     pub(crate) fn new(code: &str, ast: AST) -> Self {
         let shortcut = if let Some((equal, literal)) = parse_value_comparison(code) {
@@ -216,10 +216,10 @@ fn reads_only_settings(ast: &AST) -> bool {
 }
 
 #[cfg(test)]
-fn compile(engine: &rhai::Engine, code: &str) -> Result<Snippet, String> {
+fn compile(engine: &rhai::Engine, code: &str) -> Result<Expression, String> {
     engine
         .compile(code)
-        .map(|ast| Snippet::new(code, ast))
+        .map(|ast| Expression::new(code, ast))
         .map_err(|e| e.to_string())
 }
 
@@ -271,13 +271,13 @@ mod tests {
             "value != false",
         ];
         for code in codes {
-            let snippet = compile(&engine, code).unwrap();
+            let expression = compile(&engine, code).unwrap();
             assert!(
-                matches!(snippet.shortcut, Shortcut::CompareValue { .. }),
+                matches!(expression.shortcut, Shortcut::CompareValue { .. }),
                 "{code} is a comparison"
             );
             for value in &values {
-                let shortcut = snippet.shortcut(value, || unreachable!());
+                let shortcut = expression.shortcut(value, || unreachable!());
                 let expected = rhai_answer(&engine, code, value);
                 match shortcut {
                     Answer::Value(v) => assert_eq!(v, json!(expected), "{code} with {value}"),
@@ -300,7 +300,7 @@ mod tests {
                 scope.push_dynamic(name, Dynamic::UNIT);
             }
             let ast = engine.compile_with_scope(&scope, code).unwrap();
-            matches!(Snippet::new(code, ast).shortcut, Shortcut::PerModule(_))
+            matches!(Expression::new(code, ast).shortcut, Shortcut::PerModule(_))
         };
         assert!(per_module("settings.default_account_code"));
         assert!(per_module(
@@ -321,10 +321,10 @@ mod tests {
     #[test]
     fn per_module_answers_are_computed_once() {
         let engine = Engine::new();
-        let snippet = compile(&engine, "settings.a").unwrap();
+        let expression = compile(&engine, "settings.a").unwrap();
         let mut runs = 0;
         for _ in 0..3 {
-            match snippet.shortcut(&Value::Null, || {
+            match expression.shortcut(&Value::Null, || {
                 runs += 1;
                 Ok(json!("x"))
             }) {
