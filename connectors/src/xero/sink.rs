@@ -11,9 +11,11 @@ use serde_json::{json, Value};
 use syncwright_engine::connector::{ConnectorError, FindPurpose, LoadItem, Sink};
 use syncwright_engine::outcome::{LoadResult, TargetError};
 
+use syncwright_engine::catalogue;
+
 use super::client::problem_text;
 use super::errors;
-pub use super::organisation::Organisation;
+use super::organisation::Organisation;
 
 /// Xero refuses request bodies over 3.5 MB; stay under with room to spare.
 const MAX_BODY_BYTES: usize = 3_400_000;
@@ -42,19 +44,6 @@ impl XeroSink {
     /// Calls this sink made to Xero (token and connection calls included).
     pub fn calls(&self) -> u64 {
         self.org.client.calls() - self.calls_before
-    }
-}
-
-/// The id field of a resource's elements (`Invoices` -> `InvoiceID`).
-pub fn id_field(resource: &str) -> String {
-    match resource {
-        "Invoices" => "InvoiceID".into(),
-        "Contacts" => "ContactID".into(),
-        "Items" => "ItemID".into(),
-        "Quotes" => "QuoteID".into(),
-        "CreditNotes" => "CreditNoteID".into(),
-        "Accounts" => "AccountID".into(),
-        other => format!("{}ID", other.trim_end_matches('s')),
     }
 }
 
@@ -107,7 +96,9 @@ pub(super) fn element_result(
         .filter_map(|w| w["Message"].as_str().map(|m| format!("warning: {m}")))
         .collect();
     LoadResult {
-        target_id: element[id_field(resource)].as_str().map(str::to_string),
+        target_id: catalogue::xero_id_field(resource)
+            .and_then(|f| element[f].as_str())
+            .map(str::to_string),
         target_number: number_field(resource)
             .and_then(|f| element[f].as_str())
             .map(str::to_string),
@@ -153,17 +144,19 @@ impl XeroSink {
         items: &[LoadItem],
         key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError> {
-        let id_field = id_field(resource);
-        let mut payloads: Vec<Value> = items
-            .iter()
-            .map(|item| {
-                let mut payload = item.payload.clone();
-                if let (Some(id), Some(obj)) = (&item.target_id, payload.as_object_mut()) {
-                    obj.insert(id_field.clone(), Value::String(id.clone()));
-                }
-                payload
-            })
-            .collect();
+        let mut payloads: Vec<Value> = Vec::with_capacity(items.len());
+        for item in items {
+            let mut payload = item.payload.clone();
+            if let (Some(id), Some(obj)) = (&item.target_id, payload.as_object_mut()) {
+                let id_field = catalogue::xero_id_field(resource).ok_or_else(|| {
+                    ConnectorError::NotSent(format!(
+                        "Xero does not address {resource} one by one: they cannot be updated"
+                    ))
+                })?;
+                obj.insert(id_field.to_string(), Value::String(id.clone()));
+            }
+            payloads.push(payload);
+        }
         // Documents whose contact Xero would not create fail with its message,
         // and are not sent.
         let mut contact_refused = std::collections::HashMap::new();
@@ -211,10 +204,10 @@ impl XeroSink {
             )]));
             return Ok(results.into_iter().map(|r| r.expect("set")).collect());
         }
-        let query = [
-            ("summarizeErrors", "false".to_string()),
-            ("unitdp", self.unitdp.to_string()),
-        ];
+        let mut query = vec![("summarizeErrors", "false".to_string())];
+        if catalogue::xero().takes_unitdp(resource) {
+            query.push(("unitdp", self.unitdp.to_string()));
+        }
         let (status, answer) = self
             .org
             .client
