@@ -1,7 +1,8 @@
 //! The Zoho CRM source: lists a module sorted by `Modified_Time` (with
-//! `If-Modified-Since` for incremental runs), pages with `page` and then
-//! `page_token` past Zoho's 2,000-record reach, and fetches full records,
-//! line items included, 100 ids a call.
+//! `If-Modified-Since` for incremental runs), goes on from the first page by
+//! the `page_token` Zoho hands out (by `page` when it hands none, which
+//! reaches only 2,000 records), and fetches full records, line items
+//! included, 100 ids a call.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
