@@ -272,10 +272,27 @@ impl<C: ConnectorConfig> ConnectorFactory for ConfigFactory<C> {
         options: &Value,
     ) -> Result<Arc<dyn Connector>, ConnectorError> {
         let config = <C as serde::Deserialize>::deserialize(options)
-            .map_err(|e| ConnectorError::Config(e.to_string()))?;
+            .map_err(|e| ConnectorError::Config(without_values(&e.to_string())))?;
         config.validate().map_err(ConnectorError::Config)?;
         Ok(config.connect(ctx))
     }
+}
+
+/// serde's words about a bad option, without the text it was given: a
+/// secret put in the wrong option (`batch_size: ${XERO_CLIENT_SECRET}`)
+/// must not reach a message.
+fn without_values(message: &str) -> String {
+    if let (Some(start), Some(end)) = (message.find("string \""), message.rfind("\", expected")) {
+        if start < end {
+            return format!("{}a string{}", &message[..start], &message[end + 1..]);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some(end) = rest.find("`, expected") {
+            return format!("unknown value{}", &rest[end + 1..]);
+        }
+    }
+    message.to_string()
 }
 
 /// Every connector kind the binary knows, by `kind`.
@@ -347,5 +364,28 @@ impl<'p> Connections<'p> {
         let connector = factory.configure(&ctx, &connection.options)?;
         made.insert(name.to_string(), connector.clone());
         Ok(connector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn option_errors_keep_the_option_and_drop_the_value() {
+        assert_eq!(
+            without_values("invalid type: string \"s3cr3t\", expected usize"),
+            "invalid type: a string, expected usize"
+        );
+        assert_eq!(
+            without_values(
+                "unknown variant `s3cr3t`, expected `client_credentials` or `refresh_token`"
+            ),
+            "unknown value, expected `client_credentials` or `refresh_token`"
+        );
+        assert_eq!(
+            without_values("missing field `client_id`"),
+            "missing field `client_id`"
+        );
     }
 }
