@@ -349,3 +349,60 @@ impl Sink for XeroSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_element_becomes_its_records_result() {
+        let sent = json!({"LineItems": [{"ItemCode": "NOPE"}]});
+        let written = element_result(
+            "Invoices",
+            &json!({"InvoiceID": "i-1", "InvoiceNumber": "INV-1", "Warnings": [{"Message": "Rounded"}]}),
+            &sent,
+            false,
+        );
+        assert!(written.ok);
+        assert_eq!(written.target_id.as_deref(), Some("i-1"));
+        assert_eq!(written.target_number.as_deref(), Some("INV-1"));
+        assert_eq!(written.messages, ["warning: Rounded"]);
+
+        let silent = element_result("Invoices", &json!({"HasErrors": true}), &sent, false);
+        assert_eq!(
+            silent.messages,
+            ["Xero refused the record without a message"]
+        );
+
+        let refusal = json!({"StatusAttributeString": "ERROR", "ValidationErrors": [
+            {"Message": "Invoice not of valid status for modification"}
+        ]});
+        assert!(element_result("Invoices", &refusal, &sent, true).refused);
+        assert!(
+            !element_result("Invoices", &refusal, &sent, false).refused,
+            "only a change to an existing record is refused for good"
+        );
+    }
+
+    #[test]
+    fn a_number_found_is_the_same_document_only_when_contact_date_and_lines_agree() {
+        let sent =
+            json!({"Contact": {"Name": "Acme"}, "Date": "2026-11-02", "LineItems": [{}, {}]});
+        let found = json!({
+            "Contact": {"ContactID": "c-1", "Name": "ACME"},
+            "DateString": "2026-11-02T00:00:00",
+            "LineItems": [{}, {}]
+        });
+        assert!(same_document(&found, &sent, FindPurpose::Resume));
+        let mut one_line = found.clone();
+        one_line["LineItems"] = json!([{}]);
+        assert!(!same_document(&one_line, &sent, FindPurpose::Resume));
+        assert!(same_document(&one_line, &sent, FindPurpose::Adopt));
+        let mut by_id = sent.clone();
+        by_id["Contact"] = json!({"ContactID": "c-2", "Name": "Acme"});
+        assert!(
+            !same_document(&found, &by_id, FindPurpose::Adopt),
+            "ids decide when both have one"
+        );
+    }
+}
