@@ -170,8 +170,7 @@ async fn a_broken_snapshot_is_refused_at_its_line_and_column_without_its_content
     let err = broken
         .open(&request(&[]))
         .await
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     let at = format!("{}:2:", dir.path().join("broken.json").display());
     assert!(err.starts_with(&at), "{err}");
@@ -180,8 +179,7 @@ async fn a_broken_snapshot_is_refused_at_its_line_and_column_without_its_content
     let err = wrong
         .open(&request(&[]))
         .await
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         err.ends_with("`Invoices` should be a list of records, found an object"),
@@ -191,8 +189,7 @@ async fn a_broken_snapshot_is_refused_at_its_line_and_column_without_its_content
     let err = missing
         .open(&request(&[]))
         .await
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(err.starts_with("cannot read"), "{err}");
 }

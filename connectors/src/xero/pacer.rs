@@ -207,7 +207,7 @@ mod tests {
         pacer.learn(headers(&[("x-daylimit-remaining", "101")]));
         drop(pacer.acquire().await.unwrap());
         pacer.learn(headers(&[("x-daylimit-remaining", "100")]));
-        let err = pacer.acquire().await.err().expect("reserve reached");
+        let err = pacer.acquire().await.expect_err("reserve reached");
         assert!(err.contains("100 left, 100 kept in reserve"), "{err}");
     }
 
@@ -220,7 +220,7 @@ mod tests {
         let pacer = Pacer::new(5, 60, Duration::from_secs(60), day);
         drop(pacer.acquire().await.unwrap());
         drop(pacer.acquire().await.unwrap());
-        let err = pacer.acquire().await.err().expect("capped");
+        let err = pacer.acquire().await.expect_err("capped");
         assert!(err.contains("daily cap of 2"), "{err}");
     }
 }
