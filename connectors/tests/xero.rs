@@ -7,7 +7,8 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{calls, invoice, item, query_param};
-use syncwright_engine::connector::{ExtractRequest, FindPurpose, SourceItem};
+use syncwright_engine::connector::{ExtractRequest, FindPurpose, LoadItem, Sink, SourceItem};
+use syncwright_engine::outcome::LoadResult;
 use syncwright_sandbox::{demo_xero_seed, SandboxConfig};
 
 const INVOICES: &str = "/api.xro/2.0/Invoices";
@@ -137,15 +138,7 @@ async fn quotes_and_contacts_are_written_without_unitdp_items_with_it() {
 async fn each_answer_of_a_mixed_batch_goes_to_its_own_record() {
     let sandbox = support::sandbox(SandboxConfig::default()).await;
     let mut sink = support::xero(&sandbox).sink().unwrap();
-    let taken = sink
-        .load(
-            "Invoices",
-            vec![item("crm-0", invoice("M-000", "Acme Pty Ltd"), None)],
-            &key("m0"),
-        )
-        .await
-        .unwrap();
-    assert!(taken[0].ok);
+    assert!(load_one(sink.as_mut(), "M-000", "Acme Pty Ltd").await.ok);
 
     let mut bad_account = invoice("M-002", "Acme Pty Ltd");
     bad_account["LineItems"][0]["AccountCode"] = json!("999");
@@ -214,15 +207,8 @@ async fn an_update_names_its_record_by_id_and_a_refused_change_says_so() {
         .unwrap()
         .to_string();
     let mut sink = support::xero(&sandbox).sink().unwrap();
-    let created = sink
-        .load(
-            "Invoices",
-            vec![item("crm-1", invoice("U-001", "Basket Case"), None)],
-            &key("u0"),
-        )
-        .await
-        .unwrap();
-    let id = created[0].target_id.clone().unwrap();
+    let created = load_one(sink.as_mut(), "U-001", "Basket Case").await;
+    let id = created.target_id.clone().unwrap();
 
     let mut changed = invoice("U-001", "Basket Case");
     changed["Reference"] = json!("changed in the CRM");
@@ -285,6 +271,26 @@ async fn a_batch_over_xeros_body_limit_is_split_in_two_with_keys_of_their_own() 
     sandbox.shutdown().await;
 }
 
+/// Loads one invoice, numbered `number`, for `contact`, as a batch of its own.
+async fn load_one(sink: &mut dyn Sink, number: &str, contact: &str) -> LoadResult {
+    let one = vec![item(number, invoice(number, contact), None)];
+    let mut results = sink.load("Invoices", one, &key(number)).await.unwrap();
+    results.remove(0)
+}
+
+/// What the organisation holds of `items`, for a resource that can be looked up.
+async fn find(
+    sink: &mut dyn Sink,
+    resource: &str,
+    items: &[LoadItem],
+    purpose: FindPurpose,
+) -> Vec<Option<LoadResult>> {
+    sink.find_existing(resource, items, purpose)
+        .await
+        .unwrap()
+        .expect("the resource can be looked up")
+}
+
 /// A seed whose invoices a plugin made before, for two contacts, and a
 /// supplier's bill carrying a number no sales invoice has; contacts sharing
 /// an email, one renamed since, one archived.
@@ -327,11 +333,7 @@ async fn invoices_are_matched_by_id_then_by_number_and_a_conflict_is_never_linke
         item("a-bill", invoice("E-004", "Basket Case"), None),
         item("none", invoice("E-005", "Basket Case"), None),
     ];
-    let found = sink
-        .find_existing("Invoices", &items, FindPurpose::Adopt)
-        .await
-        .unwrap()
-        .expect("invoices can be looked up");
+    let found = find(sink.as_mut(), "Invoices", &items, FindPurpose::Adopt).await;
     let by_id = found[0].as_ref().unwrap();
     assert_eq!(by_id.target_id.as_deref(), Some(e001_id));
     assert_eq!(by_id.target_number.as_deref(), Some("E-001"));
@@ -347,15 +349,13 @@ async fn invoices_are_matched_by_id_then_by_number_and_a_conflict_is_never_linke
     // Resuming our own create asks for the same document: a different date is another one.
     let mut other_day = invoice("E-002", "City Agency");
     other_day["Date"] = json!("2026-01-01");
-    let resumed = sink
-        .find_existing(
-            "Invoices",
-            &[item("r", other_day, None)],
-            FindPurpose::Resume,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let resumed = find(
+        sink.as_mut(),
+        "Invoices",
+        &[item("r", other_day, None)],
+        FindPurpose::Resume,
+    )
+    .await;
     assert!(resumed[0].as_ref().unwrap().messages[0].starts_with("conflict"));
     sandbox.shutdown().await;
 }
@@ -382,11 +382,7 @@ async fn contacts_are_matched_by_name_then_email_and_items_by_code() {
         ),
         item("d", json!({"Name": "Gone Ltd"}), None),
     ];
-    let found = sink
-        .find_existing("Contacts", &contacts, FindPurpose::Adopt)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = find(sink.as_mut(), "Contacts", &contacts, FindPurpose::Adopt).await;
     assert_eq!(
         found[0].as_ref().unwrap().target_id.as_deref(),
         Some("c0000000-0000-4000-8000-000000000001")
@@ -403,11 +399,7 @@ async fn contacts_are_matched_by_name_then_email_and_items_by_code() {
         item("w", json!({"Code": "widget-01"}), None),
         item("x", json!({"Code": "NOPE"}), None),
     ];
-    let found = sink
-        .find_existing("Items", &goods, FindPurpose::Adopt)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = find(sink.as_mut(), "Items", &goods, FindPurpose::Adopt).await;
     assert_eq!(
         found[0].as_ref().unwrap().target_id.as_deref(),
         Some("b0000000-0000-4000-8000-000000000001")
@@ -488,24 +480,10 @@ async fn sources_and_sinks_of_one_connection_share_one_token_and_organisation() 
     let sandbox = support::sandbox(SandboxConfig::default()).await;
     let connection = support::xero(&sandbox);
     let mut first = connection.sink().unwrap();
-    first
-        .load(
-            "Invoices",
-            vec![item("a", invoice("T-001", "Basket Case"), None)],
-            &key("t1"),
-        )
-        .await
-        .unwrap();
+    assert!(load_one(first.as_mut(), "T-001", "Basket Case").await.ok);
     // The next module's sink, made after the first one's load.
     let mut second = connection.sink().unwrap();
-    second
-        .load(
-            "Invoices",
-            vec![item("b", invoice("T-002", "Basket Case"), None)],
-            &key("t2"),
-        )
-        .await
-        .unwrap();
+    assert!(load_one(second.as_mut(), "T-002", "Basket Case").await.ok);
     // A module's calls are those made through the connection since its sink
     // was made: the second module made one.
     assert_eq!(second.api_calls(), 1);

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use syncwright_engine::connector::{ConnectorError, LoadItem, Sink};
 use syncwright_engine::outcome::LoadResult;
 
-use crate::file::sink::request_body;
+use crate::file::sink::write_request;
 
 /// Prints request bodies.
 pub struct StdoutSink {
@@ -34,14 +34,8 @@ impl Sink for StdoutSink {
         items: Vec<LoadItem>,
         _idempotency_key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError> {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, &request_body(resource, &items))
-            .map_err(|e| ConnectorError::Io(e.to_string()))?;
-        writeln!(out).map_err(|e| ConnectorError::Io(e.to_string()))?;
-        Ok(items
-            .iter()
-            .map(|_| LoadResult::written("stdout"))
-            .collect())
+        write_request(&mut std::io::stdout().lock(), resource, &items, "stdout")
+            .map_err(|e| ConnectorError::Io(format!("cannot write to standard output: {e}")))
     }
 
     async fn finish(&mut self) -> Result<(), ConnectorError> {
