@@ -1,5 +1,6 @@
 //! `syncwright link`: adopt records the target already holds, before the first sync.
 
+use syncwright_engine::connector::Connections;
 use syncwright_engine::pipeline::{link_existing, PipelineError};
 
 use crate::args::{FormatChoice, OutputFormat, ProjectFile, SandboxTarget};
@@ -67,12 +68,12 @@ pub fn link(args: LinkArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let registry = syncwright_connectors::registry();
+    let connections = Connections::new(syncwright_connectors::registry(), project);
     let mut report = Vec::new();
     for module in modules {
         let result = runtime.block_on(async {
-            let mut source = open_source(project, &registry, &module.source.connection)?;
-            let mut sink = open_sink(project, &registry, &module.target.connection)?;
+            let mut source = open_source(&connections, &module.source.connection)?;
+            let mut sink = open_sink(&connections, &module.target.connection)?;
             Ok::<_, PipelineError>(
                 link_existing(
                     module,

@@ -2,7 +2,7 @@
 //! in the state store.
 
 use syncwright_connectors::file::FileSource;
-use syncwright_engine::connector::{ConnectorError, Sink, Source};
+use syncwright_engine::connector::{Connections, ConnectorError, Sink, Source};
 use syncwright_engine::pipeline::{run_module, PipelineOptions, Reporter};
 use syncwright_engine::{Module, Project};
 
@@ -23,7 +23,7 @@ pub(super) async fn run_modules(
     report: &mut dyn Reporter,
 ) -> Result<(), u8> {
     let load = pass.loads();
-    let registry = syncwright_connectors::registry();
+    let connections = Connections::new(syncwright_connectors::registry(), project);
     let mut store = open_state(project, load)?;
     let run_id = match (&mut store, load) {
         (Some(store), true) => Some(store.begin_run(&run_options(args)).map_err(state_failed)?),
@@ -33,7 +33,7 @@ pub(super) async fn run_modules(
     for module in modules {
         let mut source: Box<dyn Source> = match &args.input {
             Some(path) => Box::new(FileSource::new(path.clone(), None)),
-            None => open_source(project, &registry, &module.source.connection)
+            None => open_source(&connections, &module.source.connection)
                 .map_err(|e| fail(module, &e))?,
         };
         // A plan builds a live target too, to check its reference data.
@@ -44,10 +44,7 @@ pub(super) async fn run_modules(
             .unwrap_or("");
         let checks_target = !matches!(target_kind, "file" | "stdout");
         let mut sink: Option<Box<dyn Sink>> = if load || checks_target {
-            Some(
-                open_sink(project, &registry, &module.target.connection)
-                    .map_err(|e| fail(module, &e))?,
-            )
+            Some(open_sink(&connections, &module.target.connection).map_err(|e| fail(module, &e))?)
         } else {
             None
         };

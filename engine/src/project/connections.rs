@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::config::env::{expand_value, resolver};
 use crate::config::project_file::ProjectFile;
-use crate::connector::ConnectorRegistry;
+use crate::connector::{ConnectorContext, ConnectorRegistry};
 use crate::diagnostic::{codes, Diagnostics};
 use crate::yaml::YamlDoc;
 
@@ -55,7 +55,11 @@ pub(super) fn load_connections(
                 .with_help(format!("known kinds: {}", registry.kinds().join(", "))),
             ),
             Some(factory) => {
-                if let Err(msg) = factory.check(&options_json) {
+                let ctx = ConnectorContext {
+                    base_dir: base_dir.to_path_buf(),
+                    connection: name.clone(),
+                };
+                if let Err(msg) = factory.configure(&ctx, &options_json) {
                     diagnostics.push(doc.error(
                         codes::CONFIG_CONNECTOR,
                         format!("connection `{name}` ({}): {msg}", spec.kind),
