@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 pub mod calls;
 pub mod faults;
+mod form;
 mod server;
 pub mod time;
 mod tokens;

@@ -4,6 +4,7 @@ pub mod accounting;
 pub mod idempotency;
 pub mod limits;
 pub mod oauth;
+pub mod routes;
 pub mod seed;
 pub mod totals;
 

@@ -2,6 +2,7 @@
 
 pub mod oauth;
 pub mod records;
+pub mod routes;
 
 use serde_json::{json, Value};
 
