@@ -1,6 +1,6 @@
 //! Reads: lists with filters and paging, one record by id or number.
 
-use super::filter::parse_where;
+use super::filter::{self, parse_order, parse_where};
 use super::{envelope, id_field, lookup, not_found, render_amounts, text, Org};
 use crate::time::parse_any;
 use crate::xero::{api_error, Reply};
@@ -22,17 +22,36 @@ impl Org {
         };
         let mut sel: Vec<&Value> = recs.iter().collect();
         if let Some(w) = q.get("where").filter(|w| !w.trim().is_empty()) {
-            let Some(conds) = parse_where(w) else {
-                return (
-                    400,
-                    Some(api_error(
-                        16,
-                        "QueryParseException",
-                        &format!("Unable to parse where clause: {w}"),
-                    )),
-                );
+            let filter = match parse_where(w) {
+                Ok(f) => f,
+                Err(why) => {
+                    return (
+                        400,
+                        Some(api_error(
+                            16,
+                            "QueryParseException",
+                            &format!("Unable to parse where clause: {w} ({why})"),
+                        )),
+                    )
+                }
             };
-            sel.retain(|r| conds.iter().all(|c| c.matches(r)));
+            sel.retain(|r| filter::matches(&filter, r));
+        }
+        if let Some(o) = q.get("order").filter(|o| !o.trim().is_empty()) {
+            let keys = match parse_order(o) {
+                Ok(k) => k,
+                Err(why) => {
+                    return (
+                        400,
+                        Some(api_error(
+                            16,
+                            "QueryParseException",
+                            &format!("Unable to parse order clause: {o} ({why})"),
+                        )),
+                    )
+                }
+            };
+            sel.sort_by(|a, b| filter::order_records(&keys, a, b));
         }
         let list_filter = |sel: &mut Vec<&Value>, param: &str, path: &[&str]| {
             if let Some(v) = q.get(param) {
