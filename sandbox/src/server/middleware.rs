@@ -1,7 +1,7 @@
 //! Middleware every vendor call passes: injected faults and the call log.
 
 use super::{header, reply, St};
-use crate::calls::{vendor_of, CallRecord};
+use crate::calls::{vendor_of, CallRecord, OrgTag};
 use crate::faults::FaultAction;
 use crate::xero::problem;
 use axum::body::{Body, Bytes};
@@ -102,6 +102,7 @@ pub async fn global(State(st): St, req: Request, next: Next) -> Response {
         status,
         fault: action.name().map(str::to_string),
         idempotency_key: idem,
+        organisation: resp.extensions().get::<OrgTag>().map(|t| t.0.clone()),
     });
     resp
 }

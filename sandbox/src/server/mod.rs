@@ -5,14 +5,14 @@ mod helpers;
 mod middleware;
 
 use crate::calls::CallLog;
+use crate::delivery::Courier;
 use crate::faults::FaultEngine;
+use crate::organisations::Organisation;
 use crate::time::Clock;
-use crate::tokens::TokenStore;
-use crate::xero::accounting::Org;
-use crate::xero::idempotency::IdemStore;
 use crate::xero::limits::Limiter;
 use crate::xero::oauth::XeroAuth;
-use crate::zoho::records::ZohoState;
+use crate::xero::webhooks::Webhooks;
+use crate::zoho::tokens::ZohoTokens;
 use crate::{SandboxConfig, SandboxError};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,14 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-
-/// The organisation plus its idempotency memory, guarded together.
-pub struct XeroData {
-    /// The organisation's data.
-    pub org: Org,
-    /// `Idempotency-Key` answers remembered.
-    pub idem: IdemStore,
-}
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -42,16 +34,18 @@ pub struct AppState {
     pub calls: CallLog,
     /// Injected faults.
     pub faults: Mutex<FaultEngine>,
-    /// The CRM.
-    pub zoho: Mutex<ZohoState>,
-    /// Zoho access tokens.
-    pub zoho_tokens: Mutex<TokenStore>,
-    /// Xero access and refresh tokens.
+    /// The organisations, the first the default one.
+    pub orgs: Vec<Organisation>,
+    /// Zoho access tokens (which organisation each reaches).
+    pub zoho_tokens: Mutex<ZohoTokens>,
+    /// Xero access and refresh tokens (the app reaches every tenant).
     pub xero_auth: Mutex<XeroAuth>,
-    /// The Xero organisation.
-    pub xero: Mutex<XeroData>,
-    /// Xero's rate limits.
+    /// Xero's rate limits, per tenant and app-wide.
     pub limiter: Mutex<Limiter>,
+    /// The Xero webhook subscription.
+    pub webhooks: Mutex<Webhooks>,
+    /// Outgoing callbacks.
+    pub courier: Courier,
 }
 
 impl AppState {
@@ -59,29 +53,38 @@ impl AppState {
     pub fn new(cfg: SandboxConfig, base: String) -> Result<Self, SandboxError> {
         let clock = Clock::new(cfg.time_scale);
         let now = clock.utc();
-        let zoho = ZohoState::from_seed(&cfg.crm_seed, now).map_err(SandboxError::Seed)?;
-        let seed = cfg
-            .xero_seed
-            .clone()
-            .unwrap_or_else(crate::xero::seed::demo_xero_seed);
-        let org = Org::from_seed(
-            &seed,
-            crate::xero::seed::DEMO_TENANT_ID,
-            crate::xero::seed::DEMO_TENANT_NAME,
-            cfg.seed,
-            now,
-        )
-        .map_err(SandboxError::Seed)?;
+        let demo = crate::xero::seed::demo_xero_seed();
+        let mut orgs = Vec::new();
+        let first = std::iter::once((
+            crate::xero::seed::DEMO_TENANT_NAME.to_string(),
+            cfg.crm_seed.clone(),
+            cfg.xero_seed.clone(),
+        ));
+        let more = cfg
+            .organisations
+            .iter()
+            .map(|o| (o.name.clone(), o.crm_seed.clone(), o.xero_seed.clone()));
+        for (i, (name, crm, xero)) in first.chain(more).enumerate() {
+            let xero = xero.unwrap_or_else(|| demo.clone());
+            let org =
+                Organisation::new(i, &name, &crm, &xero, cfg.seed.wrapping_add(i as u64), now)
+                    .map_err(|e| {
+                        SandboxError::Seed(if i == 0 {
+                            e
+                        } else {
+                            format!("organisation {} ({name}): {e}", i + 1)
+                        })
+                    })?;
+            orgs.push(org);
+        }
         Ok(AppState {
             faults: Mutex::new(FaultEngine::new(cfg.faults.clone(), cfg.seed)),
-            zoho: Mutex::new(zoho),
-            zoho_tokens: Mutex::new(TokenStore::new("1000.", cfg.seed ^ 0x2040)),
+            orgs,
+            zoho_tokens: Mutex::new(ZohoTokens::new(cfg.seed ^ 0x2040, clock)),
             xero_auth: Mutex::new(XeroAuth::new(cfg.seed)),
-            xero: Mutex::new(XeroData {
-                org,
-                idem: IdemStore::default(),
-            }),
             limiter: Mutex::new(Limiter::new(cfg.limits, clock)),
+            webhooks: Mutex::new(Webhooks::new(cfg.xero_webhook.clone())),
+            courier: Courier::default(),
             calls: CallLog::default(),
             clock,
             base,
@@ -89,16 +92,31 @@ impl AppState {
         })
     }
 
-    /// Current records of one Xero resource.
-    pub fn xero_dump(&self, resource: &str) -> Vec<Value> {
-        self.xero
-            .lock()
-            .unwrap()
-            .org
-            .data
-            .get(resource)
-            .cloned()
+    /// Current records of one Xero resource of organisation `org`.
+    pub fn xero_dump(&self, org: usize, resource: &str) -> Vec<Value> {
+        let Some(o) = self.orgs.get(org) else {
+            return vec![];
+        };
+        let x = o.xero.lock().unwrap();
+        if resource == "Organisation" {
+            return vec![x.org.organisation.clone()];
+        }
+        x.org.data.get(resource).cloned().unwrap_or_default()
+    }
+
+    /// Current records of one CRM module of organisation `org`.
+    pub fn zoho_dump(&self, org: usize, module: &str) -> Vec<Value> {
+        self.orgs
+            .get(org)
+            .map(|o| o.zoho.lock().unwrap().records.dump(module))
             .unwrap_or_default()
+    }
+
+    /// The organisation holding Xero tenant `tenant_id`.
+    pub fn org_by_tenant(&self, tenant_id: &str) -> Option<usize> {
+        self.orgs
+            .iter()
+            .position(|o| o.info.xero_tenant_id.eq_ignore_ascii_case(tenant_id))
     }
 
     /// Expires every access token issued so far, on both sides.

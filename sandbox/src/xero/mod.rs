@@ -7,6 +7,7 @@ pub mod oauth;
 pub mod routes;
 pub mod seed;
 pub mod totals;
+pub mod webhooks;
 
 use serde_json::{json, Value};
 

@@ -2,22 +2,25 @@
 //! with the guard (auth, tenant, limits) every accounting call passes.
 #![allow(clippy::result_large_err, clippy::too_many_arguments)]
 
+use super::accounting::Org;
 use super::idempotency::{Fingerprint, Lookup, Stored, MAX_KEY_LEN};
 use super::limits::Remaining;
+use super::webhooks::{Change, IntentStatus};
 use super::{api_error, problem};
+use crate::calls::OrgTag;
 use crate::form::form_decode;
 use crate::server::{header, reply, AppState, St};
 use crate::time::xero_utc_string;
 use crate::tokens::TokenProblem;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Largest Xero request body (3.5 MB).
@@ -74,26 +77,34 @@ fn xero_bearer_ok(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     })
 }
 
+/// Which organisation an accounting call reached (set by the guard).
+#[derive(Debug, Clone, Copy)]
+pub struct TenantOrg(pub usize);
+
 /// Auth, tenant and limits for every accounting call; limit headers on every answer.
-async fn xero_guard(State(st): St, req: Request, next: Next) -> Response {
-    let tenant_default = crate::xero::seed::DEMO_TENANT_ID.to_string();
-    let rem0 = st.limiter.lock().unwrap().remaining(&tenant_default);
+async fn xero_guard(State(st): St, mut req: Request, next: Next) -> Response {
+    let tenant = header(req.headers(), "xero-tenant-id").map(str::to_string);
+    let org = tenant.as_deref().and_then(|t| st.org_by_tenant(t));
+    let limit_key = match org {
+        Some(i) => st.orgs[i].info.xero_tenant_id.clone(),
+        None => st.orgs[0].info.xero_tenant_id.clone(),
+    };
+    let rem0 = st.limiter.lock().unwrap().remaining(&limit_key);
     if let Err(mut r) = xero_bearer_ok(&st, req.headers()) {
         limit_headers(&mut r, rem0);
         return r;
     }
-    let tenant = header(req.headers(), "xero-tenant-id").map(str::to_string);
-    let known = st.xero.lock().unwrap().org.tenant_id.clone();
-    if tenant.as_deref().map(str::to_ascii_lowercase) != Some(known.to_ascii_lowercase()) {
+    let Some(org) = org else {
         let mut r = reply((
             403,
             Some(problem(403, "Forbidden", "AuthenticationUnsuccessful")),
         ));
         limit_headers(&mut r, rem0);
         return r;
-    }
-    let acquired = st.limiter.lock().unwrap().acquire(&known);
-    match acquired {
+    };
+    let tag = OrgTag(limit_key.clone());
+    let acquired = st.limiter.lock().unwrap().acquire(&limit_key);
+    let mut r = match acquired {
         Err(refusal) => {
             let mut r = reply((
                 429,
@@ -119,12 +130,15 @@ async fn xero_guard(State(st): St, req: Request, next: Next) -> Response {
                     self.0.limiter.lock().unwrap().release(&self.1);
                 }
             }
-            let _rel = Release(st.clone(), known);
+            let _rel = Release(st.clone(), limit_key);
+            req.extensions_mut().insert(TenantOrg(org));
             let mut r = next.run(req).await;
             limit_headers(&mut r, rem);
             r
         }
-    }
+    };
+    r.extensions_mut().insert(tag);
+    r
 }
 
 async fn xero_token(State(st): St, headers: HeaderMap, body: Bytes) -> Response {
@@ -142,21 +156,25 @@ async fn xero_connections(State(st): St, headers: HeaderMap) -> Response {
     if let Err(r) = xero_bearer_ok(&st, &headers) {
         return r;
     }
-    let x = st.xero.lock().unwrap();
-    let o = &x.org;
-    let t = xero_utc_string(o.created);
-    reply((
-        200,
-        Some(json!([{
-            "id": "c0ec7104-0000-4000-8000-000000000001",
-            "authEventId": "a0e1e000-0000-4000-8000-000000000001",
-            "tenantId": o.tenant_id,
-            "tenantType": "ORGANISATION",
-            "tenantName": o.tenant_name,
-            "createdDateUtc": t,
-            "updatedDateUtc": t,
-        }])),
-    ))
+    let list: Vec<serde_json::Value> = st
+        .orgs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let x = o.xero.lock().unwrap();
+            let t = xero_utc_string(x.org.created);
+            json!({
+                "id": format!("c0ec7104-0000-4000-8000-{:012}", i + 1),
+                "authEventId": format!("a0e1e000-0000-4000-8000-{:012}", i + 1),
+                "tenantId": x.org.tenant_id,
+                "tenantType": "ORGANISATION",
+                "tenantName": x.org.tenant_name,
+                "createdDateUtc": t,
+                "updatedDateUtc": t,
+            })
+        })
+        .collect();
+    reply((200, Some(serde_json::Value::Array(list))))
 }
 
 async fn xero_list(
@@ -164,9 +182,10 @@ async fn xero_list(
     Path(resource): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    Extension(TenantOrg(org)): Extension<TenantOrg>,
 ) -> Response {
     let ims = header(&headers, "if-modified-since");
-    let x = st.xero.lock().unwrap();
+    let x = st.orgs[org].xero.lock().unwrap();
     reply(x.org.list(&resource, &q, ims, st.clock.utc()))
 }
 
@@ -174,13 +193,15 @@ async fn xero_get_one(
     State(st): St,
     Path((resource, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    Extension(TenantOrg(org)): Extension<TenantOrg>,
 ) -> Response {
-    let x = st.xero.lock().unwrap();
+    let x = st.orgs[org].xero.lock().unwrap();
     reply(x.org.get_one(&resource, &id, &q, st.clock.utc()))
 }
 
 fn xero_write(
     st: &AppState,
+    org: usize,
     method: &Method,
     uri: &axum::http::Uri,
     resource: &str,
@@ -221,7 +242,7 @@ fn xero_write(
         body: body.to_vec(),
     };
     let ttl = st.clock.minutes(6.0);
-    let mut x = st.xero.lock().unwrap();
+    let mut x = st.orgs[org].xero.lock().unwrap();
     if let Some(k) = &key {
         match x.idem.lookup(k, &fp, ttl) {
             Lookup::Replay(s) => return reply((s.status, s.body)),
@@ -239,9 +260,18 @@ fn xero_write(
         }
     }
     let now = st.clock.utc();
+    let watching = st.webhooks.lock().unwrap().status == IntentStatus::Ok;
+    let before = watching.then(|| versions(&x.org));
     let r = x
         .org
         .write(resource, id, *method == Method::PUT, body, q, now);
+    if let Some(before) = before {
+        let changes = changes_between(&before, &versions(&x.org));
+        let tenant = x.org.tenant_id.clone();
+        drop(x);
+        send_webhooks(st, &tenant, &changes);
+        x = st.orgs[org].xero.lock().unwrap();
+    }
     if let Some(k) = &key {
         x.idem.store(
             k,
@@ -262,9 +292,12 @@ async fn xero_write_many(
     Path(resource): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    Extension(TenantOrg(org)): Extension<TenantOrg>,
     body: Bytes,
 ) -> Response {
-    xero_write(&st, &method, &uri, &resource, None, &headers, &q, &body)
+    xero_write(
+        &st, org, &method, &uri, &resource, None, &headers, &q, &body,
+    )
 }
 
 async fn xero_write_one(
@@ -274,10 +307,12 @@ async fn xero_write_one(
     Path((resource, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    Extension(TenantOrg(org)): Extension<TenantOrg>,
     body: Bytes,
 ) -> Response {
     xero_write(
         &st,
+        org,
         &method,
         &uri,
         &resource,
@@ -286,4 +321,61 @@ async fn xero_write_one(
         &q,
         &body,
     )
+}
+
+/// `UpdatedDateUTC` of every invoice and contact, by category and id.
+fn versions(org: &Org) -> BTreeMap<(&'static str, String), String> {
+    let mut out = BTreeMap::new();
+    for (resource, category, idf) in [
+        ("Invoices", "INVOICE", "InvoiceID"),
+        ("Contacts", "CONTACT", "ContactID"),
+    ] {
+        for r in org.data.get(resource).into_iter().flatten() {
+            if let Some(id) = r.get(idf).and_then(serde_json::Value::as_str) {
+                let stamp = r
+                    .get("UpdatedDateUTC")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                out.insert((category, id.to_string()), stamp);
+            }
+        }
+    }
+    out
+}
+
+/// What a write created or changed, as webhook events.
+fn changes_between(
+    before: &BTreeMap<(&'static str, String), String>,
+    after: &BTreeMap<(&'static str, String), String>,
+) -> Vec<Change> {
+    after
+        .iter()
+        .filter_map(|(key, stamp)| {
+            let kind = match before.get(key) {
+                None => "CREATE",
+                Some(old) if old != stamp => "UPDATE",
+                Some(_) => return None,
+            };
+            Some(Change {
+                category: key.0,
+                kind,
+                id: key.1.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Posts the events of `changes` to the webhook receiver, if one passed its check.
+fn send_webhooks(st: &AppState, tenant: &str, changes: &[Change]) {
+    let api = format!("{}/xero/api", st.base);
+    let due = st
+        .webhooks
+        .lock()
+        .unwrap()
+        .delivery(tenant, &api, changes, st.clock.utc());
+    if let Some((url, body, sig)) = due {
+        st.courier
+            .post_later("xero_webhook", &url, body, vec![("x-xero-signature", sig)]);
+    }
 }

@@ -409,7 +409,35 @@ pub fn parse_where(src: &str) -> Result<Expr, String> {
     if let Some(t) = p.peek() {
         return Err(format!("unexpected {t:?} after a complete clause"));
     }
+    check_condition(&e)?;
     Ok(e)
+}
+
+/// A condition must be a comparison, a test (`.StartsWith()` ...), a
+/// flag (`IsSupplier`, `HasAttachments`), or `AND`/`OR`/`NOT` of those: a bare
+/// name such as `garbage` is no condition, as Xero says.
+fn check_condition(e: &Expr) -> Result<(), String> {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            check_condition(a)?;
+            check_condition(b)
+        }
+        Expr::Not(a) => check_condition(a),
+        Expr::Cmp(..) => Ok(()),
+        Expr::Lit(Val::Bool(_)) => Ok(()),
+        Expr::Call(_, m, _) if !matches!(m, Method::ToUpper | Method::ToLower | Method::Trim) => {
+            Ok(())
+        }
+        Expr::Field(path) => {
+            let last = path.last().map(String::as_str).unwrap_or("");
+            if ["Is", "Has", "Sent"].iter().any(|p| last.starts_with(p)) {
+                Ok(())
+            } else {
+                Err(format!("'{}' is not a condition", path.join(".")))
+            }
+        }
+        other => Err(format!("{other:?} is not a condition")),
+    }
 }
 
 fn field(r: &Value, path: &[String]) -> Val {
@@ -632,12 +660,16 @@ mod tests {
         assert!(holds("Contact.Phone == null"), "a missing field is null");
         assert!(!holds("Reference != null AND Reference == null"));
         assert!(holds(r#"Type=="ACCREC" AND Reference=="ZOHO-1""#));
+        assert!(!holds("IsDiscounted"), "a flag is a condition");
     }
 
     #[test]
     fn what_xero_would_not_parse_is_an_error() {
         for bad in [
             "garbage here",
+            "garbage",
+            r#""text""#,
+            "Name.ToUpper()",
             "Status ==",
             r#"Status == "open"#,
             "(Status == 1",

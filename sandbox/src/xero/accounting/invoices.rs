@@ -117,6 +117,14 @@ impl Org {
                 errs.push(format!("Invoice Status '{status}' is not valid"));
             }
         }
+        let paid_before = existing
+            .and_then(|e| number(e, "AmountPaid"))
+            .unwrap_or(0.0);
+        if status == "VOIDED" && old_status != "VOIDED" && paid_before > 0.0 {
+            errs.push(
+                "This invoice has payments applied: remove the payments before voiding it".into(),
+            );
+        }
         o.insert("Status".into(), json!(status));
         // LineAmountTypes
         let lat = o
@@ -206,11 +214,19 @@ impl Org {
             return Err(errs);
         }
         let tot = totals::invoice(&computed, kind);
-        let paid = if status == "PAID" {
+        // Payments already applied stay applied: an edit never resets them.
+        let paid = if existing.is_some() {
+            paid_before
+        } else if status == "PAID" {
             number(&Value::Object(o.clone()), "AmountPaid").unwrap_or(tot.total)
         } else {
             0.0
         };
+        if paid > 0.0 && totals::round2(tot.total) < totals::round2(paid) {
+            return Err(vec![
+                "The invoice total cannot be less than the amount already paid".into(),
+            ]);
+        }
         o.insert("LineItems".into(), Value::Array(lines_out));
         o.insert("SubTotal".into(), money(tot.sub_total));
         o.insert("TotalTax".into(), money(tot.total_tax));

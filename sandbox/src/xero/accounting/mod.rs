@@ -6,6 +6,7 @@ pub mod filter;
 mod invoices;
 mod items;
 mod lines;
+pub mod organisation;
 mod payments;
 mod quotes;
 mod reads;
@@ -53,6 +54,8 @@ pub struct Org {
     /// While a write request runs: positions of invoices by lower-cased
     /// number, so checking 50 numbers does not read every invoice 50 times.
     numbers: Option<HashMap<String, Vec<usize>>>,
+    /// The organisation's own record (`GET /Organisation`).
+    pub organisation: Value,
 }
 
 /// The non-empty string at `v[k]`.
@@ -98,7 +101,17 @@ impl Org {
             data: RESOURCES.iter().map(|r| (r.to_string(), vec![])).collect(),
             rng: StdRng::seed_from_u64(rng_seed),
             numbers: None,
+            organisation: Value::Null,
         };
+        let seeded = organisation::seeded_organisation(seed);
+        if let Some(name) = seeded.and_then(|o| text(o, "Name")) {
+            org.tenant_name = name.to_string();
+        }
+        if let Some(id) = seeded.and_then(|o| text(o, "OrganisationID")) {
+            org.tenant_id = id.to_string();
+        }
+        org.organisation =
+            organisation::organisation_record(seeded, &org.tenant_id, &org.tenant_name, now);
         for r in ["Accounts", "TaxRates", "Items", "Contacts"] {
             for (i, rec) in obj
                 .get(r)

@@ -17,6 +17,9 @@ impl Org {
         if_modified_since: Option<&str>,
         now: DateTime<Utc>,
     ) -> Reply {
+        if resource == "Organisation" {
+            return (200, Some(self.organisation_answer(now)));
+        }
         let Some(recs) = self.data.get(resource) else {
             return not_found();
         };

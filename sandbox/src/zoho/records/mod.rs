@@ -7,6 +7,8 @@ mod reads;
 mod search;
 mod writes;
 
+pub use writes::succeeded_ids;
+
 use super::{subform_of, zerr, Reply, LINE_ITEM_FIELDS, STANDARD_MODULES};
 use crate::time::{parse_any, zoho_time};
 use chrono::{DateTime, Duration as CDuration, DurationRound, Utc};
@@ -154,6 +156,32 @@ impl ZohoState {
     /// Full records of a module (with line items).
     pub fn dump(&self, module: &str) -> Vec<Value> {
         self.modules.get(module).cloned().unwrap_or_default()
+    }
+
+    /// Names of the modules held.
+    pub fn module_names(&self) -> Vec<String> {
+        self.modules.keys().cloned().collect()
+    }
+
+    /// Records of a module; for a line-item subform (`Invoiced_Items`), the
+    /// lines of every record of its parent module.
+    pub fn records_for_metadata(&self, module: &str) -> Vec<Value> {
+        if let Some(r) = self.modules.get(module) {
+            return r.clone();
+        }
+        self.modules
+            .values()
+            .flatten()
+            .filter_map(|r| r.get(module).and_then(Value::as_array))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `module` names a subform some module's records carry, or a
+    /// standard line-item subform.
+    pub fn is_subform(&self, module: &str) -> bool {
+        LINE_ITEM_FIELDS.contains(&module)
     }
 
     /// The records of a module, or Zoho's `INVALID_MODULE` answer.

@@ -246,3 +246,69 @@ fn success(message: &str, id: &str, t: DateTime<Utc>) -> Value {
         "status": "success",
     })
 }
+
+impl ZohoState {
+    /// `DELETE /crm/v8/{module}?ids=...` (or `/{id}`): per-record results.
+    pub fn delete(&mut self, module: &str, ids: &[String]) -> Reply {
+        if let Err(e) = self.module(module) {
+            return e;
+        }
+        if ids.is_empty() {
+            return (
+                400,
+                Some(zerr(
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    json!({"param_name": "ids"}),
+                )),
+            );
+        }
+        if ids.len() > MAX_WRITE {
+            return (
+                400,
+                Some(zerr(
+                    "LIMIT_EXCEEDED",
+                    "Record count exceeded",
+                    json!({"param_name": "ids", "limit": MAX_WRITE}),
+                )),
+            );
+        }
+        let recs = self.modules.get_mut(module).expect("module checked");
+        let mut out = vec![];
+        let mut ok = 0;
+        for id in ids {
+            match recs.iter().position(|r| r["id"] == id.as_str()) {
+                Some(at) => {
+                    recs.remove(at);
+                    ok += 1;
+                    out.push(json!({"code": "SUCCESS", "details": {"id": id}, "message": "record deleted", "status": "success"}));
+                }
+                None => out.push(zerr(
+                    "INVALID_DATA",
+                    "the id given seems to be invalid",
+                    json!({"id": id}),
+                )),
+            }
+        }
+        let status = if ok == out.len() {
+            200
+        } else if ok == 0 {
+            400
+        } else {
+            207
+        };
+        (status, Some(json!({"data": out})))
+    }
+}
+
+/// Ids of the records a write answer reports as done.
+pub fn succeeded_ids(answer: &Value) -> Vec<String> {
+    answer
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "success")
+        .filter_map(|r| r["details"]["id"].as_str().map(str::to_string))
+        .collect()
+}
