@@ -166,6 +166,7 @@ pub fn standard_fields(module: &str) -> Vec<FieldSpec> {
                 spec("Quantity", "double"),
                 spec("Description", "textarea"),
                 spec("Sequence_Number", "integer"),
+                spec("Line_Tax", "linetax"),
             ];
             f.extend(money(&[
                 "List_Price",
@@ -305,6 +306,7 @@ fn inferred(api_name: &str, v: &Value) -> FieldSpec {
         Value::Bool(_) => spec(api_name, "boolean"),
         Value::Number(n) if n.is_i64() => spec(api_name, "integer"),
         Value::Number(_) => spec(api_name, "double"),
+        Value::Array(_) if api_name.eq_ignore_ascii_case("Line_Tax") => spec(api_name, "linetax"),
         Value::Array(a) if a.iter().all(Value::is_object) && !a.is_empty() => FieldSpec {
             target: Some(api_name.into()),
             ..spec(api_name, "subform")
@@ -367,7 +369,7 @@ fn json_type(data_type: &str) -> &'static str {
         "double" | "currency" | "decimal" | "percent" => "double",
         "boolean" => "boolean",
         "lookup" | "ownerlookup" | "userlookup" => "jsonobject",
-        "subform" | "multiselectpicklist" => "jsonarray",
+        "subform" | "multiselectpicklist" | "linetax" => "jsonarray",
         _ => "string",
     }
 }

@@ -247,13 +247,26 @@ fn set_dates(o: &mut Map<String, Value>, second: &str, now: DateTime<Utc>, errs:
     }
 }
 
-fn with_errors(el: &Value, errs: &[String]) -> Value {
+/// The flag a resource's elements carry for validation errors: `HasErrors`
+/// on invoices, `HasValidationErrors` on contacts and payments, none on others.
+fn error_flag(resource: &str) -> Option<&'static str> {
+    match resource {
+        "Invoices" => Some("HasErrors"),
+        "Contacts" | "Payments" => Some("HasValidationErrors"),
+        _ => None,
+    }
+}
+
+/// An element as answered when Xero refused it, with its messages.
+fn with_errors(resource: &str, el: &Value, errs: &[String]) -> Value {
     let mut v = if el.is_object() {
         el.clone()
     } else {
         json!({})
     };
-    v["HasErrors"] = json!(true);
+    if let Some(flag) = error_flag(resource) {
+        v[flag] = json!(true);
+    }
     v["StatusAttributeString"] = json!("ERROR");
     v["ValidationErrors"] = Value::Array(errs.iter().map(|m| json!({"Message": m})).collect());
     v

@@ -1,6 +1,6 @@
 //! Writes: `PUT` and `POST` batches, all or nothing unless `summarizeErrors=false`.
 
-use super::{envelope, id_field, render_amounts, text, with_errors, Org};
+use super::{envelope, error_flag, id_field, render_amounts, text, with_errors, Org};
 use crate::xero::{api_error, Reply};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -111,7 +111,7 @@ impl Org {
                     }
                     Err(e) => {
                         failed += 1;
-                        out.push(with_errors(&el, &e));
+                        out.push(with_errors(resource, &el, &e));
                     }
                 }
                 continue;
@@ -134,6 +134,7 @@ impl Org {
                     None => {
                         failed += 1;
                         out.push(with_errors(
+                            resource,
                             &el,
                             &[format!("{} {id} could not be found", id_field(resource))],
                         ));
@@ -183,13 +184,15 @@ impl Org {
                     let mut r = render_amounts(&v, unitdp);
                     r["StatusAttributeString"] = json!("OK");
                     if !summarize {
-                        r["HasErrors"] = json!(false);
+                        if let Some(flag) = error_flag(resource) {
+                            r[flag] = json!(false);
+                        }
                     }
                     out.push(r);
                 }
                 Err(e) => {
                     failed += 1;
-                    out.push(with_errors(&el, &e));
+                    out.push(with_errors(resource, &el, &e));
                 }
             }
         }

@@ -182,6 +182,11 @@ impl ZohoState {
     /// standard line-item subform.
     pub fn is_subform(&self, module: &str) -> bool {
         LINE_ITEM_FIELDS.contains(&module)
+            || self.modules.values().flatten().any(|r| {
+                r.get(module)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_object))
+            })
     }
 
     /// The records of a module, or Zoho's `INVALID_MODULE` answer.
