@@ -40,7 +40,7 @@ pub fn org_record(org_id: &str, name: &str, seeded: Option<&Value>) -> Value {
     }
     o.insert(
         "license_details".into(),
-        json!({"paid": true, "paid_expiry": Value::Null, "paid_type": "enterprise", "trial_action": Value::Null,
+        json!({"paid": true, "paid_expiry": "2099-12-31T00:00:00+00:00", "paid_type": "enterprise", "trial_action": "",
                "trial_expiry": Value::Null, "trial_type": Value::Null, "users_license_purchased": 10}),
     );
     if let Some(Value::Object(given)) = seeded {

@@ -364,20 +364,10 @@ async fn module_one(State(st): St, Path(module): Path<String>, headers: HeaderMa
         {
             Some(i) => {
                 let name = &metadata::module_names(names.iter())[i];
-                let mut m = metadata::module_json(name, i);
-                let recs = st.orgs[org]
-                    .zoho
-                    .lock()
-                    .unwrap()
-                    .records
-                    .records_for_metadata(name);
-                m["fields"] = Value::Array(
-                    metadata::fields_of(name, &recs)
-                        .iter()
-                        .map(|f| metadata::field_json(name, f))
-                        .collect(),
-                );
-                (200, Some(json!({"modules": [m]})))
+                (
+                    200,
+                    Some(json!({"modules": [metadata::module_json(name, i)]})),
+                )
             }
             None => invalid_module("api_name"),
         }
