@@ -172,7 +172,14 @@ pub fn write_records(
             z.records.update(module, body, path_id, now)
         }
     };
-    if let Some(b) = &answer.1 {
+    let watched = !st.orgs[org]
+        .zoho
+        .lock()
+        .unwrap()
+        .watches
+        .live(now)
+        .is_empty();
+    if let (true, Some(b)) = (watched, &answer.1) {
         let ids = succeeded_ids(b);
         let op = if insert { "insert" } else { "update" };
         notify(st, org, module, op, &ids, &written_fields(body));
