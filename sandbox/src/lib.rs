@@ -332,6 +332,24 @@ pub async fn serve_cli(
         "  credentials:   client_id={CLIENT_ID} client_secret={CLIENT_SECRET} refresh_token={REFRESH_TOKEN}"
     )?;
     writeln!(out, "  call log:      {}/sandbox/calls", sb.base_url())?;
+    for (i, o) in sb.organisations().iter().enumerate() {
+        writeln!(
+            out,
+            "  organisation {}: {} (Xero tenant {}, Zoho org {}, refresh token {})",
+            i + 1,
+            o.name,
+            o.xero_tenant_id,
+            o.zoho_org_id,
+            o.zoho_refresh_token
+        )?;
+    }
+    if let Some(hook) = &sb.state.cfg.xero_webhook {
+        writeln!(
+            out,
+            "  Xero webhooks: {} (intent to receive checked at start)",
+            hook.url
+        )?;
+    }
     writeln!(out)?;
     write!(out, "{}", sb.connections_block())?;
     writeln!(out)?;
