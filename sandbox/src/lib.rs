@@ -59,6 +59,9 @@ pub struct SandboxConfig {
     pub organisations: Vec<OrganisationSeed>,
     /// Where Xero webhooks go, and their key; the intent-to-receive check runs at start.
     pub xero_webhook: Option<WebhookConfig>,
+    /// Zoho's token limits per refresh token (10 access tokens in 10 vendor
+    /// minutes, 15 active); when false tokens are still counted, never refused.
+    pub zoho_token_limits: bool,
     /// Real seconds a client has to send a request's headers.
     pub header_read_timeout_secs: u64,
     /// Real seconds a request may take, body included, before a 408.
@@ -77,6 +80,7 @@ impl Default for SandboxConfig {
             seed: 42,
             organisations: Vec::new(),
             xero_webhook: None,
+            zoho_token_limits: true,
             header_read_timeout_secs: 10,
             request_timeout_secs: 120,
         }

@@ -80,7 +80,11 @@ impl AppState {
         Ok(AppState {
             faults: Mutex::new(FaultEngine::new(cfg.faults.clone(), cfg.seed)),
             orgs,
-            zoho_tokens: Mutex::new(ZohoTokens::new(cfg.seed ^ 0x2040, clock)),
+            zoho_tokens: Mutex::new(ZohoTokens::new(
+                cfg.seed ^ 0x2040,
+                clock,
+                cfg.zoho_token_limits,
+            )),
             xero_auth: Mutex::new(XeroAuth::new(cfg.seed)),
             limiter: Mutex::new(Limiter::new(cfg.limits, clock)),
             webhooks: Mutex::new(Webhooks::new(cfg.xero_webhook.clone())),

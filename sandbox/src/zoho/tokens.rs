@@ -57,16 +57,19 @@ pub struct ZohoTokens {
     grants: HashMap<String, Grants>,
     rng: StdRng,
     clock: Clock,
+    limits: bool,
 }
 
 impl ZohoTokens {
-    /// An empty store, seeded for deterministic token values.
-    pub fn new(seed: u64, clock: Clock) -> Self {
+    /// An empty store, seeded for deterministic token values; `limits` false
+    /// counts tokens without refusing or invalidating any.
+    pub fn new(seed: u64, clock: Clock, limits: bool) -> Self {
         ZohoTokens {
             access: HashMap::new(),
             grants: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
             clock,
+            limits,
         }
     }
 
@@ -82,13 +85,13 @@ impl ZohoTokens {
         {
             g.issued_at.pop_front();
         }
-        if g.issued_at.len() >= MAX_ISSUED_PER_WINDOW {
+        if self.limits && g.issued_at.len() >= MAX_ISSUED_PER_WINDOW {
             return Err(Refused::TooMany);
         }
         let access = &self.access;
         g.active
             .retain(|t| access.get(t).is_some_and(|a| a.expires > now));
-        while g.active.len() >= MAX_ACTIVE {
+        while self.limits && g.active.len() >= MAX_ACTIVE {
             if let Some(oldest) = g.active.pop_front() {
                 self.access.remove(&oldest);
             }
@@ -162,7 +165,7 @@ mod tests {
 
     #[test]
     fn ten_in_ten_minutes_then_access_denied() {
-        let mut t = ZohoTokens::new(1, Clock::new(60.0));
+        let mut t = ZohoTokens::new(1, Clock::new(60.0), true);
         for _ in 0..10 {
             t.issue(0, "r", Duration::from_secs(3600)).unwrap();
         }
@@ -175,9 +178,20 @@ mod tests {
     }
 
     #[test]
+    fn without_limits_tokens_are_counted_not_refused() {
+        let mut t = ZohoTokens::new(1, Clock::new(60.0), false);
+        let first = t.issue(0, "r", Duration::from_secs(3600)).unwrap();
+        for _ in 0..20 {
+            t.issue(0, "r", Duration::from_secs(3600)).unwrap();
+        }
+        assert_eq!(t.check(&first), Ok(0));
+        assert_eq!(t.counts("r").issued, 21);
+    }
+
+    #[test]
     fn the_sixteenth_active_token_invalidates_the_oldest() {
         // A window of 0.6 ms lets more than ten through at once.
-        let mut t = ZohoTokens::new(1, Clock::new(0.000_006));
+        let mut t = ZohoTokens::new(1, Clock::new(0.000_006), true);
         let mut issued = vec![];
         for _ in 0..16 {
             std::thread::sleep(Duration::from_millis(1));
