@@ -146,4 +146,64 @@ def _():
     expect([str(r.get_id()) for r in obj.get_data()] == ["5725767000000410001"], "wrong contact")
 
 
+@check("org (OrgOperations.get_organization)")
+def _():
+    from zohocrmsdk.src.com.zoho.crm.api import org
+
+    obj = body_of(org.OrgOperations().get_organization())
+    expect(isinstance(obj, org.ResponseWrapper), api_error(obj))
+    expect(obj.get_org()[0].get_id(), "no org id")
+
+
+@check("notifications: a channel gets Zoho's callback when a record is edited")
+def _():
+    import datetime
+    import http.server
+    import json
+    import threading
+
+    from zohocrmsdk.src.com.zoho.crm.api import notifications as n
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    channel = n.Notification()
+    channel.set_channel_id("1000000068001")
+    channel.set_events(["Invoices.edit"])
+    channel.set_notify_url(f"http://127.0.0.1:{server.server_address[1]}/zoho")
+    channel.set_token("sdk-check-token")
+    channel.set_channel_expiry(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+    body = n.BodyWrapper()
+    body.set_watch([channel])
+    obj = body_of(n.NotificationsOperations().enable_notifications(body))
+    expect(isinstance(obj, n.ActionWrapper), api_error(obj))
+    expect(isinstance(obj.get_watch()[0], n.SuccessResponse), api_error(obj.get_watch()[0]))
+    rec = Record()
+    rec.set_id(int(state["ids"][1]))
+    rec.add_key_value("Subject", "Edited while watched")
+    wrapper = BodyWrapper()
+    wrapper.set_data([rec])
+    RecordOperations("Invoices").update_records(wrapper, HeaderMap())
+    import time
+
+    for _ in range(50):
+        if received:
+            break
+        time.sleep(0.1)
+    server.shutdown()
+    expect(received, "no callback arrived")
+    expect(received[0]["token"] == "sdk-check-token", f"{received[0]}")
+    expect(received[0]["ids"] == [str(state["ids"][1])] and received[0]["operation"] == "update", f"{received[0]}")
+
+
 finish("zohocrmsdk8-0")
