@@ -1,8 +1,7 @@
 //! Zoho metadata and search, notifications, and Xero webhooks: what other
 //! clients (the vendors' SDKs, receivers of callbacks) rely on.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use reqwest::Client;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -10,18 +9,6 @@ use syncwright_sandbox::*;
 
 mod support;
 use support::*;
-
-fn verify(h: &HeaderMap, b: &Bytes) -> StatusCode {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"webhook-key").unwrap();
-    mac.update(b);
-    let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    match h.get("x-xero-signature").and_then(|v| v.to_str().ok()) {
-        Some(s) if s == want => StatusCode::OK,
-        _ => StatusCode::UNAUTHORIZED,
-    }
-}
 
 #[tokio::test]
 async fn zoho_metadata_users_and_search_parameters() {
@@ -211,11 +198,11 @@ async fn notifications_reach_the_channel_until_it_is_removed() {
 
 #[tokio::test]
 async fn xero_webhooks_are_signed_and_follow_the_intent_check() {
-    let rx = receiver(verify).await;
+    let rx = receiver(xero_signed).await;
     let sb = start(SandboxConfig {
         xero_webhook: Some(WebhookConfig {
             url: rx.url.clone(),
-            key: "webhook-key".into(),
+            key: WEBHOOK_KEY.into(),
         }),
         limits: XeroLimits::disabled(),
         ..Default::default()
@@ -240,7 +227,7 @@ async fn xero_webhooks_are_signed_and_follow_the_intent_check() {
     let got = rx.got.clone();
     // Two intent deliveries, then the events.
     let (h, b) = wait_for(|| got.lock().unwrap().get(2).cloned()).await;
-    assert_eq!(verify(&h, &b), StatusCode::OK);
+    assert_eq!(xero_signed(&h, &b), StatusCode::OK);
     let body: Value = serde_json::from_slice(&b).unwrap();
     let events = body["events"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> = events

@@ -6,6 +6,8 @@ use reqwest::Client;
 use serde_json::{json, Value};
 use syncwright_sandbox::*;
 
+mod support;
+
 const SPECS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/specs/");
 
 fn load(rel: &str) -> Value {
@@ -469,33 +471,8 @@ async fn new_routes_match_their_specs() {
     webhooks.draft = Draft::Draft202012;
 
     // A receiver for Xero's webhooks that checks signatures as Xero asks.
-    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
-    let store = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |h: axum::http::HeaderMap, b: axum::body::Bytes| {
-            let store = store.clone();
-            async move {
-                use base64::Engine;
-                use hmac::Mac;
-                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
-                mac.update(&b);
-                let want =
-                    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-                if h.get("x-xero-signature").and_then(|v| v.to_str().ok()) != Some(want.as_str()) {
-                    return axum::http::StatusCode::UNAUTHORIZED;
-                }
-                store
-                    .lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&b).unwrap());
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let rx = support::receiver(support::xero_signed).await;
+    let hook = rx.url.clone();
 
     let seed = json!({"Invoices": [{"id": "4100000001", "Subject": "A", "Status": "Approved", "Add_to_Xero": true,
         "Account_Name": {"name": "Acme", "id": "3"}, "Invoiced_Items": [{"Product_Name": {"name": "W", "id": "5"}, "Quantity": 1, "List_Price": 2.5,
@@ -506,7 +483,7 @@ async fn new_routes_match_their_specs() {
             limits: XeroLimits::disabled(),
             xero_webhook: Some(WebhookConfig {
                 url: hook,
-                key: "k3y".into(),
+                key: support::WEBHOOK_KEY.into(),
             }),
             ..Default::default()
         },
@@ -515,21 +492,7 @@ async fn new_routes_match_their_specs() {
     .await
     .unwrap();
     let c = Client::new();
-    let tok: Value = c
-        .post(format!("{}/oauth/v2/token", sb.urls().zoho_accounts))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-            ("refresh_token", REFRESH_TOKEN),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let auth = format!("Zoho-oauthtoken {}", tok["access_token"].as_str().unwrap());
+    let auth = support::zoho_auth(&c, &sb, REFRESH_TOKEN).await;
     let v8 = format!("{}/crm/v8", sb.urls().zoho_api);
     let send = |m: reqwest::Method, url: String, body: Option<Value>| {
         let mut r = c.request(m, url).header("Authorization", &auth);
@@ -600,17 +563,7 @@ async fn new_routes_match_their_specs() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(sb.xero_webhook_status(), IntentStatus::Ok);
-    let at: Value = c
-        .post(format!("{}/connect/token", sb.urls().xero_identity))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let at = at["access_token"].as_str().unwrap().to_string();
+    let at = support::xero_token(&c, &sb).await;
     let tenant = sb.organisations()[0].xero_tenant_id.clone();
     let x = |m: reqwest::Method, path: &str, body: Option<Value>| {
         let mut r = c
@@ -635,11 +588,12 @@ async fn new_routes_match_their_specs() {
     // The receiver also kept the intent check's correctly signed empty delivery
     // (its sequence numbers are 0, as Xero sends them, below the schema's minimum).
     let with_events = || -> Vec<Value> {
-        got.lock()
+        rx.got
+            .lock()
             .unwrap()
             .iter()
+            .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap())
             .filter(|d| d["events"].as_array().is_some_and(|a| !a.is_empty()))
-            .cloned()
             .collect()
     };
     for _ in 0..100 {

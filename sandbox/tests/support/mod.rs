@@ -112,3 +112,20 @@ pub async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
     }
     panic!("nothing arrived in 3 s");
 }
+
+/// The key test receivers check Xero's webhook signatures with.
+pub const WEBHOOK_KEY: &str = "webhook-key";
+
+/// Answers as a webhook receiver must: 200 when `x-xero-signature` is the
+/// base64 HMAC-SHA256 of the body with [`WEBHOOK_KEY`], 401 otherwise.
+pub fn xero_signed(h: &HeaderMap, b: &Bytes) -> StatusCode {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_KEY.as_bytes()).unwrap();
+    mac.update(b);
+    let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    match h.get("x-xero-signature").and_then(|v| v.to_str().ok()) {
+        Some(s) if s == want => StatusCode::OK,
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}

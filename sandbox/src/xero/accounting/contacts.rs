@@ -1,6 +1,6 @@
 //! Contacts: created by name (also when a document names a new one), unique names.
 
-use super::{text, Org};
+use super::{merged, text, Org, ANSWER_ONLY};
 use crate::time::xero_date;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -80,24 +80,11 @@ impl Org {
         existing: Option<&Value>,
         now: DateTime<Utc>,
     ) -> Result<Value, Vec<String>> {
-        let mut o = existing
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(m) = input.as_object() {
-            for (k, v) in m {
-                if ![
-                    "HasErrors",
-                    "ValidationErrors",
-                    "StatusAttributeString",
-                    "UpdatedDateUTC",
-                ]
-                .contains(&k.as_str())
-                {
-                    o.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        let mut o = merged(
+            existing,
+            input.as_object().unwrap_or(&Map::new()),
+            ANSWER_ONLY,
+        );
         let name = o
             .get("Name")
             .and_then(Value::as_str)

@@ -1,9 +1,9 @@
 //! Items: unique codes, sales and purchase details checked against accounts and tax rates.
 
-use super::{text, Org};
+use super::{merged, text, Org, ANSWER_ONLY};
 use crate::time::xero_date;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 impl Org {
     pub(super) fn build_item(
@@ -12,24 +12,11 @@ impl Org {
         existing: Option<&Value>,
         now: DateTime<Utc>,
     ) -> Result<Value, Vec<String>> {
-        let mut o = existing
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(m) = input.as_object() {
-            for (k, v) in m {
-                if ![
-                    "HasErrors",
-                    "ValidationErrors",
-                    "StatusAttributeString",
-                    "UpdatedDateUTC",
-                ]
-                .contains(&k.as_str())
-                {
-                    o.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        let mut o = merged(
+            existing,
+            input.as_object().unwrap_or(&Map::new()),
+            ANSWER_ONLY,
+        );
         let mut errs = vec![];
         let code = o
             .get("Code")

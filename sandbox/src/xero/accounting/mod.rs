@@ -206,6 +206,15 @@ impl Org {
     }
 }
 
+/// Fields of a request that only ever appear in Xero's answers, never stored.
+const ANSWER_ONLY: &[&str] = &[
+    "HasErrors",
+    "HasValidationErrors",
+    "ValidationErrors",
+    "StatusAttributeString",
+    "UpdatedDateUTC",
+];
+
 /// The stored record updated with a request's fields, less those Xero computes.
 fn merged(
     existing: Option<&Value>,
