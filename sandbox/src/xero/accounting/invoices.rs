@@ -1,7 +1,7 @@
 //! Invoices: types, status changes, unique numbers, contacts, totals.
 
 use super::totals::{self, AmountType};
-use super::{merged, money, number, set_dates, text, Org};
+use super::{line_items, merged, money, number, set_dates, text, Org};
 use crate::time::xero_date;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -190,16 +190,8 @@ impl Org {
             // Xero ignores Reference on bills; keep it but it is not searchable there.
         }
         // Lines
-        let lines_in: Vec<Value> = o
-            .get("LineItems")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let old_lines: Vec<Value> = existing
-            .and_then(|e| e.get("LineItems"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let lines_in = line_items(o.get("LineItems"));
+        let old_lines = line_items(existing.and_then(|e| e.get("LineItems")));
         let require_account = status == "AUTHORISED" && !seeding;
         let (lines_out, computed) = self.build_lines(
             &lines_in,

@@ -77,6 +77,11 @@ fn date_string(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
+/// A document's `LineItems` (none when absent).
+fn line_items(v: Option<&Value>) -> Vec<Value> {
+    v.and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
 /// Renders a money amount as a JSON number.
 fn money(x: f64) -> Value {
     json!(x)

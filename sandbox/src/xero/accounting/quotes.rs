@@ -1,7 +1,7 @@
 //! Quotes: statuses, capitalised line amount types, `QU-` numbers, text limits.
 
 use super::totals::{self, AmountType};
-use super::{merged, money, set_dates, text, Org};
+use super::{line_items, merged, money, set_dates, text, Org};
 use crate::time::xero_date;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -104,16 +104,8 @@ impl Org {
                 o.insert("QuoteNumber".into(), json!(n));
             }
         }
-        let lines_in: Vec<Value> = o
-            .get("LineItems")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let old_lines: Vec<Value> = existing
-            .and_then(|e| e.get("LineItems"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let lines_in = line_items(o.get("LineItems"));
+        let old_lines = line_items(existing.and_then(|e| e.get("LineItems")));
         let (lines_out, computed) =
             self.build_lines(&lines_in, &old_lines, kind, true, false, unitdp, &mut errs);
         if !errs.is_empty() {
