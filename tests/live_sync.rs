@@ -427,12 +427,16 @@ async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
     let mut source = registry
         .get(&crm.kind)
         .unwrap()
-        .source(&ctx, &crm.options)
+        .configure(&ctx, &crm.options)
+        .unwrap()
+        .source()
         .unwrap();
     let mut sink = registry
         .get(&target.kind)
         .unwrap()
-        .sink(&ctx, &target.options)
+        .configure(&ctx, &target.options)
+        .unwrap()
+        .sink()
         .unwrap();
 
     let dry = syncwright_engine::pipeline::link_existing(
@@ -631,12 +635,16 @@ async fn link_adopts_contacts_items_and_invoices_by_id_name_email_and_code() {
         let mut source = registry
             .get(&crm.kind)
             .unwrap()
-            .source(&ctx(&crm.name), &crm.options)
+            .configure(&ctx(&crm.name), &crm.options)
+            .unwrap()
+            .source()
             .unwrap();
         let mut sink = registry
             .get(&target.kind)
             .unwrap()
-            .sink(&ctx(&target.name), &target.options)
+            .configure(&ctx(&target.name), &target.options)
+            .unwrap()
+            .sink()
             .unwrap();
         let matches = syncwright_engine::pipeline::link_existing(
             module,

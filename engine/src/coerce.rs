@@ -8,7 +8,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
 use crate::config::mapping::ValueType;
-use crate::transform::{clip, kind_of};
+use crate::describe::{describe_value, kind_of, quote_clipped};
 
 /// Coerces `value` to `ty`; `decimals` rounds numbers (half away from zero).
 /// The error says what was found and why it does not fit.
@@ -46,20 +46,15 @@ pub fn coerce(value: &Value, ty: ValueType, decimals: Option<u32>) -> Result<Val
             Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
             Value::Number(n) if n.as_f64() == Some(1.0) => Ok(Value::Bool(true)),
             Value::Number(n) if n.as_f64() == Some(0.0) => Ok(Value::Bool(false)),
-            other => Err(format!("expected true or false, found {}", describe(other))),
+            other => Err(format!(
+                "expected true or false, found {}",
+                describe_value(other)
+            )),
         },
         ValueType::Date => match value {
             Value::String(s) => to_date(s).map(Value::String),
             other => Err(format!("expected a date, found {}", kind_of(other))),
         },
-    }
-}
-
-fn describe(value: &Value) -> String {
-    match value {
-        Value::String(s) => clip(s),
-        Value::Number(n) => n.to_string(),
-        other => kind_of(other).to_string(),
     }
 }
 
@@ -73,7 +68,7 @@ fn to_decimal(value: &Value) -> Result<Decimal, String> {
     };
     Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| format!("expected a number, found {}", describe(value)))
+        .map_err(|_| format!("expected a number, found {}", describe_value(value)))
 }
 
 fn decimal_to_json(decimal: Decimal) -> Value {
@@ -110,7 +105,7 @@ fn to_date(text: &str) -> Result<String, String> {
     }
     Err(format!(
         "expected a date (YYYY-MM-DD or an ISO-8601 date-time), found {}",
-        clip(text)
+        quote_clipped(text)
     ))
 }
 

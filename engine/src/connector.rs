@@ -1,13 +1,17 @@
 //! The connector contract: sources that extract records, sinks that load
-//! payloads, and the registry where every connector kind is declared once.
+//! payloads, connections made once from a connector's typed options, and
+//! the registry where every connector kind is declared once.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::outcome::LoadResult;
+use crate::project::Project;
 
 /// An error from a connector, with the reason in words.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +200,40 @@ pub struct ConnectorContext {
     pub connection: String,
 }
 
-/// A connector kind: its options' schema and how to build sources and sinks.
+/// One connection, made from its options once they are parsed and checked:
+/// every source and sink of the connection is built from it, so what was
+/// checked is what runs, and what it holds (a token, a pacer) is shared by
+/// every module reading or writing through the connection.
+pub trait Connector: Send + Sync {
+    /// Builds a source reading through this connection, or says it cannot be one.
+    fn source(&self) -> Result<Box<dyn Source>, ConnectorError>;
+    /// Builds a sink writing through this connection, or says it cannot be one.
+    fn sink(&self) -> Result<Box<dyn Sink>, ConnectorError>;
+}
+
+/// A connector kind's options as a typed struct: the one place its `kind`,
+/// its description, its schema (derived from the struct and its doc
+/// comments) and its checks are declared. Registered with
+/// [`ConnectorRegistry::register`].
+pub trait ConnectorConfig:
+    serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static
+{
+    /// The `kind` value that selects it.
+    const KIND: &'static str;
+    /// One line for people.
+    const DESCRIPTION: &'static str;
+    /// Checks what the types cannot say (an option another one needs); the
+    /// error names the option. Reads no file and connects to nothing.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// The connection these (checked) options describe. Reads no file and
+    /// connects to nothing: that waits for its first source or sink.
+    fn connect(self, ctx: &ConnectorContext) -> Arc<dyn Connector>;
+}
+
+/// A connector kind as the registry holds it: its options' schema, and how
+/// options become a [`Connector`].
 pub trait ConnectorFactory: Send + Sync {
     /// The `kind` value that selects it.
     fn kind(&self) -> &'static str;
@@ -204,32 +241,58 @@ pub trait ConnectorFactory: Send + Sync {
     fn description(&self) -> &'static str;
     /// JSON Schema of its options.
     fn schema(&self) -> schemars::Schema;
-    /// Checks options without connecting; the error names the bad option.
-    fn check(&self, options: &Value) -> Result<(), String>;
-    /// Builds a source, or says it cannot be one.
-    fn source(
+    /// Parses and checks a connection's options into the connection; the
+    /// error names the bad option. Reads no file and connects to nothing.
+    fn configure(
         &self,
         ctx: &ConnectorContext,
         options: &Value,
-    ) -> Result<Box<dyn Source>, ConnectorError> {
-        let _ = (ctx, options);
-        Err(ConnectorError::Config(format!(
-            "connector `{}` cannot be a source",
-            self.kind()
-        )))
+    ) -> Result<Arc<dyn Connector>, ConnectorError>;
+}
+
+/// The factory of a [`ConnectorConfig`]: everything it says comes from the config type.
+struct ConfigFactory<C>(PhantomData<fn() -> C>);
+
+impl<C: ConnectorConfig> ConnectorFactory for ConfigFactory<C> {
+    fn kind(&self) -> &'static str {
+        C::KIND
     }
-    /// Builds a sink, or says it cannot be one.
-    fn sink(
+
+    fn description(&self) -> &'static str {
+        C::DESCRIPTION
+    }
+
+    fn schema(&self) -> schemars::Schema {
+        schemars::schema_for!(C)
+    }
+
+    fn configure(
         &self,
         ctx: &ConnectorContext,
         options: &Value,
-    ) -> Result<Box<dyn Sink>, ConnectorError> {
-        let _ = (ctx, options);
-        Err(ConnectorError::Config(format!(
-            "connector `{}` cannot be a sink",
-            self.kind()
-        )))
+    ) -> Result<Arc<dyn Connector>, ConnectorError> {
+        let config = <C as serde::Deserialize>::deserialize(options)
+            .map_err(|e| ConnectorError::Config(without_values(&e.to_string())))?;
+        config.validate().map_err(ConnectorError::Config)?;
+        Ok(config.connect(ctx))
     }
+}
+
+/// serde's words about a bad option, without the text it was given: a
+/// secret put in the wrong option (`batch_size: ${XERO_CLIENT_SECRET}`)
+/// must not reach a message.
+fn without_values(message: &str) -> String {
+    if let (Some(start), Some(end)) = (message.find("string \""), message.rfind("\", expected")) {
+        if start < end {
+            return format!("{}a string{}", &message[..start], &message[end + 1..]);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some(end) = rest.find("`, expected") {
+            return format!("unknown value{}", &rest[end + 1..]);
+        }
+    }
+    message.to_string()
 }
 
 /// Every connector kind the binary knows, by `kind`.
@@ -239,9 +302,10 @@ pub struct ConnectorRegistry {
 }
 
 impl ConnectorRegistry {
-    /// Adds a connector kind.
-    pub fn register(&mut self, factory: Box<dyn ConnectorFactory>) {
-        self.kinds.insert(factory.kind(), factory);
+    /// Adds the connector kind whose options are `C`.
+    pub fn register<C: ConnectorConfig>(&mut self) {
+        self.kinds
+            .insert(C::KIND, Box::new(ConfigFactory::<C>(PhantomData)));
     }
 
     /// The factory for `kind`.
@@ -257,5 +321,71 @@ impl ConnectorRegistry {
     /// Every factory, sorted by kind.
     pub fn factories(&self) -> impl Iterator<Item = &dyn ConnectorFactory> {
         self.kinds.values().map(|f| f.as_ref())
+    }
+}
+
+/// The connections of one run: each made from the project's options on
+/// first use, then shared by every module that reads or writes through it
+/// (one token and one pacer per Xero organisation, one Zoho token).
+pub struct Connections<'p> {
+    registry: ConnectorRegistry,
+    project: &'p Project,
+    made: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
+}
+
+impl<'p> Connections<'p> {
+    /// The connections of `project`, made by the kinds `registry` knows.
+    pub fn new(registry: ConnectorRegistry, project: &'p Project) -> Self {
+        Self {
+            registry,
+            project,
+            made: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The connection `name`, made on first use.
+    pub fn get(&self, name: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(connector) = made.get(name) {
+            return Ok(connector.clone());
+        }
+        let connection = self
+            .project
+            .connections
+            .get(name)
+            .ok_or_else(|| ConnectorError::Config(format!("no connection `{name}`")))?;
+        let factory = self.registry.get(&connection.kind).ok_or_else(|| {
+            ConnectorError::Config(format!("unknown connector kind `{}`", connection.kind))
+        })?;
+        let ctx = ConnectorContext {
+            base_dir: self.project.base_dir.clone(),
+            connection: name.to_string(),
+        };
+        let connector = factory.configure(&ctx, &connection.options)?;
+        made.insert(name.to_string(), connector.clone());
+        Ok(connector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn option_errors_keep_the_option_and_drop_the_value() {
+        assert_eq!(
+            without_values("invalid type: string \"s3cr3t\", expected usize"),
+            "invalid type: a string, expected usize"
+        );
+        assert_eq!(
+            without_values(
+                "unknown variant `s3cr3t`, expected `client_credentials` or `refresh_token`"
+            ),
+            "unknown value, expected `client_credentials` or `refresh_token`"
+        );
+        assert_eq!(
+            without_values("missing field `client_id`"),
+            "missing field `client_id`"
+        );
     }
 }

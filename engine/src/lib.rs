@@ -5,6 +5,8 @@
 //! The public surface is small: [`Project::load`] compiles a project,
 //! [`pipeline::run_module`] runs one module between a [`connector::Source`]
 //! and an optional [`connector::Sink`], and [`report`] writes the outcomes.
+//! A project that does not compile is a list of [`ConfigError`]s, each with
+//! a code from [`diagnostic::codes`].
 
 // Configuration errors carry their source text for rendering; they travel a
 // cold path once per run, so their size does not matter.
@@ -15,6 +17,7 @@ pub mod coerce;
 pub mod config;
 pub mod connector;
 pub mod demand;
+mod describe;
 pub mod diagnostic;
 pub mod jsonpath;
 pub mod module;
@@ -25,7 +28,6 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod script;
-mod snippet;
 pub mod state;
 pub mod transform;
 pub mod yaml;

@@ -1,10 +1,30 @@
-//! Reports of a run: the plan JSON document (a contract) and the table for people.
+//! Reports of a run: the [`Reporter`] the pipeline hands each outcome to,
+//! and its two forms, the plan JSON document (a contract) and the table for people.
 
 use std::io::Write;
 
 use crate::module::Module;
 use crate::outcome::{Action, RecordOutcome, Summary, Verdict};
-use crate::pipeline::Reporter;
+
+/// Receives outcomes as they are decided, in source order.
+pub trait Reporter {
+    /// A module starts.
+    fn begin(&mut self, module: &Module, source: &str, target: Option<&str>)
+        -> std::io::Result<()>;
+    /// True when the reporter shows progress against a total, worth a call
+    /// to the source to count its records.
+    fn wants_total(&self) -> bool {
+        false
+    }
+    /// How many records the module will report, when the source can tell.
+    fn expect(&mut self, total: u64) {
+        let _ = total;
+    }
+    /// One record's outcome.
+    fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()>;
+    /// The module ended.
+    fn end(&mut self, module: &Module, summary: &Summary) -> std::io::Result<()>;
+}
 
 /// Streams `{"module": ..., "records": [...], "summary": {...}}` for one
 /// module. Several modules are written as one document too:

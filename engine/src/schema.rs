@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::config::mapping::MappingFile;
-use crate::config::project::ProjectFile;
+use crate::config::project_file::ProjectFile;
 use crate::connector::ConnectorRegistry;
 
 /// Schema of `syncwright.yaml`; each connection's options are described by

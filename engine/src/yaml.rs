@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use crate::diagnostic::{ConfigError, Location, SourceFile};
+use crate::diagnostic::{codes, ConfigError, Location, SourceFile};
 
 /// Where one node sits in the file.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,7 @@ impl YamlDoc {
                 len: 1,
             };
             return Err(ConfigError::at(
-                "yaml::syntax",
+                codes::YAML_SYNTAX,
                 format!("invalid YAML: {}", err.info()),
                 location,
             ));
@@ -76,7 +76,7 @@ impl YamlDoc {
         };
         let len = self.token_len(offset);
         let mut error = ConfigError::at(
-            "config::invalid",
+            codes::CONFIG_INVALID,
             message,
             Location {
                 file: self.file.clone(),

@@ -1,5 +1,6 @@
 //! The committed catalogue of Xero fields (`engine/src/catalogue/xero_accounting.json`,
-//! what `syncwright validate` checks target fields against) is regenerated here from
+//! what `syncwright validate` checks target fields against, and where the connector and
+//! the sandbox find each resource's id field) is regenerated here from
 //! Xero's own OpenAPI document, read from `../shared/specs/` at test time; the test
 //! fails when the committed copy differs. After the spec changes, write the new copy with
 //!
@@ -19,25 +20,40 @@ const COMMITTED: &str = concat!(
     "/src/catalogue/xero_accounting.json"
 );
 
-/// The spec: `$XERO_SPEC_PATH`, else `shared/` beside the repository.
+/// The spec: `$XERO_SPEC_PATH`, else `shared/` beside the repository (or
+/// beside a folder holding it, as a git worktree's checkout is).
 fn spec_path() -> PathBuf {
     if let Ok(p) = std::env::var("XERO_SPEC_PATH") {
         return PathBuf::from(p);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/xero/xero_accounting.yaml")
+    let within = "shared/specs/xero/xero_accounting.yaml";
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    repository
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join(within))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| repository.join("..").join(within))
 }
 
 fn schema_name(reference: &str) -> &str {
     reference.rsplit('/').next().unwrap_or(reference)
 }
 
-/// Resource (path `/Invoices`) -> element schema (`Invoice`): the PUT body (else the
-/// POST body) is either a wrapper whose property of the resource's name is an array
-/// of elements, or the element itself.
-fn resources(spec: &Value) -> BTreeMap<String, String> {
+/// Resource (path `/Invoices`) -> what the catalogue says of it: its element schema
+/// (`element`), its id field (`id`) and whether its writes take `unitdp`.
+///
+/// The element is the PUT body's (else the POST body's): either a wrapper whose property
+/// of the resource's name is an array of elements, or the element itself. The id is the
+/// parameter of the path `/{resource}/{param}` that is a UUID field of the element (Xero
+/// also addresses contacts by `ContactNumber`), else the only such parameter that is a
+/// field of the element (tax rates by `TaxType`). `unitdp` is there when the PUT or POST
+/// of `/{resource}` declares it.
+fn resources(spec: &Value) -> BTreeMap<String, Value> {
     let schemas = &spec["components"]["schemas"];
+    let paths = spec["paths"].as_object().expect("paths");
     let mut out = BTreeMap::new();
-    for (path, ops) in spec["paths"].as_object().expect("paths") {
+    for (path, ops) in paths {
         let Some(name) = path.strip_prefix('/') else {
             continue;
         };
@@ -53,9 +69,53 @@ fn resources(spec: &Value) -> BTreeMap<String, String> {
             .as_str()
             .map(schema_name)
             .unwrap_or(body);
-        out.insert(name.to_string(), element.to_string());
+        let mut info = Map::new();
+        info.insert("element".into(), json!(element));
+        if let Some(id) = id_field(paths, name, &schemas[element]["properties"]) {
+            info.insert("id".into(), json!(id));
+        }
+        let declares_unitdp = ["put", "post"].iter().any(|m| {
+            ops[m]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| parameter(spec, p)["name"] == "unitdp")
+        });
+        if declares_unitdp {
+            info.insert("unitdp".into(), json!(true));
+        }
+        out.insert(name.to_string(), Value::Object(info));
     }
     out
+}
+
+/// A parameter, its `$ref` followed.
+fn parameter<'a>(spec: &'a Value, p: &'a Value) -> &'a Value {
+    match p["$ref"].as_str() {
+        Some(r) => &spec["components"]["parameters"][schema_name(r)],
+        None => p,
+    }
+}
+
+/// The field that addresses one element of `resource` in its paths `/{resource}/{param}`.
+fn id_field(paths: &Map<String, Value>, resource: &str, fields: &Value) -> Option<String> {
+    let params: Vec<&str> = paths
+        .keys()
+        .filter_map(|p| {
+            p.strip_prefix('/')?
+                .strip_prefix(resource)?
+                .strip_prefix("/{")
+        })
+        .filter_map(|rest| rest.strip_suffix('}'))
+        .filter(|param| !param.contains(['/', '{']) && fields.get(*param).is_some())
+        .collect();
+    let uuid = params
+        .iter()
+        .find(|param| fields[**param]["format"] == "uuid");
+    match (uuid, params.as_slice()) {
+        (Some(param), _) | (None, [param]) => Some(param.to_string()),
+        _ => None,
+    }
 }
 
 fn is_enum(schema: &Value) -> bool {
@@ -118,7 +178,10 @@ fn generate(spec: &Value) -> Value {
     let schemas = &spec["components"]["schemas"];
     let mut objects: BTreeMap<String, Value> = BTreeMap::new();
     let mut enums: BTreeMap<String, Value> = BTreeMap::new();
-    let mut queue: Vec<String> = resources.values().cloned().collect();
+    let mut queue: Vec<String> = resources
+        .values()
+        .filter_map(|r| r["element"].as_str().map(str::to_string))
+        .collect();
     while let Some(name) = queue.pop() {
         if objects.contains_key(&name) {
             continue;
@@ -186,8 +249,16 @@ fn committed_catalogue_matches_the_xero_spec() {
     let fresh = render(&generate(&spec));
     // The rendering is valid JSON and holds what validation relies on.
     let parsed: Value = serde_json::from_str(&fresh).expect("rendered JSON parses");
-    assert_eq!(parsed["resources"]["Invoices"], "Invoice");
-    assert_eq!(parsed["resources"]["Quotes"], "Quote");
+    assert_eq!(
+        parsed["resources"]["Invoices"],
+        json!({"element": "Invoice", "id": "InvoiceID", "unitdp": true})
+    );
+    assert_eq!(
+        parsed["resources"]["Quotes"],
+        json!({"element": "Quote", "id": "QuoteID"})
+    );
+    assert_eq!(parsed["resources"]["Contacts"]["id"], "ContactID");
+    assert_eq!(parsed["resources"]["TaxRates"]["id"], "TaxType");
     assert_eq!(
         parsed["objects"]["Invoice"]["LineItems"],
         json!({"type": "array", "of": "LineItem"})

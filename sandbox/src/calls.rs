@@ -24,7 +24,15 @@ pub struct CallRecord {
     pub fault: Option<String>,
     /// The `Idempotency-Key` header, if sent.
     pub idempotency_key: Option<String>,
+    /// The organisation the call reached: the Xero tenant id, or the Zoho org id
+    /// (of the token's refresh token); `None` when it reached none.
+    #[serde(default)]
+    pub organisation: Option<String>,
 }
+
+/// Marks an answer with the organisation it concerns (read into the call log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgTag(pub String);
 
 /// Thread-safe call log.
 #[derive(Debug, Default)]

@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod calls;
+pub mod delivery;
 pub mod faults;
+mod form;
+pub mod organisations;
+mod serve;
 mod server;
 pub mod time;
 mod tokens;
@@ -18,8 +22,12 @@ pub mod xero;
 pub mod zoho;
 
 pub use calls::CallRecord;
+pub use delivery::Delivery;
 pub use faults::FaultRule;
+pub use organisations::{OrganisationInfo, OrganisationSeed};
 pub use xero::seed::demo_xero_seed;
+pub use xero::webhooks::{IntentStatus, WebhookConfig};
+pub use zoho::tokens::TokenCounts;
 
 /// Demo OAuth client id accepted by both vendors' token endpoints.
 pub const CLIENT_ID: &str = "sandbox-client";
@@ -45,6 +53,19 @@ pub struct SandboxConfig {
     pub token_ttl_secs: u64,
     /// Seed for generated ids and injected faults.
     pub seed: u64,
+    /// Organisations beyond the first (which `crm_seed` and `xero_seed` fill,
+    /// reached with `sandbox-refresh`); the n-th extra one is reached with
+    /// `sandbox-refresh-{n+1}`.
+    pub organisations: Vec<OrganisationSeed>,
+    /// Where Xero webhooks go, and their key; the intent-to-receive check runs at start.
+    pub xero_webhook: Option<WebhookConfig>,
+    /// Zoho's token limits per refresh token (10 access tokens in 10 vendor
+    /// minutes, 15 active); when false tokens are still counted, never refused.
+    pub zoho_token_limits: bool,
+    /// Real seconds a client has to send a request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Real seconds a request may take, body included, before a 408.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +78,11 @@ impl Default for SandboxConfig {
             faults: Vec::new(),
             token_ttl_secs: 3600,
             seed: 42,
+            organisations: Vec::new(),
+            xero_webhook: None,
+            zoho_token_limits: true,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 120,
         }
     }
 }
@@ -123,6 +149,34 @@ pub enum SandboxError {
     /// The configuration is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The time scale is not a finite number of seconds above zero.
+    #[error(
+        "invalid time scale {0}: a vendor minute must last a finite number of seconds above 0"
+    )]
+    TimeScale(f64),
+}
+
+impl SandboxConfig {
+    /// Checks what [`Sandbox::start`] would refuse before binding anything.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        check_time_scale(self.time_scale)?;
+        if self.header_read_timeout_secs == 0 || self.request_timeout_secs == 0 {
+            return Err(SandboxError::Config(
+                "timeouts must be at least one second".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A vendor minute's length in real seconds must be finite and above zero
+/// (`inf` and `NaN` are refused).
+pub fn check_time_scale(scale: f64) -> Result<(), SandboxError> {
+    if scale.is_finite() && scale > 0.0 {
+        Ok(())
+    } else {
+        Err(SandboxError::TimeScale(scale))
+    }
 }
 
 /// A running sandbox server.
@@ -136,22 +190,26 @@ pub struct Sandbox {
 impl Sandbox {
     /// Binds `listen` (port 0 picks a free port), loads the seeds and starts serving.
     pub async fn start(config: SandboxConfig, listen: SocketAddr) -> Result<Sandbox, SandboxError> {
-        if config.time_scale.is_nan() || config.time_scale <= 0.0 {
-            return Err(SandboxError::Config("time_scale must be > 0".into()));
-        }
+        config.validate()?;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let base = format!("http://{}", addr);
+        let timeouts = serve::Timeouts {
+            header_read: std::time::Duration::from_secs(config.header_read_timeout_secs),
+            request: std::time::Duration::from_secs(config.request_timeout_secs),
+        };
         let state = Arc::new(server::AppState::new(config, base)?);
         let app = server::router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let task = tokio::spawn(serve::serve(listener, app, timeouts, rx));
+        let hook = state.cfg.xero_webhook.clone();
+        if let Some(cfg) = hook {
+            let st = state.clone();
+            tokio::spawn(async move {
+                let status = xero::webhooks::intent_to_receive(&st.courier, &cfg).await;
+                st.webhooks.lock().unwrap().status = status;
+            });
+        }
         Ok(Sandbox {
             state,
             addr,
@@ -186,14 +244,45 @@ impl Sandbox {
         self.state.calls.clear()
     }
 
-    /// Current state of one Xero resource (`Invoices`, `Contacts`, `Items`, `Accounts`, `TaxRates`).
+    /// Current state of one Xero resource (`Invoices`, `Contacts`, `Items`, `Accounts`,
+    /// `TaxRates`, `Quotes`, `Payments`, `Organisation`) of the first organisation.
     pub fn xero_state(&self, resource: &str) -> Vec<serde_json::Value> {
-        self.state.xero_dump(resource)
+        self.state.xero_dump(0, resource)
     }
 
-    /// Current records of one CRM module, full (with line items).
+    /// Current records of one CRM module of the first organisation, full (with line items).
     pub fn zoho_records(&self, module: &str) -> Vec<serde_json::Value> {
-        self.state.zoho.lock().unwrap().dump(module)
+        self.state.zoho_dump(0, module)
+    }
+
+    /// The organisations held, the first the default one.
+    pub fn organisations(&self) -> Vec<OrganisationInfo> {
+        self.state.orgs.iter().map(|o| o.info.clone()).collect()
+    }
+
+    /// Current state of one Xero resource of organisation `org` (0 = the first).
+    pub fn xero_state_of(&self, org: usize, resource: &str) -> Vec<serde_json::Value> {
+        self.state.xero_dump(org, resource)
+    }
+
+    /// Current records of one CRM module of organisation `org` (0 = the first).
+    pub fn zoho_records_of(&self, org: usize, module: &str) -> Vec<serde_json::Value> {
+        self.state.zoho_dump(org, module)
+    }
+
+    /// Access tokens issued through one Zoho refresh token (for "one token across runs").
+    pub fn zoho_token_counts(&self, refresh_token: &str) -> TokenCounts {
+        self.state.zoho_tokens.lock().unwrap().counts(refresh_token)
+    }
+
+    /// Callbacks sent so far (Zoho notifications, Xero webhooks and intent checks).
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state.courier.all()
+    }
+
+    /// The Xero webhook subscription's intent-to-receive status.
+    pub fn xero_webhook_status(&self) -> IntentStatus {
+        self.state.webhooks.lock().unwrap().status.clone()
     }
 
     /// Expires every access token issued so far, on both sides.
@@ -247,6 +336,24 @@ pub async fn serve_cli(
         "  credentials:   client_id={CLIENT_ID} client_secret={CLIENT_SECRET} refresh_token={REFRESH_TOKEN}"
     )?;
     writeln!(out, "  call log:      {}/sandbox/calls", sb.base_url())?;
+    for (i, o) in sb.organisations().iter().enumerate() {
+        writeln!(
+            out,
+            "  organisation {}: {} (Xero tenant {}, Zoho org {}, refresh token {})",
+            i + 1,
+            o.name,
+            o.xero_tenant_id,
+            o.zoho_org_id,
+            o.zoho_refresh_token
+        )?;
+    }
+    if let Some(hook) = &sb.state.cfg.xero_webhook {
+        writeln!(
+            out,
+            "  Xero webhooks: {} (intent to receive checked at start)",
+            hook.url
+        )?;
+    }
     writeln!(out)?;
     write!(out, "{}", sb.connections_block())?;
     writeln!(out)?;

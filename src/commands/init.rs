@@ -1,9 +1,17 @@
 //! `syncwright init DIR`: a ready project, with a copy of the shipped
 //! mappings and rules, a sample CRM snapshot and a test case that passes.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use super::{test, TestArgs, EXIT_FAILED};
+use super::test::{test, TestArgs};
+use crate::exit_code::EXIT_FAILED;
+
+/// Options of `syncwright init`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// A new (or empty) folder.
+    pub dir: PathBuf,
+}
 
 /// The shipped files, embedded so the binary can scaffold anywhere.
 const FILES: &[(&str, &str)] = &[
@@ -57,6 +65,7 @@ const FILES: &[(&str, &str)] = &[
     ("schemas/mapping.schema.json", include_str!("../../schemas/mapping.schema.json")),
 ];
 
+/// The scaffolded project file.
 const PROJECT: &str = r#"# yaml-language-server: $schema=schemas/project.schema.json
 version: 1
 
@@ -96,7 +105,8 @@ modules:
 
 /// Writes the project into `dir` (which must be empty or absent), then
 /// records the sample test's expected plan.
-pub fn init(dir: &Path) -> u8 {
+pub fn init(args: InitArgs) -> u8 {
+    let dir = args.dir.as_path();
     if dir.exists()
         && std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())

@@ -1,53 +1,54 @@
 //! `syncwright link`: adopt records the target already holds, before the first sync.
 
-use std::path::PathBuf;
-
+use syncwright_engine::connector::Connections;
 use syncwright_engine::pipeline::{link_existing, PipelineError};
 
-use super::plan::connect;
-use super::{load_project, OutputFormat, EXIT_CONFIG, EXIT_FAILED};
+use crate::args::{FormatChoice, OutputFormat, ProjectFile, SandboxTarget};
+use crate::connections::{open_sink, open_source};
+use crate::exit_code::{EXIT_CONFIG, EXIT_FAILED};
+use crate::runtime;
+use crate::session::Session;
 
 /// Options of `syncwright link`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    mut_arg("sandbox_url", |a| a.help("Use a sandbox already running")),
+    mut_arg("sandbox", |a| a.help(
+        "Start the sandbox in-process, seeded with the project's CRM snapshot, and link against it"
+    )),
+)]
 pub struct LinkArgs {
     /// The project file.
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectFile,
     /// Only this module.
+    #[arg(long)]
     pub module: Option<String>,
-    /// Show what would be linked, write nothing.
+    /// Show the matches, write nothing.
+    #[arg(long)]
     pub dry_run: bool,
-    /// Output format.
-    pub format: OutputFormat,
-    /// A sandbox already running, instead of the project's connections.
-    pub sandbox_url: Option<String>,
-    /// A sandbox started in-process, instead of the project's connections.
-    pub sandbox: bool,
+    /// How the matches are printed.
+    #[command(flatten)]
+    pub output: FormatChoice,
+    /// The sandbox to link against instead of the project's connections.
+    #[command(flatten)]
+    pub target: SandboxTarget,
 }
 
 /// Matches and links; lists ambiguous matches; 0 when it ran.
 pub fn link(args: LinkArgs) -> u8 {
-    let mut project = match load_project(&args.config, &[]) {
-        Ok(p) => p,
+    // Kept alive for the whole command: dropping it stops an in-process sandbox.
+    let session = match Session::open(
+        &args.project.config,
+        &[],
+        &args.target,
+        60.0,
+        runtime::multi_thread(),
+    ) {
+        Ok(s) => s,
         Err(code) => return code,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    // Kept alive for the whole command: dropping it stops an in-process sandbox.
-    let _sandbox = match super::sandbox::attach(
-        &mut project,
-        &runtime,
-        args.sandbox,
-        args.sandbox_url.as_deref(),
-        60.0,
-    ) {
-        Ok(attached) => attached,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return EXIT_FAILED;
-        }
-    };
+    let (project, runtime) = (&session.project, &session.runtime);
     let modules: Vec<_> = project
         .modules
         .iter()
@@ -67,16 +68,12 @@ pub fn link(args: LinkArgs) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let registry = syncwright_connectors::registry();
+    let connections = Connections::new(syncwright_connectors::registry(), project);
     let mut report = Vec::new();
     for module in modules {
         let result = runtime.block_on(async {
-            let mut source = connect(&project, &registry, &module.source.connection, true)?
-                .0
-                .expect("source");
-            let mut sink = connect(&project, &registry, &module.target.connection, false)?
-                .1
-                .expect("sink");
+            let mut source = open_source(&connections, &module.source.connection)?;
+            let mut sink = open_sink(&connections, &module.target.connection)?;
             Ok::<_, PipelineError>(
                 link_existing(
                     module,
@@ -100,7 +97,7 @@ pub fn link(args: LinkArgs) -> u8 {
             }
         }
     }
-    match args.format {
+    match args.output.format {
         OutputFormat::Json => {
             let value: Vec<_> = report
                 .iter()

@@ -1,10 +1,21 @@
-//! `syncwright schema`.
+//! `syncwright schema`: the JSON Schemas of the project and mapping files.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use syncwright_engine::schema::{mapping_schema, project_schema};
 
-use super::EXIT_FAILED;
+use crate::exit_code::EXIT_FAILED;
+
+/// Options of `syncwright schema`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchemaArgs {
+    /// Which schema; both when omitted.
+    #[arg(value_enum)]
+    pub kind: Option<SchemaKind>,
+    /// Write `project.schema.json` and `mapping.schema.json` into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+}
 
 /// Which schema to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -24,6 +35,7 @@ pub fn schema_files() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `value` as pretty JSON, ending with a newline.
 fn pretty(value: &serde_json::Value) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("schema serialises");
     text.push('\n');
@@ -31,9 +43,9 @@ fn pretty(value: &serde_json::Value) -> String {
 }
 
 /// Prints one schema, both, or writes them into a directory.
-pub fn schema(kind: Option<SchemaKind>, write: Option<&Path>) -> u8 {
+pub fn schema(args: SchemaArgs) -> u8 {
     let files = schema_files();
-    if let Some(dir) = write {
+    if let Some(dir) = &args.write {
         for (name, text) in &files {
             let path = dir.join(name);
             if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text)) {
@@ -44,7 +56,7 @@ pub fn schema(kind: Option<SchemaKind>, write: Option<&Path>) -> u8 {
         }
         return 0;
     }
-    match kind {
+    match args.kind {
         Some(SchemaKind::Project) => print!("{}", files[0].1),
         Some(SchemaKind::Mapping) => print!("{}", files[1].1),
         None => {

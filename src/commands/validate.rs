@@ -1,12 +1,25 @@
-//! `syncwright validate`.
+//! `syncwright validate`: compile the project, mappings and rules, and
+//! print every problem found.
 
-use std::path::Path;
+use crate::args::{ProjectFile, SettingOverrides};
+use crate::exit_code::EXIT_CONFIG;
+use crate::project_loading::load_project;
 
-use super::{load_project, EXIT_CONFIG};
+/// Options of `syncwright validate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ValidateArgs {
+    /// The project file.
+    #[command(flatten)]
+    pub project: ProjectFile,
+    /// Settings overridden for this check.
+    #[command(flatten)]
+    pub overrides: SettingOverrides,
+}
 
 /// Compiles everything and reports; 0 when clean, 2 otherwise.
-pub fn validate(config: &Path, sets: &[String]) -> u8 {
-    match load_project(config, sets) {
+pub fn validate(args: ValidateArgs) -> u8 {
+    let config = &args.project.config;
+    match load_project(config, &args.overrides.set) {
         Ok(project) => {
             let rules: usize = project
                 .modules
@@ -31,6 +44,7 @@ pub fn validate(config: &Path, sets: &[String]) -> u8 {
     }
 }
 
+/// The plural ending of a count's noun.
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""

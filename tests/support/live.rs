@@ -48,12 +48,16 @@ pub async fn run(
     let mut source = registry
         .get(&source_conn.kind)
         .unwrap()
-        .source(&ctx(&source_conn.name), &source_conn.options)
+        .configure(&ctx(&source_conn.name), &source_conn.options)
+        .unwrap()
+        .source()
         .unwrap();
     let mut sink = registry
         .get(&target_conn.kind)
         .unwrap()
-        .sink(&ctx(&target_conn.name), &target_conn.options)
+        .configure(&ctx(&target_conn.name), &target_conn.options)
+        .unwrap()
+        .sink()
         .unwrap();
     let mut out = Vec::new();
     {

@@ -1,7 +1,12 @@
 //! Options of `kind: file`.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
+use syncwright_engine::connector::{Connector, ConnectorConfig, ConnectorContext};
+
+use super::FileConnection;
 
 /// Options of a `file` connection.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -22,4 +27,14 @@ pub struct FileConfig {
 
 fn default_batch() -> usize {
     50
+}
+
+impl ConnectorConfig for FileConfig {
+    const KIND: &'static str = "file";
+    const DESCRIPTION: &'static str =
+        "A CRM snapshot file as a source; request bodies written to a file as a sink.";
+
+    fn connect(self, ctx: &ConnectorContext) -> Arc<dyn Connector> {
+        Arc::new(FileConnection::new(self, &ctx.base_dir))
+    }
 }

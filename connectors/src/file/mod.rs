@@ -16,56 +16,40 @@ pub use sink::FileSink;
 pub use snapshot::Snapshot;
 pub use source::FileSource;
 
-use syncwright_engine::connector::{
-    ConnectorContext, ConnectorError, ConnectorFactory, Sink, Source,
-};
+use std::path::{Path, PathBuf};
 
-/// Factory for `kind: file`.
-pub struct FileConnector;
+use syncwright_engine::connector::{Connector, ConnectorError, Sink, Source};
 
-impl ConnectorFactory for FileConnector {
-    fn kind(&self) -> &'static str {
-        "file"
+/// A `file` connection: its options, and the directory relative paths start from.
+pub struct FileConnection {
+    config: FileConfig,
+    base_dir: PathBuf,
+}
+
+impl FileConnection {
+    /// The connection `config` describes, relative paths taken from `base_dir`.
+    pub fn new(config: FileConfig, base_dir: &Path) -> Self {
+        Self {
+            config,
+            base_dir: base_dir.to_path_buf(),
+        }
     }
+}
 
-    fn description(&self) -> &'static str {
-        "A CRM snapshot file as a source; request bodies written to a file as a sink."
-    }
-
-    fn schema(&self) -> schemars::Schema {
-        schemars::schema_for!(FileConfig)
-    }
-
-    fn check(&self, options: &serde_json::Value) -> Result<(), String> {
-        crate::parse_options::<FileConfig>(options).map(|_| ())
-    }
-
-    fn source(
-        &self,
-        ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Box<dyn Source>, ConnectorError> {
-        let config: FileConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
-        let path = if config.path == "-" {
-            "-".into()
-        } else {
-            ctx.base_dir.join(&config.path)
+impl Connector for FileConnection {
+    fn source(&self) -> Result<Box<dyn Source>, ConnectorError> {
+        let path = match self.config.path.as_str() {
+            "-" => "-".into(),
+            path => self.base_dir.join(path),
         };
-        Ok(Box::new(FileSource::new(
-            path,
-            config.related.map(|r| ctx.base_dir.join(r)),
-        )))
+        let related = self.config.related.as_ref().map(|r| self.base_dir.join(r));
+        Ok(Box::new(FileSource::new(path, related)))
     }
 
-    fn sink(
-        &self,
-        ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Box<dyn Sink>, ConnectorError> {
-        let config: FileConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
+    fn sink(&self) -> Result<Box<dyn Sink>, ConnectorError> {
         Ok(Box::new(FileSink::new(
-            ctx.base_dir.join(&config.path),
-            config.batch_size,
+            self.base_dir.join(&self.config.path),
+            self.config.batch_size,
         )))
     }
 }

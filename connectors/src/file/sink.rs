@@ -53,6 +53,22 @@ pub fn request_body(resource: &str, items: &[LoadItem]) -> Value {
     json!({ resource: items.iter().map(|i| i.payload.clone()).collect::<Vec<_>>() })
 }
 
+/// Writes a batch's request body to `out` as one JSON line; every item of
+/// the batch is then written, at `location`.
+pub(crate) fn write_request(
+    out: &mut impl Write,
+    resource: &str,
+    items: &[LoadItem],
+    location: &str,
+) -> std::io::Result<Vec<LoadResult>> {
+    serde_json::to_writer(&mut *out, &request_body(resource, items))?;
+    out.write_all(b"\n")?;
+    Ok(items
+        .iter()
+        .map(|_| LoadResult::written(location))
+        .collect())
+}
+
 #[async_trait]
 impl Sink for FileSink {
     fn max_batch(&self) -> usize {
@@ -82,16 +98,11 @@ impl Sink for FileSink {
                 .map_err(io)?;
             self.writer = Some(BufWriter::new(file));
         }
+        let location = format!("{}#{}", self.path.display(), self.requests + 1);
         let writer = self.writer.as_mut().expect("opened above");
-        serde_json::to_writer(&mut *writer, &request_body(resource, &items))
-            .map_err(|e| ConnectorError::Io(e.to_string()))?;
-        writer.write_all(b"\n").map_err(io)?;
+        let written = write_request(writer, resource, &items, &location).map_err(io)?;
         self.requests += 1;
-        let location = format!("{}#{}", self.path.display(), self.requests);
-        Ok(items
-            .iter()
-            .map(|_| LoadResult::written(location.clone()))
-            .collect())
+        Ok(written)
     }
 
     async fn finish(&mut self) -> Result<(), ConnectorError> {

@@ -1,4 +1,4 @@
-//! The file source.
+//! The file source: a snapshot read whole, or JSON Lines streamed a line at a time.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

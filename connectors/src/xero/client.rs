@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, OnceCell};
 use super::config::{Grant, XeroConfig};
 use super::pacer::{DayBudget, Pacer};
 use crate::http::{json_body, send, ungated, Outcome, RetryPolicy};
-use syncwright_engine::connector::ConnectorError;
+use syncwright_engine::connector::{ConnectorConfig, ConnectorError};
 
 /// The access token in use and the refresh token that renews it.
 struct Tokens {
@@ -43,6 +43,7 @@ pub struct XeroClient {
 impl XeroClient {
     /// A client for `config`; `base_dir` resolves the refresh-token file.
     pub fn new(config: XeroConfig, base_dir: &std::path::Path) -> Result<Self, String> {
+        config.validate()?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
             .user_agent(concat!("syncwright/", env!("CARGO_PKG_VERSION")))
@@ -55,20 +56,11 @@ impl XeroClient {
             _ => None,
         }
         .filter(|s| !s.is_empty());
-        if config.grant == Grant::RefreshToken {
-            if refresh_token_file.is_none() {
-                return Err(
-                    "grant refresh_token needs `refresh_token_file`: Xero rotates the \
-                     refresh token on every use, and the new one must be saved before it is used"
-                        .into(),
-                );
-            }
-            if saved.is_none() && config.refresh_token.is_none() {
-                return Err(
-                    "grant refresh_token needs `refresh_token` or a saved `refresh_token_file`"
-                        .into(),
-                );
-            }
+        if config.grant == Grant::RefreshToken && saved.is_none() && config.refresh_token.is_none()
+        {
+            return Err(
+                "grant refresh_token needs `refresh_token` or a saved `refresh_token_file`".into(),
+            );
         }
         Ok(Self {
             pacer: Pacer::new(

@@ -1,7 +1,12 @@
 //! Options of `kind: xero`.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
+use syncwright_engine::connector::{Connector, ConnectorConfig, ConnectorContext};
+
+use super::XeroConnection;
 
 /// How the Xero connection gets its access token.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq, Default)]
@@ -99,6 +104,26 @@ impl std::fmt::Debug for XeroConfig {
             .field("tenant_id", &self.tenant_id)
             .field("tenant_name", &self.tenant_name)
             .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorConfig for XeroConfig {
+    const KIND: &'static str = "xero";
+    const DESCRIPTION: &'static str = "Xero's Accounting API: invoices, contacts, items and quotes written in paced, idempotent batches; sales invoices read back.";
+
+    fn validate(&self) -> Result<(), String> {
+        if self.grant == Grant::RefreshToken && self.refresh_token_file.is_none() {
+            return Err(
+                "grant refresh_token needs `refresh_token_file`: Xero rotates the refresh \
+                 token on every use, and the new one is saved there before it is used"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn connect(self, ctx: &ConnectorContext) -> Arc<dyn Connector> {
+        Arc::new(XeroConnection::new(self, &ctx.base_dir))
     }
 }
 

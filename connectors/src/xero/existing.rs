@@ -133,30 +133,40 @@ async fn invoices(
     Ok(Some(
         items
             .iter()
-            .map(|item| {
-                if let Some(invoice) = item.target_id.as_deref().and_then(|id| by_id.get(id)) {
-                    return Some(element_result("Invoices", invoice, &item.payload, false));
-                }
-                let n = item.payload["InvoiceNumber"].as_str()?;
-                let found: Vec<&Value> = by_number.get(n)?.iter().collect();
-                Some(match found.as_slice() {
-                    [invoice] if same_document(invoice, &item.payload, purpose) => {
-                        element_result("Invoices", invoice, &item.payload, false)
-                    }
-                    [invoice] => LoadResult::failed(vec![format!(
-                        "conflict: Xero holds {n} ({}) for \"{}\" dated {}, which is not this record's invoice",
-                        ids_of(&found, "InvoiceID"),
-                        invoice["Contact"]["Name"].as_str().unwrap_or("?"),
-                        invoice["DateString"].as_str().unwrap_or("?"),
-                    )]),
-                    _ => LoadResult::failed(vec![format!(
-                        "ambiguous: several Xero invoices carry {n} ({})",
-                        ids_of(&found, "InvoiceID")
-                    )]),
-                })
-            })
+            .map(|item| invoice_match(item, &by_id, &by_number, purpose))
             .collect(),
     ))
+}
+
+/// The invoice Xero holds of `item`: the one its link names, else the one
+/// carrying its number when that is the same document; several with the
+/// number are ambiguous, another document with it is a conflict.
+fn invoice_match(
+    item: &LoadItem,
+    by_id: &HashMap<String, Value>,
+    by_number: &HashMap<String, Vec<Value>>,
+    purpose: FindPurpose,
+) -> Option<LoadResult> {
+    if let Some(invoice) = item.target_id.as_deref().and_then(|id| by_id.get(id)) {
+        return Some(element_result("Invoices", invoice, &item.payload, false));
+    }
+    let n = item.payload["InvoiceNumber"].as_str()?;
+    let found: Vec<&Value> = by_number.get(n)?.iter().collect();
+    Some(match found.as_slice() {
+        [invoice] if same_document(invoice, &item.payload, purpose) => {
+            element_result("Invoices", invoice, &item.payload, false)
+        }
+        [invoice] => LoadResult::failed(vec![format!(
+            "conflict: Xero holds {n} ({}) for \"{}\" dated {}, which is not this record's invoice",
+            ids_of(&found, "InvoiceID"),
+            invoice["Contact"]["Name"].as_str().unwrap_or("?"),
+            invoice["DateString"].as_str().unwrap_or("?"),
+        )]),
+        _ => LoadResult::failed(vec![format!(
+            "ambiguous: several Xero invoices carry {n} ({})",
+            ids_of(&found, "InvoiceID")
+        )]),
+    })
 }
 
 fn lower(value: &Value) -> Option<String> {
@@ -178,30 +188,34 @@ async fn contacts(
         .collect();
     Ok(items
         .iter()
-        .map(|item| {
-            let by = |field: &str| -> Vec<&Value> {
-                match lower(&item.payload[field]) {
-                    Some(wanted) => held
-                        .iter()
-                        .filter(|c| lower(&c[field]).as_deref() == Some(wanted.as_str()))
-                        .collect(),
-                    None => Vec::new(),
-                }
-            };
-            let (found, what) = match by("Name") {
-                named if !named.is_empty() => (named, "name"),
-                _ => (by("EmailAddress"), "email"),
-            };
-            match found.as_slice() {
-                [] => None,
-                [contact] => Some(element_result("Contacts", contact, &item.payload, false)),
-                _ => Some(LoadResult::failed(vec![format!(
-                    "ambiguous: several Xero contacts have this {what} ({})",
-                    ids_of(&found, "ContactID")
-                )])),
-            }
-        })
+        .map(|item| contact_match(item, &held))
         .collect())
+}
+
+/// The contact of `held` with the item's name, else with its email (case
+/// and surrounding spaces aside); several are ambiguous.
+fn contact_match(item: &LoadItem, held: &[Value]) -> Option<LoadResult> {
+    let by = |field: &str| -> Vec<&Value> {
+        match lower(&item.payload[field]) {
+            Some(wanted) => held
+                .iter()
+                .filter(|c| lower(&c[field]).as_deref() == Some(wanted.as_str()))
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    let (found, what) = match by("Name") {
+        named if !named.is_empty() => (named, "name"),
+        _ => (by("EmailAddress"), "email"),
+    };
+    match found.as_slice() {
+        [] => None,
+        [contact] => Some(element_result("Contacts", contact, &item.payload, false)),
+        _ => Some(LoadResult::failed(vec![format!(
+            "ambiguous: several Xero contacts have this {what} ({})",
+            ids_of(&found, "ContactID")
+        )])),
+    }
 }
 
 /// Items by code (Xero keeps codes unique).
@@ -210,22 +224,156 @@ async fn by_code(
     items: &[LoadItem],
 ) -> Result<Vec<Option<LoadResult>>, ConnectorError> {
     let held = get(org, "Items", &[]).await?;
-    Ok(items
+    Ok(items.iter().map(|item| item_match(item, &held)).collect())
+}
+
+/// The item of `held` with the item's code, case aside.
+fn item_match(item: &LoadItem, held: &[Value]) -> Option<LoadResult> {
+    let code = lower(&item.payload["Code"])?;
+    let found: Vec<&Value> = held
         .iter()
-        .map(|item| {
-            let code = lower(&item.payload["Code"])?;
-            let found: Vec<&Value> = held
-                .iter()
-                .filter(|i| lower(&i["Code"]).as_deref() == Some(code.as_str()))
-                .collect();
-            match found.as_slice() {
-                [] => None,
-                [held] => Some(element_result("Items", held, &item.payload, false)),
-                _ => Some(LoadResult::failed(vec![format!(
-                    "ambiguous: several Xero items have code {code} ({})",
-                    ids_of(&found, "ItemID")
-                )])),
-            }
+        .filter(|i| lower(&i["Code"]).as_deref() == Some(code.as_str()))
+        .collect();
+    match found.as_slice() {
+        [] => None,
+        [one] => Some(element_result("Items", one, &item.payload, false)),
+        _ => Some(LoadResult::failed(vec![format!(
+            "ambiguous: several Xero items have code {code} ({})",
+            ids_of(&found, "ItemID")
+        )])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(payload: Value, target: Option<&str>) -> LoadItem {
+        LoadItem {
+            source_id: "crm-1".into(),
+            payload,
+            target_id: target.map(str::to_string),
+        }
+    }
+
+    fn held_invoice(id: &str, number: &str, contact: &str, date: &str) -> Value {
+        json!({
+            "InvoiceID": id, "InvoiceNumber": number, "Type": "ACCREC", "Status": "DRAFT",
+            "Contact": {"ContactID": format!("id-{contact}"), "Name": contact},
+            "DateString": format!("{date}T00:00:00"),
+            "LineItems": [{"Description": "one line"}]
         })
-        .collect())
+    }
+
+    fn sent(number: &str, contact: &str, date: &str) -> Value {
+        json!({
+            "InvoiceNumber": number, "Contact": {"Name": contact}, "Date": date,
+            "LineItems": [{"Description": "one line"}]
+        })
+    }
+
+    #[test]
+    fn an_invoice_is_found_by_its_link_then_by_its_number() {
+        let a = held_invoice("a", "INV-1", "Acme", "2026-11-02");
+        let by_id = HashMap::from([("a".to_string(), a.clone())]);
+        let by_number = HashMap::from([("INV-1".to_string(), vec![a])]);
+        let adopt = |item: &LoadItem| invoice_match(item, &by_id, &by_number, FindPurpose::Adopt);
+
+        let linked = adopt(&item(
+            sent("renumbered", "Someone else", "2026-01-01"),
+            Some("a"),
+        ));
+        assert_eq!(linked.unwrap().target_id.as_deref(), Some("a"));
+        let numbered = adopt(&item(sent("INV-1", "acme", "2026-12-31"), None)).unwrap();
+        assert_eq!(
+            (numbered.ok, numbered.target_number.as_deref()),
+            (true, Some("INV-1"))
+        );
+        assert!(adopt(&item(sent("INV-2", "Acme", "2026-11-02"), None)).is_none());
+        assert!(adopt(&item(json!({"Contact": {"Name": "Acme"}}), None)).is_none());
+    }
+
+    #[test]
+    fn another_document_with_the_number_is_a_conflict_and_two_are_ambiguous() {
+        let by_id = HashMap::new();
+        let one = HashMap::from([(
+            "INV-1".to_string(),
+            vec![held_invoice("a", "INV-1", "Acme", "2026-11-02")],
+        )]);
+        let other_contact = item(sent("INV-1", "Initech", "2026-11-02"), None);
+        let conflict = invoice_match(&other_contact, &by_id, &one, FindPurpose::Adopt).unwrap();
+        assert!(!conflict.ok);
+        assert_eq!(
+            conflict.messages,
+            ["conflict: Xero holds INV-1 (a) for \"Acme\" dated 2026-11-02T00:00:00, which is not this record's invoice"]
+        );
+        // Adopting tolerates a changed date; resuming our own create does not.
+        let moved = item(sent("INV-1", "Acme", "2026-11-09"), None);
+        assert!(
+            invoice_match(&moved, &by_id, &one, FindPurpose::Adopt)
+                .unwrap()
+                .ok
+        );
+        assert!(
+            !invoice_match(&moved, &by_id, &one, FindPurpose::Resume)
+                .unwrap()
+                .ok
+        );
+
+        let two = HashMap::from([(
+            "INV-1".to_string(),
+            vec![
+                held_invoice("a", "INV-1", "Acme", "2026-11-02"),
+                held_invoice("b", "INV-1", "Acme", "2026-11-02"),
+            ],
+        )]);
+        let same = item(sent("INV-1", "Acme", "2026-11-02"), None);
+        let ambiguous = invoice_match(&same, &by_id, &two, FindPurpose::Adopt).unwrap();
+        assert_eq!(
+            ambiguous.messages,
+            ["ambiguous: several Xero invoices carry INV-1 (a, b)"]
+        );
+    }
+
+    #[test]
+    fn a_contact_is_found_by_name_before_email_and_several_are_ambiguous() {
+        let held = [
+            json!({"ContactID": "1", "Name": "Acme Pty Ltd", "EmailAddress": "ap@acme.example"}),
+            json!({"ContactID": "2", "Name": "Acme Holdings", "EmailAddress": "ap@acme.example"}),
+            json!({"ContactID": "3", "Name": "Initech", "EmailAddress": "bill@initech.example"}),
+        ];
+        let find = |payload: Value| contact_match(&item(payload, None), &held);
+        let by_name =
+            find(json!({"Name": " ACME PTY LTD", "EmailAddress": "bill@initech.example"}));
+        assert_eq!(by_name.unwrap().target_id.as_deref(), Some("1"));
+        let by_email = find(json!({"Name": "Initech Inc", "EmailAddress": "Bill@Initech.example"}));
+        assert_eq!(by_email.unwrap().target_id.as_deref(), Some("3"));
+        let ambiguous = find(json!({"Name": "Acme", "EmailAddress": "ap@acme.example"})).unwrap();
+        assert_eq!(
+            ambiguous.messages,
+            ["ambiguous: several Xero contacts have this email (1, 2)"]
+        );
+        assert!(find(json!({"Name": "Nobody"})).is_none());
+        assert!(find(json!({"Name": "", "EmailAddress": ""})).is_none());
+    }
+
+    #[test]
+    fn an_item_is_found_by_its_code() {
+        let held = [
+            json!({"ItemID": "w", "Code": "WIDGET-01"}),
+            json!({"ItemID": "g1", "Code": "gadget"}),
+            json!({"ItemID": "g2", "Code": "GADGET"}),
+        ];
+        let find = |code: &str| item_match(&item(json!({"Code": code}), None), &held);
+        let widget = find("widget-01").unwrap();
+        assert_eq!(
+            (widget.target_id.as_deref(), widget.target_number.as_deref()),
+            (Some("w"), Some("WIDGET-01"))
+        );
+        assert!(find("GADGET").unwrap().messages[0]
+            .starts_with("ambiguous: several Xero items have code gadget"));
+        assert!(find("NOPE").is_none());
+        assert!(item_match(&item(json!({"Name": "no code"}), None), &held).is_none());
+    }
 }

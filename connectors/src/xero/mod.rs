@@ -13,89 +13,61 @@ mod source;
 
 pub use client::XeroClient;
 pub use config::{Grant, XeroConfig};
+pub use organisation::Organisation;
 pub use pacer::{DayBudget, Pacer};
-pub use sink::{id_field, Organisation, XeroSink};
+pub use sink::XeroSink;
 pub use source::{normalise_dates, XeroSource};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use syncwright_engine::connector::{
-    ConnectorContext, ConnectorError, ConnectorFactory, Sink, Source,
-};
+use syncwright_engine::connector::{Connector, ConnectorError, Sink, Source};
 
-/// Factory for `kind: xero`. Every sink it builds for one connection shares
-/// one [`Organisation`]: one token, one pacer, one copy of the reference
-/// data and contacts, whatever the number of modules writing to it.
-#[derive(Default)]
-pub struct XeroConnector {
-    organisations: Mutex<HashMap<String, Arc<Organisation>>>,
+use crate::shared::Shared;
+
+/// A `xero` connection. Every source and sink built from it shares one
+/// [`Organisation`]: one token, one pacer, one copy of the reference data
+/// and contacts, whatever the number of modules reading or writing.
+pub struct XeroConnection {
+    config: XeroConfig,
+    base_dir: PathBuf,
+    organisation: Shared<Organisation>,
 }
 
-impl ConnectorFactory for XeroConnector {
-    fn kind(&self) -> &'static str {
-        "xero"
-    }
-
-    fn description(&self) -> &'static str {
-        "Xero's Accounting API: invoices, contacts, items and quotes written in paced, idempotent batches; sales invoices read back."
-    }
-
-    fn schema(&self) -> schemars::Schema {
-        schemars::schema_for!(XeroConfig)
-    }
-
-    fn check(&self, options: &serde_json::Value) -> Result<(), String> {
-        let config: XeroConfig = crate::parse_options(options)?;
-        if config.grant == Grant::RefreshToken && config.refresh_token_file.is_none() {
-            return Err(
-                "grant refresh_token needs `refresh_token_file`: Xero rotates the refresh \
-                 token on every use, and the new one is saved there before it is used"
-                    .into(),
-            );
+impl XeroConnection {
+    /// The connection `config` describes; `base_dir` resolves the
+    /// refresh-token file. Nothing is read or sent until the first source or sink.
+    pub fn new(config: XeroConfig, base_dir: &Path) -> Self {
+        Self {
+            config,
+            base_dir: base_dir.to_path_buf(),
+            organisation: Shared::default(),
         }
-        Ok(())
     }
 
-    fn source(
-        &self,
-        ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Box<dyn Source>, ConnectorError> {
-        Ok(Box::new(XeroSource::new(self.organisation(ctx, options)?)))
+    /// The organisation, made on first use.
+    fn organisation(&self) -> Result<Arc<Organisation>, ConnectorError> {
+        self.organisation
+            .get_or_try_init(|| {
+                let client = XeroClient::new(self.config.clone(), &self.base_dir)?;
+                let max_age = Duration::from_secs(self.config.reference_max_age_secs);
+                Ok(Organisation::new(client, max_age))
+            })
+            .map_err(ConnectorError::Config)
+    }
+}
+
+impl Connector for XeroConnection {
+    fn source(&self) -> Result<Box<dyn Source>, ConnectorError> {
+        Ok(Box::new(XeroSource::new(self.organisation()?)))
     }
 
-    fn sink(
-        &self,
-        ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Box<dyn Sink>, ConnectorError> {
-        let config: XeroConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
-        let organisation = self.organisation(ctx, options)?;
+    fn sink(&self) -> Result<Box<dyn Sink>, ConnectorError> {
         Ok(Box::new(XeroSink::new(
-            organisation,
-            config.batch_size,
-            config.unitdp,
+            self.organisation()?,
+            self.config.batch_size,
+            self.config.unitdp,
         )))
-    }
-}
-
-impl XeroConnector {
-    /// The organisation of the connection `ctx` names, made on first use.
-    fn organisation(
-        &self,
-        ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Arc<Organisation>, ConnectorError> {
-        let mut organisations = self.organisations.lock().expect("not poisoned");
-        if let Some(org) = organisations.get(&ctx.connection) {
-            return Ok(org.clone());
-        }
-        let config: XeroConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
-        let max_age = std::time::Duration::from_secs(config.reference_max_age_secs);
-        let client = XeroClient::new(config, &ctx.base_dir).map_err(ConnectorError::Config)?;
-        let org = Arc::new(Organisation::new(client, max_age));
-        organisations.insert(ctx.connection.clone(), org.clone());
-        Ok(org)
     }
 }

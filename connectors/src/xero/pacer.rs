@@ -7,9 +7,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 /// The pacer of one organisation.
 pub struct Pacer {
@@ -110,9 +111,12 @@ impl Pacer {
 
     /// Learns from an answer's `X-*-Remaining` headers.
     pub fn observe(&self, response: &reqwest::Response) {
-        let read = |name: &str| {
-            crate::http::header(response, name).and_then(|v| v.trim().parse::<i64>().ok())
-        };
+        self.learn(|name| crate::http::header(response, name));
+    }
+
+    /// Learns from the `X-*-Remaining` headers `header` gives by name.
+    fn learn(&self, header: impl Fn(&str) -> Option<String>) {
+        let read = |name: &str| header(name).and_then(|v| v.trim().parse::<i64>().ok());
         if let Some(day) = read("x-daylimit-remaining") {
             *self.day_remaining.lock().unwrap() = Some(day);
         }
@@ -132,20 +136,82 @@ impl Pacer {
 
 #[cfg(test)]
 mod tests {
+    //! Time here is tokio's paused clock: sleeps end as soon as every task
+    //! waits, and `Instant` tells exactly how long the pacer made them wait.
     use super::*;
 
-    #[tokio::test]
-    async fn a_minute_holds_no_more_calls_than_allowed() {
-        let pacer = Pacer::new(5, 3, Duration::from_millis(300), DayBudget::default());
-        let started = Instant::now();
-        for _ in 0..4 {
-            drop(pacer.acquire().await.unwrap());
+    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
         }
-        // The fourth call waited for the first to leave the window.
-        assert!(started.elapsed() >= Duration::from_millis(290));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn a_minute_holds_no_more_calls_than_allowed() {
+        let minute = Duration::from_secs(60);
+        let pacer = Pacer::new(5, 3, minute, DayBudget::default());
+        let started = Instant::now();
+        for _ in 0..3 {
+            drop(pacer.acquire().await.unwrap());
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO, "three fit in the minute");
+        drop(pacer.acquire().await.unwrap());
+        // The fourth waited for the first to leave the window (plus a margin).
+        let waited = started.elapsed();
+        assert!(waited >= minute, "{waited:?}");
+        assert!(waited < minute + Duration::from_secs(1), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_calls_are_in_flight_than_allowed() {
+        let pacer = Pacer::new(2, 60, Duration::from_secs(60), DayBudget::default());
+        let first = pacer.acquire().await.unwrap();
+        let _second = pacer.acquire().await.unwrap();
+        let third = pacer.acquire();
+        tokio::pin!(third);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3600), &mut third)
+                .await
+                .is_err(),
+            "a third call waits while two are in flight"
+        );
+        drop(first);
+        assert!(third.await.is_ok(), "and goes once one lands");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn xeros_own_minute_count_wins_when_it_is_lower() {
+        let minute = Duration::from_secs(60);
+        let pacer = Pacer::new(5, 60, minute, DayBudget::default());
+        let started = Instant::now();
+        drop(pacer.acquire().await.unwrap());
+        // Another app used the rest of the organisation's minute.
+        pacer.learn(headers(&[
+            ("x-minlimit-remaining", "0"),
+            ("x-appminlimit-remaining", "9000"),
+        ]));
+        drop(pacer.acquire().await.unwrap());
+        assert!(started.elapsed() >= minute, "{:?}", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_days_reserve_is_left_for_others() {
+        let day = DayBudget {
+            cap: None,
+            reserve: 100,
+        };
+        let pacer = Pacer::new(5, 60, Duration::from_secs(60), day);
+        pacer.learn(headers(&[("x-daylimit-remaining", "101")]));
+        drop(pacer.acquire().await.unwrap());
+        pacer.learn(headers(&[("x-daylimit-remaining", "100")]));
+        let err = pacer.acquire().await.expect_err("reserve reached");
+        assert!(err.contains("100 left, 100 kept in reserve"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_daily_cap_stops_calls_instead_of_spending_them() {
         let day = DayBudget {
             cap: Some(2),
@@ -154,7 +220,7 @@ mod tests {
         let pacer = Pacer::new(5, 60, Duration::from_secs(60), day);
         drop(pacer.acquire().await.unwrap());
         drop(pacer.acquire().await.unwrap());
-        let err = pacer.acquire().await.err().expect("capped");
+        let err = pacer.acquire().await.expect_err("capped");
         assert!(err.contains("daily cap of 2"), "{err}");
     }
 }

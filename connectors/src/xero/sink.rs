@@ -11,9 +11,11 @@ use serde_json::{json, Value};
 use syncwright_engine::connector::{ConnectorError, FindPurpose, LoadItem, Sink};
 use syncwright_engine::outcome::{LoadResult, TargetError};
 
+use syncwright_engine::catalogue;
+
 use super::client::problem_text;
 use super::errors;
-pub use super::organisation::Organisation;
+use super::organisation::Organisation;
 
 /// Xero refuses request bodies over 3.5 MB; stay under with room to spare.
 const MAX_BODY_BYTES: usize = 3_400_000;
@@ -42,19 +44,6 @@ impl XeroSink {
     /// Calls this sink made to Xero (token and connection calls included).
     pub fn calls(&self) -> u64 {
         self.org.client.calls() - self.calls_before
-    }
-}
-
-/// The id field of a resource's elements (`Invoices` -> `InvoiceID`).
-pub fn id_field(resource: &str) -> String {
-    match resource {
-        "Invoices" => "InvoiceID".into(),
-        "Contacts" => "ContactID".into(),
-        "Items" => "ItemID".into(),
-        "Quotes" => "QuoteID".into(),
-        "CreditNotes" => "CreditNoteID".into(),
-        "Accounts" => "AccountID".into(),
-        other => format!("{}ID", other.trim_end_matches('s')),
     }
 }
 
@@ -107,7 +96,9 @@ pub(super) fn element_result(
         .filter_map(|w| w["Message"].as_str().map(|m| format!("warning: {m}")))
         .collect();
     LoadResult {
-        target_id: element[id_field(resource)].as_str().map(str::to_string),
+        target_id: catalogue::xero_id_field(resource)
+            .and_then(|f| element[f].as_str())
+            .map(str::to_string),
         target_number: number_field(resource)
             .and_then(|f| element[f].as_str())
             .map(str::to_string),
@@ -153,17 +144,19 @@ impl XeroSink {
         items: &[LoadItem],
         key: &str,
     ) -> Result<Vec<LoadResult>, ConnectorError> {
-        let id_field = id_field(resource);
-        let mut payloads: Vec<Value> = items
-            .iter()
-            .map(|item| {
-                let mut payload = item.payload.clone();
-                if let (Some(id), Some(obj)) = (&item.target_id, payload.as_object_mut()) {
-                    obj.insert(id_field.clone(), Value::String(id.clone()));
-                }
-                payload
-            })
-            .collect();
+        let mut payloads: Vec<Value> = Vec::with_capacity(items.len());
+        for item in items {
+            let mut payload = item.payload.clone();
+            if let (Some(id), Some(obj)) = (&item.target_id, payload.as_object_mut()) {
+                let id_field = catalogue::xero_id_field(resource).ok_or_else(|| {
+                    ConnectorError::NotSent(format!(
+                        "Xero does not address {resource} one by one: they cannot be updated"
+                    ))
+                })?;
+                obj.insert(id_field.to_string(), Value::String(id.clone()));
+            }
+            payloads.push(payload);
+        }
         // Documents whose contact Xero would not create fail with its message,
         // and are not sent.
         let mut contact_refused = std::collections::HashMap::new();
@@ -211,10 +204,10 @@ impl XeroSink {
             )]));
             return Ok(results.into_iter().map(|r| r.expect("set")).collect());
         }
-        let query = [
-            ("summarizeErrors", "false".to_string()),
-            ("unitdp", self.unitdp.to_string()),
-        ];
+        let mut query = vec![("summarizeErrors", "false".to_string())];
+        if catalogue::xero().takes_unitdp(resource) {
+            query.push(("unitdp", self.unitdp.to_string()));
+        }
         let (status, answer) = self
             .org
             .client
@@ -354,5 +347,62 @@ impl Sink for XeroSink {
             Some(name) => format!("xero {api} ({name})"),
             None => format!("xero {api}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_element_becomes_its_records_result() {
+        let sent = json!({"LineItems": [{"ItemCode": "NOPE"}]});
+        let written = element_result(
+            "Invoices",
+            &json!({"InvoiceID": "i-1", "InvoiceNumber": "INV-1", "Warnings": [{"Message": "Rounded"}]}),
+            &sent,
+            false,
+        );
+        assert!(written.ok);
+        assert_eq!(written.target_id.as_deref(), Some("i-1"));
+        assert_eq!(written.target_number.as_deref(), Some("INV-1"));
+        assert_eq!(written.messages, ["warning: Rounded"]);
+
+        let silent = element_result("Invoices", &json!({"HasErrors": true}), &sent, false);
+        assert_eq!(
+            silent.messages,
+            ["Xero refused the record without a message"]
+        );
+
+        let refusal = json!({"StatusAttributeString": "ERROR", "ValidationErrors": [
+            {"Message": "Invoice not of valid status for modification"}
+        ]});
+        assert!(element_result("Invoices", &refusal, &sent, true).refused);
+        assert!(
+            !element_result("Invoices", &refusal, &sent, false).refused,
+            "only a change to an existing record is refused for good"
+        );
+    }
+
+    #[test]
+    fn a_number_found_is_the_same_document_only_when_contact_date_and_lines_agree() {
+        let sent =
+            json!({"Contact": {"Name": "Acme"}, "Date": "2026-11-02", "LineItems": [{}, {}]});
+        let found = json!({
+            "Contact": {"ContactID": "c-1", "Name": "ACME"},
+            "DateString": "2026-11-02T00:00:00",
+            "LineItems": [{}, {}]
+        });
+        assert!(same_document(&found, &sent, FindPurpose::Resume));
+        let mut one_line = found.clone();
+        one_line["LineItems"] = json!([{}]);
+        assert!(!same_document(&one_line, &sent, FindPurpose::Resume));
+        assert!(same_document(&one_line, &sent, FindPurpose::Adopt));
+        let mut by_id = sent.clone();
+        by_id["Contact"] = json!({"ContactID": "c-2", "Name": "Acme"});
+        assert!(
+            !same_document(&found, &by_id, FindPurpose::Adopt),
+            "ids decide when both have one"
+        );
     }
 }

@@ -127,7 +127,8 @@ impl ZohoClient {
         }
     }
 
-    /// One CRM call under `/crm/v8/`; 204 and 304 come back as `Value::Null`.
+    /// One CRM call under `/crm/v8/`; 204 and 304 come back as `Value::Null`,
+    /// and a write's per-record answers (`data`) whatever the status.
     pub async fn call(
         &self,
         method: Method,
@@ -177,7 +178,10 @@ impl ZohoClient {
                 return Ok((status, Value::Null));
             }
             let body = json_body(&what, response).await?;
-            if !status.is_success() && status != StatusCode::MULTI_STATUS {
+            // A write Zoho refuses record by record (every record of it, when
+            // the answer is 400) still says why for each in `data`.
+            let per_record = body["data"].is_array();
+            if !status.is_success() && status != StatusCode::MULTI_STATUS && !per_record {
                 let code = body["code"].as_str().unwrap_or("");
                 let message = body["message"].as_str().unwrap_or("");
                 return Err(format!("{what}: HTTP {status} {code}: {message}"));

@@ -1,7 +1,12 @@
 //! Options of `kind: zoho_crm`.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
+use syncwright_engine::connector::{Connector, ConnectorConfig, ConnectorContext};
+
+use super::ZohoConnection;
 
 /// Options of a `zoho_crm` connection.
 #[derive(Clone, Deserialize, JsonSchema)]
@@ -53,4 +58,13 @@ fn default_per_page() -> u32 {
 }
 fn default_timeout() -> u64 {
     30
+}
+
+impl ConnectorConfig for ZohoConfig {
+    const KIND: &'static str = "zoho_crm";
+    const DESCRIPTION: &'static str = "Zoho CRM's REST API v8: records read page by page, line items and related records by id; records written 100 a call.";
+
+    fn connect(self, _ctx: &ConnectorContext) -> Arc<dyn Connector> {
+        Arc::new(ZohoConnection::new(self))
+    }
 }

@@ -12,48 +12,45 @@ pub use config::ZohoConfig;
 pub use sink::ZohoSink;
 pub use source::ZohoSource;
 
-use syncwright_engine::connector::{
-    ConnectorContext, ConnectorError, ConnectorFactory, Sink, Source,
-};
+use syncwright_engine::connector::{Connector, ConnectorError, Sink, Source};
 
-/// Factory for `kind: zoho_crm`.
-pub struct ZohoCrmConnector;
+use crate::shared::Shared;
 
-impl ConnectorFactory for ZohoCrmConnector {
-    fn kind(&self) -> &'static str {
-        "zoho_crm"
+/// A `zoho_crm` connection. Its sources and sinks share one client, so one
+/// access token serves every module of a run (Zoho grants a refresh token
+/// only ten access tokens in ten minutes).
+pub struct ZohoConnection {
+    config: ZohoConfig,
+    client: Shared<ZohoClient>,
+}
+
+impl ZohoConnection {
+    /// The connection `config` describes; nothing is sent until a source or
+    /// sink makes a call.
+    pub fn new(config: ZohoConfig) -> Self {
+        Self {
+            config,
+            client: Shared::default(),
+        }
     }
 
-    fn description(&self) -> &'static str {
-        "Zoho CRM's REST API v8: records read page by page, line items and related records by id; records written 100 a call."
+    fn client(&self) -> Result<std::sync::Arc<ZohoClient>, ConnectorError> {
+        self.client
+            .get_or_try_init(|| ZohoClient::new(self.config.clone()))
+            .map_err(ConnectorError::Config)
+    }
+}
+
+impl Connector for ZohoConnection {
+    fn source(&self) -> Result<Box<dyn Source>, ConnectorError> {
+        Ok(Box::new(ZohoSource::new(
+            self.client()?,
+            self.config.per_page,
+            self.config.fields.clone(),
+        )))
     }
 
-    fn schema(&self) -> schemars::Schema {
-        schemars::schema_for!(ZohoConfig)
-    }
-
-    fn check(&self, options: &serde_json::Value) -> Result<(), String> {
-        crate::parse_options::<ZohoConfig>(options).map(|_| ())
-    }
-
-    fn source(
-        &self,
-        _ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Box<dyn Source>, ConnectorError> {
-        let config: ZohoConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
-        let (per_page, fields) = (config.per_page, config.fields.clone());
-        let client = ZohoClient::new(config).map_err(ConnectorError::Config)?;
-        Ok(Box::new(ZohoSource::new(client, per_page, fields)))
-    }
-
-    fn sink(
-        &self,
-        _ctx: &ConnectorContext,
-        options: &serde_json::Value,
-    ) -> Result<Box<dyn Sink>, ConnectorError> {
-        let config: ZohoConfig = crate::parse_options(options).map_err(ConnectorError::Config)?;
-        let client = ZohoClient::new(config).map_err(ConnectorError::Config)?;
-        Ok(Box::new(ZohoSink::new(client)))
+    fn sink(&self) -> Result<Box<dyn Sink>, ConnectorError> {
+        Ok(Box::new(ZohoSink::new(self.client()?)))
     }
 }

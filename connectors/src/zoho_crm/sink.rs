@@ -6,6 +6,8 @@
 //! each element is matched back to its record, with Zoho's code and message
 //! whole when it refuses one.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -19,13 +21,18 @@ const RECORDS_PER_CALL: usize = 100;
 
 /// Writes payloads to Zoho CRM records.
 pub struct ZohoSink {
-    client: ZohoClient,
+    client: Arc<ZohoClient>,
+    /// The client's call count when this sink was made.
+    calls_before: u64,
 }
 
 impl ZohoSink {
-    /// A sink over a client.
-    pub fn new(client: ZohoClient) -> Self {
-        Self { client }
+    /// A sink over a client (shared with the connection's other sources and sinks).
+    pub fn new(client: Arc<ZohoClient>) -> Self {
+        Self {
+            calls_before: client.calls(),
+            client,
+        }
     }
 
     /// One call of up to 100 records; one result per record, in order.
@@ -133,7 +140,7 @@ impl Sink for ZohoSink {
     }
 
     fn api_calls(&self) -> u64 {
-        self.client.calls()
+        self.client.calls() - self.calls_before
     }
 
     fn describe(&self) -> String {

@@ -1,9 +1,11 @@
 //! The Zoho CRM source: lists a module sorted by `Modified_Time` (with
-//! `If-Modified-Since` for incremental runs), pages with `page` and then
-//! `page_token` past Zoho's 2,000-record reach, and fetches full records,
-//! line items included, 100 ids a call.
+//! `If-Modified-Since` for incremental runs), goes on from the first page by
+//! the `page_token` Zoho hands out (by `page` when it hands none, which
+//! reaches only 2,000 records), and fetches full records, line items
+//! included, 100 ids a call.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -19,7 +21,9 @@ const FIELDS_PER_CALL: usize = 50;
 
 /// Reads records from Zoho CRM.
 pub struct ZohoSource {
-    client: ZohoClient,
+    client: Arc<ZohoClient>,
+    /// The client's call count when this source was made.
+    calls_before: u64,
     per_page: u32,
     fields: Vec<String>,
     module: String,
@@ -34,9 +38,12 @@ pub struct ZohoSource {
 }
 
 impl ZohoSource {
-    /// A source over a client.
-    pub fn new(client: ZohoClient, per_page: u32, fields: Vec<String>) -> Self {
+    /// A source over a client (shared with the connection's other sources
+    /// and sinks), listing `per_page` records a page, asking for `fields`
+    /// besides those a module reads.
+    pub fn new(client: Arc<ZohoClient>, per_page: u32, fields: Vec<String>) -> Self {
         Self {
+            calls_before: client.calls(),
             client,
             per_page: per_page.clamp(1, 200),
             fields,
@@ -51,9 +58,9 @@ impl ZohoSource {
         }
     }
 
-    /// Calls made to Zoho so far.
+    /// Calls this source made to Zoho (a token it asked for included).
     pub fn calls(&self) -> u64 {
-        self.client.calls()
+        self.client.calls() - self.calls_before
     }
 
     /// The fields to ask for of `module`: `wanted`, and for the module being

@@ -1,6 +1,6 @@
 //! What a target system accepts, so that `validate` catches a misspelt target
-//! field before any record is read. Xero's resources and their fields come from
-//! Xero's own OpenAPI document, kept as a generated file beside this one
+//! field before any record is read. Xero's resources (with each one's id field)
+//! and their fields come from Xero's own OpenAPI document, kept as a generated file beside this one
 //! (`xero_accounting.json`; `engine/tests/xero_catalogue.rs` regenerates it and
 //! fails when it is stale).
 //!
@@ -36,13 +36,28 @@ pub struct FieldInfo {
     pub read_only: bool,
 }
 
+/// One resource of Xero's Accounting API (`Invoices`), as the catalogue describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResourceInfo {
+    /// The object each element is (`Invoice`).
+    pub element: String,
+    /// The field that addresses one element (`InvoiceID`; `TaxType` for tax
+    /// rates), when Xero addresses them one by one.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// True when writes of the resource take `unitdp` (unit amounts to four
+    /// decimal places); Xero's document declares it for some resources only.
+    #[serde(default)]
+    pub unitdp: bool,
+}
+
 /// Xero's Accounting API resources, objects and enumerations.
 #[derive(Debug, Deserialize)]
 pub struct XeroCatalogue {
     /// Which document and version the catalogue was generated from.
     pub spec: String,
-    /// Resource (`Invoices`) -> the object each element is (`Invoice`).
-    pub resources: BTreeMap<String, String>,
+    /// Resource (`Invoices`) -> what it is.
+    pub resources: BTreeMap<String, ResourceInfo>,
     /// Object -> its fields.
     pub objects: BTreeMap<String, BTreeMap<String, FieldInfo>>,
     /// Enumeration -> its values.
@@ -52,7 +67,17 @@ pub struct XeroCatalogue {
 impl XeroCatalogue {
     /// The object a resource's elements are, by resource name.
     pub fn element(&self, resource: &str) -> Option<&str> {
-        self.resources.get(resource).map(String::as_str)
+        self.resources.get(resource).map(|r| r.element.as_str())
+    }
+
+    /// The field that addresses one element of a resource (`Invoices` -> `InvoiceID`).
+    pub fn id_field(&self, resource: &str) -> Option<&str> {
+        self.resources.get(resource)?.id.as_deref()
+    }
+
+    /// True when writes of `resource` take `unitdp`.
+    pub fn takes_unitdp(&self, resource: &str) -> bool {
+        self.resources.get(resource).is_some_and(|r| r.unitdp)
     }
 
     /// The fields of an object.
@@ -68,6 +93,13 @@ pub fn xero() -> &'static XeroCatalogue {
         serde_json::from_str(include_str!("xero_accounting.json"))
             .expect("the committed Xero catalogue is valid")
     })
+}
+
+/// The field that addresses one element of a Xero resource (`Invoices` ->
+/// `InvoiceID`, `TaxRates` -> `TaxType`), from Xero's OpenAPI document;
+/// `None` for a resource Xero does not address one by one, or does not have.
+pub fn xero_id_field(resource: &str) -> Option<&'static str> {
+    xero().id_field(resource)
 }
 
 /// Which system a target is, from the mapping's `target.system` or else the
@@ -370,6 +402,27 @@ mod tests {
         );
         assert!(c.fields("LineItem").unwrap().contains_key("ItemCode"));
         assert!(c.fields("Invoice").unwrap()["Total"].read_only);
+    }
+
+    #[test]
+    fn each_resource_has_the_id_field_xero_addresses_it_by() {
+        assert_eq!(xero_id_field("Invoices"), Some("InvoiceID"));
+        assert_eq!(xero_id_field("Contacts"), Some("ContactID"));
+        assert_eq!(xero_id_field("CreditNotes"), Some("CreditNoteID"));
+        assert_eq!(xero_id_field("TaxRates"), Some("TaxType"));
+        assert_eq!(xero_id_field("Payments"), Some("PaymentID"));
+        assert_eq!(xero_id_field("Setup"), None);
+        assert_eq!(xero_id_field("Widgets"), None);
+    }
+
+    #[test]
+    fn unitdp_is_taken_where_xeros_document_declares_it() {
+        let c = xero();
+        assert!(c.takes_unitdp("Invoices"));
+        assert!(c.takes_unitdp("Items"));
+        assert!(c.takes_unitdp("CreditNotes"));
+        assert!(!c.takes_unitdp("Contacts"));
+        assert!(!c.takes_unitdp("Quotes"));
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 pub mod env;
 pub mod mapping;
-pub mod project;
+pub mod project_file;
 pub mod settings;
 
 pub use mapping::{
     EnrichSpec, FieldSpec, MappingFile, RuleStages, SourceSpec, TargetSpec, TargetSystem, ValueType,
 };
-pub use project::{ConnectionSpec, ModuleRef, ProjectFile};
+pub use project_file::{ConnectionSpec, ModuleRef, ProjectFile};
 pub use settings::{AmountsAre, Settings, TaxMode, TaxSettings};

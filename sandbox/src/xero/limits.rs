@@ -153,3 +153,57 @@ impl Limiter {
         t.in_flight = t.in_flight.saturating_sub(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(concurrent: u32, per_minute: u32) -> Limiter {
+        Limiter::new(
+            XeroLimits {
+                concurrent,
+                per_minute,
+                ..XeroLimits::default()
+            },
+            Clock::new(60.0),
+        )
+    }
+
+    #[test]
+    fn minute_budget_is_counted_per_tenant() {
+        let mut l = limiter(100, 3);
+        for left in [2, 1, 0] {
+            let rem = l.acquire("a").unwrap();
+            assert_eq!(rem.minute, left);
+            l.release("a");
+        }
+        let refused = l.acquire("a").unwrap_err();
+        assert_eq!(refused.problem, "minute");
+        assert!(refused.retry_after >= 1);
+        assert!(l.acquire("b").is_ok(), "another tenant has its own minute");
+    }
+
+    #[test]
+    fn calls_in_flight_are_capped_until_released() {
+        let mut l = limiter(2, 60);
+        l.acquire("a").unwrap();
+        l.acquire("a").unwrap();
+        assert_eq!(l.acquire("a").unwrap_err().problem, "concurrent");
+        l.release("a");
+        assert!(l.acquire("a").is_ok());
+    }
+
+    #[test]
+    fn disabled_limits_admit_everything_but_still_count() {
+        let mut l = Limiter::new(
+            XeroLimits {
+                per_minute: 1,
+                ..XeroLimits::disabled()
+            },
+            Clock::new(60.0),
+        );
+        l.acquire("a").unwrap();
+        let rem = l.acquire("a").unwrap();
+        assert_eq!(rem.minute, 0);
+    }
+}

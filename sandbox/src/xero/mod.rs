@@ -4,8 +4,10 @@ pub mod accounting;
 pub mod idempotency;
 pub mod limits;
 pub mod oauth;
+pub mod routes;
 pub mod seed;
 pub mod totals;
+pub mod webhooks;
 
 use serde_json::{json, Value};
 

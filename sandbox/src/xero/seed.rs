@@ -4,7 +4,9 @@ use serde_json::{json, Value};
 
 /// Tenant name of the demo organisation.
 pub const DEMO_TENANT_NAME: &str = "Demo Company (Sandbox)";
-/// Tenant id of the demo organisation (stable across runs).
+/// A tenant id a seed may fix for the demo organisation
+/// (`"Organisations": [{"OrganisationID": DEMO_TENANT_ID}]`); without one,
+/// each start has a new tenant id, as a new Xero organisation would.
 pub const DEMO_TENANT_ID: &str = "de300c0d-e000-4000-8000-000000000001";
 
 fn tax(name: &str, typ: &str, report: &str, rate: f64) -> Value {

@@ -1,7 +1,12 @@
 //! Zoho CRM v8: OAuth (accounts server) and records.
 
+pub mod metadata;
+pub mod notifications;
 pub mod oauth;
+pub mod org;
 pub mod records;
+pub mod routes;
+pub mod tokens;
 
 use serde_json::{json, Value};
 

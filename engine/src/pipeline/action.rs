@@ -1,0 +1,109 @@
+//! Create, update or unchanged: what a record that passed its rules does to
+//! the target, from its link (what the target accepted last) and the sync mode.
+
+use crate::module::Module;
+use crate::outcome::{diff, Action, RecordOutcome, Severity, Verdict, Violation};
+use crate::state::{payload_hash, Failure, StateError, StateStore};
+
+use super::{PipelineOptions, SyncMode};
+
+/// Decides create / update / unchanged from the record's link and the mode.
+/// Returns the linked target id for updates.
+pub(super) fn decide_action(
+    module: &Module,
+    outcome: &mut RecordOutcome,
+    state: Option<&dyn StateStore>,
+    options: &PipelineOptions,
+) -> Result<Option<String>, StateError> {
+    let (link, failure) = match (state, &outcome.source_id) {
+        (Some(state), Some(id)) => (
+            state.link(&module.name, id)?,
+            state.failure(&module.name, id)?,
+        ),
+        _ => (None, None),
+    };
+    let hash = outcome
+        .payload
+        .as_ref()
+        .map(payload_hash)
+        .unwrap_or_default();
+    let skip = |outcome: &mut RecordOutcome, rule: &str, code: &str, message: String| {
+        outcome.verdict = Verdict::Skip;
+        outcome.payload = None;
+        outcome.violations.push(Violation {
+            rule: rule.into(),
+            severity: Severity::Skip,
+            field: None,
+            message,
+            code: code.into(),
+        });
+    };
+    match (link, options.mode) {
+        (Some(link), SyncMode::CreateOnly) => {
+            let shown = link.target_number.unwrap_or(link.target_id);
+            skip(
+                outcome,
+                "sync_mode",
+                "ALREADY_LINKED",
+                format!("already in the target as {shown}; create-only mode leaves it"),
+            );
+            Ok(None)
+        }
+        (None, SyncMode::UpdateOnly) => {
+            skip(
+                outcome,
+                "sync_mode",
+                "NOT_LINKED",
+                "not in the target yet; update-only mode does not create it".into(),
+            );
+            Ok(None)
+        }
+        (Some(link), _) if link.payload_hash == hash => {
+            outcome.action = Some(Action::Unchanged);
+            Ok(None)
+        }
+        (Some(link), _) if link.refused_hash.as_deref() == Some(hash.as_str()) => {
+            let shown = link.target_number.unwrap_or(link.target_id);
+            let why = link
+                .last_outcome
+                .strip_prefix("refused: ")
+                .unwrap_or(&link.last_outcome)
+                .to_string();
+            skip(
+                outcome,
+                "target_state",
+                "REFUSED_BEFORE",
+                format!(
+                    "the target refused this change to {shown} before ({why}); \
+                     it is not sent again until the record changes"
+                ),
+            );
+            Ok(None)
+        }
+        (Some(link), _) => {
+            outcome.action = Some(Action::Update);
+            if let (Some(before), Some(after)) = (&link.payload, &outcome.payload) {
+                outcome.changes = diff(before, after);
+            }
+            Ok(Some(link.target_id))
+        }
+        (None, _) if failure.as_ref().is_some_and(Failure::is_unsettled) && !options.retry => {
+            skip(
+                outcome,
+                "exactly_once",
+                "UNSETTLED",
+                format!(
+                    "{}; it is held back so that it is never created twice: check the target, \
+                     then `syncwright retry --id {}` sends it again",
+                    failure.map(|f| f.reason).unwrap_or_default(),
+                    outcome.source_id.as_deref().unwrap_or("")
+                ),
+            );
+            Ok(None)
+        }
+        (None, _) => {
+            outcome.action = Some(Action::Create);
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Loading one batch exactly once: its intent is committed before the
+//! request is sent, and closed, in one transaction, with the links and
+//! failures the answer produced.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use crate::connector::{ConnectorError, LoadItem, Sink};
+use crate::module::Module;
+use crate::outcome::LoadResult;
+use crate::state::{now, payload_hash, Intent, Link, Settlement, StateStore};
+
+use super::crash::crash_point;
+use super::queue::Pending;
+use super::write_back::write_back_fields;
+use super::PipelineError;
+
+/// The idempotency key of a batch, made when its intent is: the time (ms
+/// since the epoch, so that a sink can tell when the target will have
+/// forgotten it, and so that the same content sent again later is a new
+/// request) and the batch's content. It is stored with the intent: a replay
+/// carries the same key.
+pub fn idempotency_key(module: &str, items: &[LoadItem], made_ms: i64) -> String {
+    let content = serde_json::json!({
+        "module": module,
+        "items": items.iter().map(|i| serde_json::json!([i.source_id, i.target_id, i.payload])).collect::<Vec<_>>(),
+    });
+    format!("syncwright-{made_ms}-{module}-{}", payload_hash(&content))
+}
+
+/// Loads the first `n` waiting outcomes of the queue as one batch.
+pub(super) async fn load_batch(
+    module: &Module,
+    sink: &mut dyn Sink,
+    mut state: Option<&mut (dyn StateStore + '_)>,
+    queue: &mut VecDeque<Pending>,
+    n: usize,
+    writes_back: bool,
+) -> Result<(), PipelineError> {
+    let picked: Vec<usize> = queue
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.loads)
+        .map(|(i, _)| i)
+        .take(n)
+        .collect();
+    let items: Vec<LoadItem> = picked
+        .iter()
+        .map(|&i| LoadItem {
+            source_id: queue[i].outcome.source_id.clone().unwrap_or_default(),
+            payload: queue[i].outcome.payload.clone().unwrap_or(Value::Null),
+            target_id: queue[i].target_id.clone(),
+        })
+        .collect();
+    let hashes: Vec<String> = items.iter().map(|i| payload_hash(&i.payload)).collect();
+    let key = idempotency_key(&module.name, &items, chrono::Utc::now().timestamp_millis());
+    let intent_id = match state.as_deref_mut() {
+        Some(state) => Some(state.open_intent(&Intent {
+            id: 0,
+            module: module.name.clone(),
+            resource: module.target.resource.clone(),
+            idempotency_key: key.clone(),
+            source_ids: items.iter().map(|i| i.source_id.clone()).collect(),
+            payload_hashes: hashes.clone(),
+            body: Value::Array(items.iter().map(|i| i.payload.clone()).collect()),
+            created_at: now(),
+        })?),
+        None => None,
+    };
+    crash_point("before-send");
+    let answer = sink
+        .load(&module.target.resource, items.clone(), &key)
+        .await;
+    crash_point("after-answer");
+    let results = match answer {
+        Ok(results) => results,
+        Err(ConnectorError::NotSent(reason)) => {
+            // Nothing reached the target: the records failed, plainly, and
+            // the intent closes.
+            tracing::warn!(module = %module.name, "batch not sent: {reason}");
+            let mut settled = Settlement::default();
+            for (&i, item) in picked.iter().zip(&items) {
+                settled.failures.push((
+                    item.source_id.clone(),
+                    format!("not sent: {reason}"),
+                    Some(item.payload.clone()),
+                ));
+                queue[i].outcome.load =
+                    Some(LoadResult::failed(vec![format!("not sent: {reason}")]));
+                queue[i].loads = false;
+            }
+            if let Some(state) = state {
+                state.settle(&module.name, intent_id, &settled)?;
+            }
+            return Ok(());
+        }
+        Err(err) => {
+            // The request may or may not have reached the target: the intent
+            // stays open and the next run reconciles it before sending more.
+            tracing::warn!(module = %module.name, "batch failed, intent kept for reconciliation: {err}");
+            for &i in &picked {
+                queue[i].outcome.load = Some(LoadResult::failed(vec![err.to_string()]));
+                queue[i].loads = false;
+            }
+            return Ok(());
+        }
+    };
+    // Everything the answer produced is recorded in one transaction.
+    let mut settled = Settlement::default();
+    for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
+        if let (Some(spec), true) = (&module.write_back, writes_back) {
+            let fields = write_back_fields(spec, item, &result);
+            if !fields.is_empty() {
+                settled
+                    .write_backs
+                    .push((item.source_id.clone(), Value::Object(fields)));
+            }
+        }
+        if let Some(state) = state.as_deref() {
+            if result.ok {
+                if let Some(target_id) = &result.target_id {
+                    let verb = if item.target_id.is_some() {
+                        "updated"
+                    } else {
+                        "created"
+                    };
+                    settled.links.push(Link {
+                        module: module.name.clone(),
+                        source_id: item.source_id.clone(),
+                        target_id: target_id.clone(),
+                        target_number: result.target_number.clone(),
+                        payload_hash: hash.clone(),
+                        last_outcome: verb.into(),
+                        updated_at: now(),
+                        payload: Some(item.payload.clone()),
+                        refused_hash: None,
+                    });
+                }
+                settled.cleared.push(item.source_id.clone());
+            } else if let (true, Some(mut link)) = (
+                result.refused && item.target_id.is_some(),
+                state.link(&module.name, &item.source_id)?,
+            ) {
+                // The target keeps its state; so does the link, and this
+                // change is not sent again until the record changes.
+                link.refused_hash = Some(hash.clone());
+                link.last_outcome = format!("refused: {}", result.messages.join("; "));
+                link.updated_at = now();
+                settled.links.push(link);
+                settled.cleared.push(item.source_id.clone());
+            } else {
+                settled.failures.push((
+                    item.source_id.clone(),
+                    result.messages.join("; "),
+                    Some(item.payload.clone()),
+                ));
+            }
+        }
+        queue[i].outcome.load = Some(result);
+        queue[i].loads = false;
+    }
+    if let Some(state) = state {
+        state.settle(&module.name, intent_id, &settled)?;
+    }
+    crash_point("after-commit");
+    Ok(())
+}

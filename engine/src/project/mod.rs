@@ -1,0 +1,186 @@
+//! Loading a project: the project file, its settings (with `--set`
+//! overrides), connections and every module's mapping and rules, compiled
+//! once and checked completely before any record is touched.
+//!
+//! Each step has a file: `overrides` (`--set`), `connections`,
+//! `compile_module` (one mapping file and its rules) and `dependencies`
+//! (run order, and modules a mapping names that the project does not list).
+
+mod compile_module;
+mod connections;
+mod dependencies;
+mod overrides;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::project_file::ProjectFile;
+use crate::config::settings::Settings;
+use crate::connector::ConnectorRegistry;
+use crate::diagnostic::{codes, ConfigError, Diagnostics, SourceFile};
+use crate::module::Module;
+use crate::script::ScriptLimits;
+use crate::yaml::YamlDoc;
+
+use compile_module::compile_module;
+use connections::load_connections;
+use dependencies::order_by_dependencies;
+
+pub use connections::Connection;
+pub use overrides::apply_overrides;
+
+/// How to load a project.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The project file.
+    pub config: PathBuf,
+    /// `--set key=value` overrides of settings, in order.
+    pub overrides: Vec<(String, String)>,
+    /// Script bounds.
+    pub limits: ScriptLimits,
+}
+
+impl LoadOptions {
+    /// Options for `config` with no overrides and default limits.
+    pub fn new(config: impl Into<PathBuf>) -> Self {
+        Self {
+            config: config.into(),
+            overrides: Vec::new(),
+            limits: ScriptLimits::default(),
+        }
+    }
+}
+
+/// A loaded, fully compiled project.
+pub struct Project {
+    /// The project file's path.
+    pub path: PathBuf,
+    /// Directory relative paths are resolved from.
+    pub base_dir: PathBuf,
+    /// Effective settings (file plus overrides).
+    pub settings: Settings,
+    /// Connections by name.
+    pub connections: BTreeMap<String, Connection>,
+    /// Modules in run order (dependencies first).
+    pub modules: Vec<Module>,
+    /// State store path, when the project names one.
+    pub state: Option<PathBuf>,
+    /// Things that compile but look wrong (a dependency the project does not
+    /// list): shown by `validate`, `plan` and `run`, never fatal.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Project {
+    /// Loads and compiles everything, collecting every error found.
+    pub fn load(
+        options: &LoadOptions,
+        registry: &ConnectorRegistry,
+    ) -> Result<Project, Diagnostics> {
+        Self::load_with_env(options, registry, &|name| std::env::var(name).ok())
+    }
+
+    /// As [`Project::load`], with environment lookups supplied (for tests).
+    pub fn load_with_env(
+        options: &LoadOptions,
+        registry: &ConnectorRegistry,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Project, Diagnostics> {
+        let mut diagnostics = Diagnostics::default();
+        let file = SourceFile::read(&options.config).map_err(|e| Diagnostics::from(*e))?;
+        let doc = YamlDoc::parse(file).map_err(Diagnostics::from)?;
+        let project: ProjectFile = doc.deserialize().map_err(Diagnostics::from)?;
+        let base_dir = options
+            .config
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+
+        let settings = match apply_overrides(&project.settings, &options.overrides) {
+            Ok(s) => s,
+            Err(e) => {
+                diagnostics.push(e);
+                project.settings.clone()
+            }
+        };
+
+        let connections =
+            load_connections(&project, &doc, &base_dir, registry, env, &mut diagnostics);
+
+        let mut modules = Vec::new();
+        let mut warnings = Vec::new();
+        let mut seen = BTreeMap::new();
+        for (index, module_ref) in project.modules.iter().enumerate() {
+            let key_path = format!("modules[{index}]");
+            if seen.insert(module_ref.name.clone(), index).is_some() {
+                diagnostics.push(doc.error(
+                    codes::CONFIG_MODULE,
+                    format!("module `{}` is listed twice", module_ref.name),
+                    &format!("{key_path}.name"),
+                ));
+                continue;
+            }
+            if !module_ref.enabled {
+                continue;
+            }
+            let mapping_path = base_dir.join(&module_ref.mapping);
+            if !mapping_path.exists() {
+                diagnostics.push(doc.error(
+                    codes::CONFIG_MISSING_FILE,
+                    format!("mapping file `{}` does not exist", mapping_path.display()),
+                    &format!("{key_path}.mapping"),
+                ));
+                continue;
+            }
+            match compile_module(
+                &module_ref.name,
+                &mapping_path,
+                &settings,
+                &project,
+                &options.limits,
+                &doc,
+                &mut warnings,
+            ) {
+                Ok(module) => modules.push(module),
+                Err(errors) => diagnostics.errors.extend(errors),
+            }
+        }
+
+        // Dependencies the project lists run first; a shipped mapping may name
+        // modules a smaller project leaves out.
+        let modules = order_by_dependencies(modules, &mut diagnostics);
+
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
+        }
+        Ok(Project {
+            // A path relative to the project file, or a URL as written.
+            state: project.state.as_ref().map(|s| match s.split_once("://") {
+                None => base_dir.join(s),
+                // A relative SQLite path is the project's too, wherever the run starts.
+                Some(("sqlite", path)) if Path::new(path).is_relative() => {
+                    PathBuf::from(format!("sqlite://{}", base_dir.join(path).display()))
+                }
+                Some(_) => PathBuf::from(s),
+            }),
+            path: options.config.clone(),
+            base_dir,
+            settings,
+            connections,
+            modules,
+            warnings,
+        })
+    }
+
+    /// Where the state store lives: the project's `state:` or
+    /// `.syncwright/state.db` next to the project file.
+    pub fn state_path(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| self.base_dir.join(".syncwright/state.db"))
+    }
+
+    /// The module called `name`.
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules.iter().find(|m| m.name == name)
+    }
+}

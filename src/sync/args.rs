@@ -1,0 +1,52 @@
+//! The arguments of `plan`, `run` and `retry`, which take the same ones.
+
+use std::path::PathBuf;
+
+use syncwright_engine::pipeline::SyncMode;
+
+use crate::args::{FormatChoice, ProjectFile, SandboxTarget, SettingOverrides};
+
+/// Options of `syncwright plan`, `run` and `retry`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SyncArgs {
+    /// The project file.
+    #[command(flatten)]
+    pub project: ProjectFile,
+    /// Only this module (all enabled modules, dependencies first, when omitted).
+    #[arg(long)]
+    pub module: Option<String>,
+    /// Read records from this CRM snapshot instead of the module's source
+    /// (`-`: JSON Lines on standard input).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Only the record with this source id (the CRM's "Sync to Xero" button).
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Settings overridden for this run.
+    #[command(flatten)]
+    pub overrides: SettingOverrides,
+    /// How the report is printed.
+    #[command(flatten)]
+    pub output: FormatChoice,
+    /// Which records may be written.
+    #[arg(long, value_enum, default_value = "create-and-update")]
+    pub mode: SyncMode,
+    /// Only records modified after the module's last complete run.
+    #[arg(long, conflicts_with = "since")]
+    pub since_last_sync: bool,
+    /// Only records modified after this time (ISO-8601 with offset).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Print the time spent in each rule to stderr after the run.
+    #[arg(long)]
+    pub profile_rules: bool,
+    /// The sandbox to run against instead of the project's connections.
+    #[command(flatten)]
+    pub target: SandboxTarget,
+    /// Real seconds per Xero minute in the sandbox (as given to `syncwright sandbox --time-scale`).
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub sandbox_time_scale: f64,
+    /// Threads evaluating records (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
