@@ -28,6 +28,11 @@ pub trait StateStore: Send + Sync {
     /// calls for the module read and write that pair's state.
     async fn bind(&self, module: &str, orgs: &OrgPair) -> Result<BindReport, StateError>;
 
+    /// Reads (and writes) a module's state as the pair `orgs`'s in this
+    /// handle only, recording nothing: what a plan against those
+    /// organisations sees.
+    fn look_at(&self, module: &str, orgs: &OrgPair);
+
     /// The pair a module's state is read from: the pair it was bound to in
     /// this handle, else the pair its last run bound it to (for commands that
     /// do not reach the organisations: `status`, `plan` over a file), else

@@ -179,6 +179,10 @@ async fn state_is_kept_per_organisation_pair(open: &dyn Fn() -> Arc<dyn StateSto
     let other = open();
     assert_eq!(other.bound("quotes"), demo);
     assert!(other.link("quotes", "q1").await.unwrap().is_some());
+    // Looking at another pair changes what this handle reads, nothing else.
+    other.look_at("quotes", &real);
+    assert!(other.link("quotes", "q1").await.unwrap().is_none());
+    assert_eq!(open().bound("quotes"), demo);
 }
 
 async fn batched_lookups_cover_many_ids(s: &dyn StateStore) {

@@ -476,6 +476,13 @@ impl StateStore for PostgresStore {
         Ok(report)
     }
 
+    fn look_at(&self, module: &str, orgs: &OrgPair) {
+        self.bindings
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(module.to_string(), orgs.key());
+    }
+
     fn bound(&self, module: &str) -> OrgPair {
         OrgPair::from_key(&self.orgs(module))
     }
