@@ -4,17 +4,14 @@
 //! 1,000 invoices costs, what the CRM shows afterwards, and Zoho's own
 //! faults and rate limits.
 
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/live.rs"]
-mod live;
-
 use std::collections::HashMap;
 
 use serde_json::json;
 use syncwright_engine::pipeline::PipelineOptions;
 use syncwright_engine::state::StateStore;
 use syncwright_sandbox::{FaultRule, Sandbox, SandboxConfig, XeroLimits};
+
+use crate::support::live;
 
 fn count(sandbox: &Sandbox, vendor: &str, status: Option<u16>) -> usize {
     sandbox

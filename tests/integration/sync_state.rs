@@ -3,15 +3,12 @@
 //! and intents a dead run left open (a foreign invoice with our number is
 //! never adopted; a create that cannot be verified is held, never repeated).
 
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/live.rs"]
-mod live;
-
 use serde_json::{json, Value};
 use syncwright_engine::pipeline::{PipelineOptions, SyncMode};
 use syncwright_engine::state::{now, payload_hash, Intent, StateStore};
 use syncwright_sandbox::SandboxConfig;
+
+use crate::support::{harness, live};
 
 /// The example's first invoice (INV-10101).
 const FIRST: &str = "5725767000001101001";

@@ -2,11 +2,10 @@
 //! `tests/fixtures/config/` is a broken project; its rendered diagnostics
 //! (file, line, column, key path, quoted source) are the snapshot.
 
-#[path = "support/harness.rs"]
-mod harness;
-
 use syncwright_engine::project::LoadOptions;
 use syncwright_engine::Project;
+
+use crate::support::harness;
 
 fn diagnostics(case: &str) -> String {
     // Paths relative to the workspace root, as a user running from there would see them.

@@ -2,12 +2,9 @@
 //! one snapshot per fixture (and settings). Every payload is checked against
 //! the `Invoice` schema of Xero's own OpenAPI document.
 
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/xero_schema.rs"]
-mod xero_schema;
-
 use serde_json::Value;
+
+use crate::support::{harness, xero_schema};
 
 /// Plans the fixture, checks every payload against Xero's schema, snapshots the plan.
 fn check(snapshot: &str, fixture: &str, sets: &[(&str, &str)]) -> Value {

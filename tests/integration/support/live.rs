@@ -1,5 +1,4 @@
 //! Runs real syncs in-process against the sandbox over HTTP.
-#![allow(dead_code)]
 
 use std::path::Path;
 

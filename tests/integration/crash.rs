@@ -6,12 +6,7 @@
 //! joins the right records, and Zoho shows every Xero id.
 //!
 //! CI runs 12 kill points; `SYNCWRIGHT_CRASH_ITERATIONS=60 cargo test --test
-//! crash` runs more.
-
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/live.rs"]
-mod live;
+//! integration crash` runs more.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +15,8 @@ use std::time::Duration;
 
 use syncwright_engine::state::{SqliteStore, StateStore};
 use syncwright_sandbox::{SandboxConfig, XeroLimits};
+
+use crate::support::{harness, live};
 
 fn run(config: &Path, url: &str, crash: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_syncwright"));

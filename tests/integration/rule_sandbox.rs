@@ -2,8 +2,7 @@
 //! stopped with an error naming the rule and the record, and the other
 //! records go on.
 
-#[path = "support/harness.rs"]
-mod harness;
+use crate::support::harness;
 
 #[test]
 fn hostile_rules_are_stopped_per_record() {

@@ -2,13 +2,10 @@
 //! temporary copy: run the example's rule tests, change a rule and see the
 //! diff, accept it, add a module as files, scaffold a project.
 
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/live.rs"]
-mod live;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use crate::support::live;
 
 fn syncwright(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_syncwright"))

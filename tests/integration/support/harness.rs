@@ -1,5 +1,4 @@
 //! Runs the real pipeline in-process over a fixture and returns the plan JSON.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

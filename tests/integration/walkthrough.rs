@@ -4,15 +4,12 @@
 //! "Sync to Xero" button (`--id`), then `status`, `history` and `plan`
 //! (what an update would change) in JSON.
 
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/live.rs"]
-mod live;
-
 use std::path::Path;
 
 use serde_json::{json, Value};
 use syncwright_sandbox::SandboxConfig;
+
+use crate::support::{harness, live};
 
 /// Runs the binary with `args` and `--config config --sandbox-url url`;
 /// returns stdout as JSON.

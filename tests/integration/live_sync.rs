@@ -1,17 +1,14 @@
 //! End-to-end syncs against the sandbox over HTTP: the real Zoho CRM source,
 //! the real Xero sink, the SQLite state store.
 
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/live.rs"]
-mod live;
-
 use std::collections::HashMap;
 
 use serde_json::Value;
 use syncwright_engine::pipeline::{PipelineOptions, SyncMode};
 use syncwright_engine::state::StateStore;
 use syncwright_sandbox::{FaultRule, SandboxConfig, XeroLimits};
+
+use crate::support::{harness, live};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
