@@ -27,7 +27,9 @@ pub enum Stage {
 
 /// One compiled rule script.
 pub struct Rule {
-    /// The rule's name: its file name without `.rhai`.
+    /// The rule's name: its module's name, a slash, and its file name without
+    /// `.rhai` (`invoices/status`), so rules of the same file name in two
+    /// modules are told apart.
     pub name: String,
     /// Where the script lives.
     pub path: PathBuf,
@@ -50,6 +52,7 @@ pub struct RuleCost {
 
 /// The rules of one stage of one module.
 pub struct RuleSet {
+    module: String,
     rules: Vec<Rule>,
     engine: Arc<Engine>,
     limits: ScriptLimits,
@@ -57,9 +60,10 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// An empty set, for modules without rules at a stage.
-    pub fn new(engine: Arc<Engine>, limits: ScriptLimits) -> Self {
+    /// An empty set of the rules of `module`.
+    pub fn new(module: &str, engine: Arc<Engine>, limits: ScriptLimits) -> Self {
         Self {
+            module: module.to_string(),
             rules: Vec::new(),
             engine,
             limits,
@@ -88,10 +92,11 @@ impl RuleSet {
             )
             .with_help("rules see `record`, `related`, `settings`, `run`, `payload` (target stage) and `lookups`; report with error(code, field, message), warning(...) or skip(...)")
         })?;
-        let name = path
+        let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let name = format!("{}/{stem}", self.module);
         self.rules.push(Rule {
             name,
             path: shown_path.to_path_buf(),

@@ -20,9 +20,9 @@ fn hostile_rules_are_stopped_per_record() {
         assert_eq!(verdict(id)["verdict"], "sync", "record {id} is unaffected");
     }
     for (id, rule, reason) in [
-        ("2", "runaway", "operations"),
-        ("4", "deep", "nested"),
-        ("5", "huge", "too large"),
+        ("2", "invoices/runaway", "operations"),
+        ("4", "invoices/deep", "nested"),
+        ("5", "invoices/huge", "too large"),
     ] {
         let record = verdict(id);
         assert_eq!(record["verdict"], "reject", "record {id}");
