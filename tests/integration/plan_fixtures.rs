@@ -154,8 +154,9 @@ fn multi_currency() {
     assert_eq!(verdicts(&plan), ["sync", "sync"]);
 }
 
+/// 201 lines are refused: `invoices_line_item_limit_201` in the example's rule cases.
 #[test]
-fn lines_200_sync_and_201_are_rejected() {
+fn lines_200_sync() {
     let plan = harness::plan_fixture("lines_200", &[]);
     assert_eq!(verdicts(&plan), ["sync"]);
     assert_eq!(
@@ -166,29 +167,12 @@ fn lines_200_sync_and_201_are_rejected() {
         200
     );
     xero_schema::assert_valid("Invoice", &plan["records"][0]["payload"]);
-    let plan = check("lines_201", "lines_201", &[]);
-    assert_eq!(verdicts(&plan), ["reject"]);
-    assert_eq!(codes(&plan), ["TOO_MANY_LINES"]);
 }
 
 #[test]
 fn line_limit_follows_the_setting() {
     let plan = harness::plan_fixture("lines_200", &[("max_line_items", "150")]);
     assert_eq!(codes(&plan), ["TOO_MANY_LINES"]);
-}
-
-#[test]
-fn missing_account() {
-    let plan = check("missing_account", "missing_account", &[]);
-    assert_eq!(verdicts(&plan), ["reject", "reject"]);
-    assert!(codes(&plan).iter().all(|c| c == "MISSING_ACCOUNT"));
-}
-
-#[test]
-fn missing_contact() {
-    let plan = check("missing_contact", "missing_contact", &[]);
-    assert_eq!(verdicts(&plan), ["reject", "reject"]);
-    assert!(codes(&plan).iter().all(|c| c == "MISSING_CONTACT"));
 }
 
 #[test]
@@ -257,16 +241,6 @@ fn tax_looks_total_based() {
 fn tax_mixed_both() {
     let plan = check("tax_mixed_both", "tax_mixed_both", &[]);
     assert_eq!(codes(&plan), ["TAX_MODE_MISMATCH"]);
-}
-
-#[test]
-fn unknown_tax_name() {
-    let plan = check("unknown_tax_name", "unknown_tax_name", &[]);
-    assert_eq!(codes(&plan), ["UNKNOWN_TAX"]);
-    assert!(plan["records"][0]["violations"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Luxury Tax 33%"));
 }
 
 #[test]
