@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::harness;
+
 const EXAMPLE: &str = "examples/zoho-crm-to-xero/syncwright.yaml";
 
 fn syncwright(args: &[&str]) -> Output {
@@ -127,26 +129,9 @@ fn plan_set_and_input_and_id() {
     assert_eq!(unknown.status.code(), Some(2));
 }
 
-/// Copies the example project with the shipped mappings and rules into a
-/// temporary directory, keeping the relative layout.
-fn example_copy() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["mappings", "rules/invoices", "examples/zoho-crm-to-xero"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-    dir
-}
-
 #[test]
 fn run_writes_request_bodies_through_the_file_sink() {
-    let dir = example_copy();
+    let (dir, _) = harness::example_copy();
     let project = dir.path().join(EXAMPLE);
     let out = syncwright(&[
         "run",
@@ -225,7 +210,7 @@ fn run_writes_request_bodies_through_the_file_sink() {
 
 #[test]
 fn a_foreign_state_file_is_refused_not_reset() {
-    let dir = example_copy();
+    let (dir, _) = harness::example_copy();
     let project = dir.path().join(EXAMPLE);
     let state = dir
         .path()
@@ -244,7 +229,7 @@ fn a_foreign_state_file_is_refused_not_reset() {
 
 #[test]
 fn a_state_store_this_build_lacks_is_named_not_mistaken_for_a_file() {
-    let dir = example_copy();
+    let (dir, _) = harness::example_copy();
     let project = dir.path().join(EXAMPLE);
     let text_of = std::fs::read_to_string(&project).unwrap();
     std::fs::write(

@@ -83,7 +83,8 @@ fn the_example_suite_covers_every_shipped_rule_and_passes() {
     let mut shipped = 0;
     for folder in std::fs::read_dir(root.join("rules")).unwrap() {
         let folder = folder.unwrap().path();
-        if !folder.is_dir() {
+        // rules/shared holds the modules rules import, not rules.
+        if !folder.is_dir() || folder.ends_with("shared") {
             continue;
         }
         for rule in std::fs::read_dir(&folder).unwrap() {

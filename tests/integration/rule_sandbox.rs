@@ -1,6 +1,7 @@
 //! The Rhai sandbox: a runaway, recursive, oversized or escaping rule is
 //! stopped with an error naming the rule and the record, and the other
-//! records go on.
+//! records go on; `eval` does not exist, and `import` reaches only the
+//! shared modules of the project's rules folder.
 
 use crate::support::harness;
 
@@ -40,13 +41,90 @@ fn hostile_rules_are_stopped_per_record() {
 }
 
 #[test]
-fn eval_and_import_are_not_available_to_rules() {
-    for script in ["eval(\"1 + 1\");\n", "import \"secrets\" as s;\n"] {
-        refused_at_compile_time(script);
-    }
+fn eval_is_not_available_to_rules() {
+    let project = project_with_rule("evil.rhai", "eval(\"1 + 1\");\n");
+    refused(&project, "rule::syntax", "evil.rhai:1:1", "");
 }
 
-fn refused_at_compile_time(script: &str) {
+#[test]
+fn imports_reach_only_the_modules_of_the_rules_folder() {
+    // A rule in no folder named `rules` has no modules to import.
+    let project = project_with_rule("evil.rhai", "import \"secrets\" as s;\n");
+    refused(
+        &project,
+        "rule::import",
+        "evil.rhai:1:1",
+        "no folder named `rules`",
+    );
+
+    let rule = "rules/invoices/evil.rhai";
+    for (script, says) in [
+        ("import \"../../secret\" as s;\n", "inside the rules folder"),
+        (
+            "import \"/etc/hostname\" as s;\n",
+            "inside the rules folder",
+        ),
+        (
+            "import \"shared/link\" as s;\n",
+            "leads outside the rules folder",
+        ),
+        ("import \"shared/missing\" as s;\n", "does not exist"),
+        (
+            "let name = \"shared/ok\";\nimport name as s;\n",
+            "with a string",
+        ),
+    ] {
+        let project = project_with_rule(rule, script);
+        let dir = project.path();
+        std::fs::write(dir.join("secret.rhai"), "fn secret() { 42 }\n").unwrap();
+        std::fs::create_dir_all(dir.join("rules/shared")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.rhai"), dir.join("rules/shared/link.rhai"))
+            .unwrap();
+        let line = if script.starts_with("let") { 2 } else { 1 };
+        refused(
+            &project,
+            "rule::import",
+            &format!("evil.rhai:{line}:1"),
+            says,
+        );
+    }
+
+    // A shared module cannot import another.
+    let project = project_with_rule(rule, "import \"shared/nested\" as s;\n");
+    std::fs::create_dir_all(project.path().join("rules/shared")).unwrap();
+    std::fs::write(
+        project.path().join("rules/shared/nested.rhai"),
+        "import \"shared/ok\" as ok;\n",
+    )
+    .unwrap();
+    refused(&project, "rule::syntax", "nested.rhai:1:1", "");
+}
+
+#[test]
+fn a_shared_module_reports_for_the_rule_that_calls_it() {
+    let project = project_with_rule(
+        "rules/invoices/flag.rhai",
+        "import \"shared/flags\" as flags;\nflags::flag(record.Invoice_Number);\n",
+    );
+    std::fs::create_dir_all(project.path().join("rules/shared")).unwrap();
+    std::fs::write(
+        project.path().join("rules/shared/flags.rhai"),
+        "fn flag(number) { warning(\"FLAGGED\", \"Invoice_Number\", `${number} is flagged`); }\n",
+    )
+    .unwrap();
+    let loaded = harness::load(&project.path().join("syncwright.yaml"), &[]);
+    let plan = harness::plan(&loaded, "invoices", &project.path().join("crm.json"), &[]);
+    let first = &plan["records"][0];
+    assert_eq!(first["verdict"], "sync", "{first}");
+    let violation = &first["violations"][0];
+    assert_eq!(violation["rule"], "invoices/flag");
+    assert_eq!(violation["code"], "FLAGGED");
+    assert_eq!(violation["message"], "INV-1 is flagged");
+}
+
+/// A copy of the hostile-rules project whose one source rule is `script`,
+/// written at `rule` (relative to the project).
+fn project_with_rule(rule: &str, script: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let base = harness::root().join("tests/fixtures/config/hostile_rules");
     for f in ["syncwright.yaml", "crm.json"] {
@@ -55,19 +133,26 @@ fn refused_at_compile_time(script: &str) {
     let mapping = std::fs::read_to_string(base.join("mapping.yaml")).unwrap();
     let mapping = mapping.replace(
         "source: [rules/runaway.rhai, rules/deep.rhai, rules/huge.rhai]",
-        "source: [evil.rhai]",
+        &format!("source: [{rule}]"),
     );
     std::fs::write(dir.path().join("mapping.yaml"), mapping).unwrap();
-    std::fs::write(dir.path().join("evil.rhai"), script).unwrap();
-    let options = syncwright_engine::project::LoadOptions::new(dir.path().join("syncwright.yaml"));
+    let path = dir.path().join(rule);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, script).unwrap();
+    dir
+}
+
+/// Loading `project` fails with `code` at the file position ending `at`,
+/// the message containing `says`.
+fn refused(project: &tempfile::TempDir, code: &str, at: &str, says: &str) {
+    let options =
+        syncwright_engine::project::LoadOptions::new(project.path().join("syncwright.yaml"));
     let err = match syncwright_engine::Project::load(&options, &syncwright_connectors::registry()) {
-        Ok(_) => panic!("{script} must not compile"),
+        Ok(_) => panic!("{at}: the rule must not load"),
         Err(e) => e,
     };
-    assert_eq!(err.errors[0].code, "rule::syntax");
-    assert!(
-        err.errors[0].position().unwrap().ends_with("evil.rhai:1:1"),
-        "{}",
-        err.errors[0]
-    );
+    let error = &err.errors[0];
+    assert_eq!(error.code, code, "{error}");
+    assert!(error.position().unwrap().ends_with(at), "{error}");
+    assert!(error.message.contains(says), "{error}");
 }

@@ -75,11 +75,16 @@ pub fn plan_fixture(fixture: &str, sets: &[(&str, &str)]) -> serde_json::Value {
 }
 
 /// A temporary copy of the example project with the shipped mappings and
-/// the invoice rules, laid out as in the repository; returns the directory
-/// and the copied project file.
+/// the invoice rules and the shared modules they import, laid out as in the
+/// repository; returns the directory and the copied project file.
 pub fn example_copy() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["mappings", "rules/invoices", "examples/zoho-crm-to-xero"] {
+    for sub in [
+        "mappings",
+        "rules/invoices",
+        "rules/shared",
+        "examples/zoho-crm-to-xero",
+    ] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         for entry in std::fs::read_dir(root().join(sub)).unwrap() {
             let entry = entry.unwrap();
