@@ -56,8 +56,9 @@ fn example_copy() -> (tempfile::TempDir, PathBuf) {
     (dir, project)
 }
 
+/// That every code of every shipped rule has a case: `shipped_rules`.
 #[test]
-fn the_example_suite_covers_every_shipped_rule_and_passes() {
+fn the_example_suite_passes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let suite = root.join("examples/zoho-crm-to-xero/tests");
     let out = syncwright(&["test", suite.to_str().unwrap()]);
@@ -68,45 +69,6 @@ fn the_example_suite_covers_every_shipped_rule_and_passes() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    let mut covered = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(&suite).unwrap() {
-        let snap = std::fs::read_to_string(entry.unwrap().path().join("expected.snap")).unwrap();
-        let body: serde_json::Value =
-            serde_json::from_str(snap.splitn(3, "---\n").nth(2).unwrap()).unwrap();
-        for record in body["records"].as_array().unwrap() {
-            for v in record["violations"].as_array().unwrap() {
-                covered.insert(v["rule"].as_str().unwrap().to_string());
-            }
-        }
-    }
-    // Every shipped rule, of every module: rules/<module>/<rule>.rhai.
-    let mut shipped = 0;
-    for folder in std::fs::read_dir(root.join("rules")).unwrap() {
-        let folder = folder.unwrap().path();
-        // rules/shared holds the modules rules import, not rules.
-        if !folder.is_dir() || folder.ends_with("shared") {
-            continue;
-        }
-        for rule in std::fs::read_dir(&folder).unwrap() {
-            let path = rule.unwrap().path();
-            if path.extension().is_none_or(|e| e != "rhai") {
-                continue;
-            }
-            // The folder is named after the module whose mapping uses it.
-            let name = format!(
-                "{}/{}",
-                folder.file_name().unwrap().to_string_lossy(),
-                path.file_stem().unwrap().to_string_lossy()
-            );
-            shipped += 1;
-            assert!(
-                covered.contains(&name),
-                "no case exercises rule `{}`; covered: {covered:?}",
-                path.display()
-            );
-        }
-    }
-    assert!(shipped >= 9, "the rules folders were read");
 }
 
 #[test]

@@ -12,5 +12,6 @@ mod integrators;
 mod live_sync;
 mod plan_fixtures;
 mod rule_sandbox;
+mod shipped_rules;
 mod sync_state;
 mod walkthrough;
