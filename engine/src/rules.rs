@@ -1,8 +1,8 @@
 //! The rule runtime: Rhai scripts compiled once, run per record at a stage,
 //! reporting violations through `error`, `warning` and `skip`. A rule may
-//! import shared modules of its project's rules folder ([`shared_modules`]).
+//! import shared modules of its project's rules folder (`shared_modules`).
 
-pub mod shared_modules;
+mod shared_modules;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

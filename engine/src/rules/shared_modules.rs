@@ -17,21 +17,21 @@ use crate::diagnostic::{codes, ConfigError, Location, SourceFile};
 use crate::script::ScriptLimits;
 
 /// The name of the folder rules import shared modules from.
-pub const RULES_FOLDER: &str = "rules";
+const RULES_FOLDER: &str = "rules";
 
 /// What an import must look like, for the help of every import diagnostic.
 const IMPORT_HELP: &str = "a rule imports a module of its project's rules folder by its path there, without `.rhai`: `import \"shared/xero_lines\" as lines;`";
 
 /// The shared modules rules have imported so far, by canonical path.
 #[derive(Default)]
-pub struct SharedModules {
+pub(super) struct SharedModules {
     loaded: HashMap<PathBuf, Module>,
 }
 
 impl SharedModules {
     /// Compiles `rule` (whose text `file` holds) with every module it
     /// imports embedded, so the rule runs on an engine that cannot load files.
-    pub fn compile_rule(
+    pub(super) fn compile_rule(
         &mut self,
         rule: &Path,
         file: &SourceFile,
@@ -140,8 +140,9 @@ impl SharedModules {
     }
 }
 
-/// An engine that parses rules and shared modules as the rule runtime does,
-/// and runs nothing but a module's top level, within the same limits.
+/// An engine that parses rules and shared modules as the rule runtime
+/// (`script::build_engine`) does, `import` aside: keep the two in step. It
+/// runs nothing but a shared module's top level, within the same limits.
 fn parser(limits: &ScriptLimits) -> Engine {
     let mut engine = Engine::new_raw();
     engine.disable_symbol("eval");
