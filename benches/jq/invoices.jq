@@ -30,7 +30,7 @@ def blank: . == null
   or ((type == "string") and (test("\\S") | not))
   or ((type == "array" or type == "object") and length == 0);
 def either(f; g): (f) as $x | if $x == null then g else $x end;
-def v(rule; code; severity; field): {rule: rule, code: code, severity: severity, field: field};
+def v(rule; code; severity; field): {rule: ("invoices/" + rule), code: code, severity: severity, field: field};
 def text: if type == "string" then . elif type == "number" or type == "boolean" then tostring else error("not text") end;
 def round_dp(n): pow(10; n) as $m | (. * $m | if . < 0 then -((-.) | round) else round end) / $m;
 def to_date: (.[0:10]) as $d

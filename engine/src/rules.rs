@@ -1,5 +1,8 @@
 //! The rule runtime: Rhai scripts compiled once, run per record at a stage,
-//! reporting violations through `error`, `warning` and `skip`.
+//! reporting violations through `error`, `warning` and `skip`. A rule may
+//! import shared modules of its project's rules folder (`shared_modules`).
+
+mod shared_modules;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,9 +11,10 @@ use std::time::Instant;
 
 use rhai::{Dynamic, Engine, Scope, AST};
 
-use crate::diagnostic::{ConfigError, Location, SourceFile};
+use crate::diagnostic::{codes, ConfigError, Location, SourceFile};
 use crate::outcome::{Severity, Violation};
 use crate::script::{collect_reports, describe_failure, ScriptLimits};
+use shared_modules::SharedModules;
 
 /// Names every rule script may use (checked at compile time).
 pub const RULE_VARIABLES: [&str; 6] =
@@ -27,7 +31,9 @@ pub enum Stage {
 
 /// One compiled rule script.
 pub struct Rule {
-    /// The rule's name: its file name without `.rhai`.
+    /// The rule's name: its module's name, a slash, and its file name without
+    /// `.rhai` (`invoices/status`), so rules of the same file name in two
+    /// modules are told apart.
     pub name: String,
     /// Where the script lives.
     pub path: PathBuf,
@@ -50,24 +56,29 @@ pub struct RuleCost {
 
 /// The rules of one stage of one module.
 pub struct RuleSet {
+    module: String,
     rules: Vec<Rule>,
+    shared: SharedModules,
     engine: Arc<Engine>,
     limits: ScriptLimits,
     profiling: AtomicBool,
 }
 
 impl RuleSet {
-    /// An empty set, for modules without rules at a stage.
-    pub fn new(engine: Arc<Engine>, limits: ScriptLimits) -> Self {
+    /// An empty set of the rules of `module`.
+    pub fn new(module: &str, engine: Arc<Engine>, limits: ScriptLimits) -> Self {
         Self {
+            module: module.to_string(),
             rules: Vec::new(),
+            shared: SharedModules::default(),
             engine,
             limits,
             profiling: AtomicBool::new(false),
         }
     }
 
-    /// Compiles the script at `path`; `shown_path` is how the user wrote it.
+    /// Compiles the script at `path`, with the shared modules it imports;
+    /// `shown_path` is how the user wrote it.
     pub fn add(&mut self, path: &Path, shown_path: &Path) -> Result<(), ConfigError> {
         let file = SourceFile::read(path).map_err(|e| *e)?;
         let file = SourceFile {
@@ -78,20 +89,14 @@ impl RuleSet {
         for name in RULE_VARIABLES {
             scope.push_dynamic(name, Dynamic::UNIT);
         }
-        let ast = self.engine.compile_with_scope(&scope, file.text.as_str()).map_err(|err| {
-            let pos = err.position();
-            let offset = file.offset_of(pos.line().unwrap_or(1), pos.position().unwrap_or(1));
-            ConfigError::at(
-                "rule::syntax",
-                format!("Rhai error in rule: {}", err.err_type()),
-                Location { file: file.clone(), offset, len: 1 },
-            )
-            .with_help("rules see `record`, `related`, `settings`, `run`, `payload` (target stage) and `lookups`; report with error(code, field, message), warning(...) or skip(...)")
-        })?;
-        let name = path
+        let ast = self
+            .shared
+            .compile_rule(path, &file, &scope, &self.limits, syntax_error)?;
+        let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let name = format!("{}/{stem}", self.module);
         self.rules.push(Rule {
             name,
             path: shown_path.to_path_buf(),
@@ -160,4 +165,16 @@ impl RuleSet {
         }
         all
     }
+}
+
+/// A Rhai syntax error in a rule or a shared module, where it stands.
+fn syntax_error(file: &SourceFile, err: rhai::ParseError) -> ConfigError {
+    let pos = err.position();
+    let offset = file.offset_of(pos.line().unwrap_or(1), pos.position().unwrap_or(1));
+    ConfigError::at(
+        codes::RULE_SYNTAX,
+        format!("Rhai error in rule: {}", err.err_type()),
+        Location { file: file.clone(), offset, len: 1 },
+    )
+    .with_help("rules see `record`, `related`, `settings`, `run`, `payload` (target stage) and `lookups`; report with error(code, field, message), warning(...) or skip(...)")
 }

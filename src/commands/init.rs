@@ -40,6 +40,8 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../rules/invoices/item_code_when_not_exclusive.rhai"),
     ),
     ("rules/invoices/xero_limits.rhai", include_str!("../../rules/invoices/xero_limits.rhai")),
+    ("rules/shared/zoho_document.rhai", include_str!("../../rules/shared/zoho_document.rhai")),
+    ("rules/shared/xero_lines.rhai", include_str!("../../rules/shared/xero_lines.rhai")),
     ("crm.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
     ("tests/example/input.json", include_str!("../../examples/zoho-crm-to-xero/crm.json")),
     (

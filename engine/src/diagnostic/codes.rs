@@ -77,6 +77,8 @@ codes! {
         "A constant, default or lookup value Xero does not allow in its field.";
     RULE_SYNTAX = "rule::syntax",
         "A rule script is not valid Rhai.";
+    RULE_IMPORT = "rule::import",
+        "A rule's `import` cannot be loaded: its path is not a string, leads outside the project's rules folder or to no file, or the shared module fails as it loads.";
 }
 
 #[cfg(test)]

@@ -118,8 +118,8 @@ pub(super) fn compile_module(
         }
     }
 
-    let mut source_rules = RuleSet::new(engine.clone(), *limits);
-    let mut target_rules = RuleSet::new(engine.clone(), *limits);
+    let mut source_rules = RuleSet::new(name, engine.clone(), *limits);
+    let mut target_rules = RuleSet::new(name, engine.clone(), *limits);
     for (stage, list, set) in [
         ("source", &mapping.rules.source, &mut source_rules),
         ("target", &mapping.rules.target, &mut target_rules),
