@@ -1,6 +1,7 @@
 //! Opening the project's state store, with failures printed to stderr.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use syncwright_engine::state::{self, StateError, StateStore};
 use syncwright_engine::Project;
@@ -14,7 +15,7 @@ use crate::session::Session;
 pub(crate) struct ProjectState {
     /// The store of the project's runs (of its runs against the sandbox
     /// when one was asked for).
-    pub store: Box<dyn StateStore>,
+    pub store: Arc<dyn StateStore>,
     /// The project, and the sandbox kept alive while the store is read.
     pub session: Session,
 }
@@ -36,7 +37,7 @@ pub(crate) fn open_project_state(
 pub(crate) fn open_state(
     project: &Project,
     create: bool,
-) -> Result<Option<Box<dyn StateStore>>, u8> {
+) -> Result<Option<Arc<dyn StateStore>>, u8> {
     let path = project.state_path();
     if !create && !state::exists(&path) {
         return Ok(None);

@@ -12,6 +12,7 @@ fn configure(kind: &str, options: serde_json::Value) -> Result<(), String> {
     let ctx = ConnectorContext {
         base_dir: ".".into(),
         connection: "c".into(),
+        store: None,
     };
     syncwright_connectors::registry()
         .get(kind)

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::outcome::LoadResult;
 use crate::project::Project;
+use crate::state::StateStore;
 
 /// An error from a connector, with the reason in words.
 #[derive(Debug, thiserror::Error)]
@@ -192,23 +193,54 @@ pub enum FindPurpose {
 }
 
 /// What a connector is given besides its options.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectorContext {
     /// Directory of the project file; relative paths in options are relative to it.
     pub base_dir: PathBuf,
     /// The connection's name in the project file.
     pub connection: String,
+    /// The project's state store, where what processes share lives (an
+    /// access token a system grants only a few of); `None` for a plan
+    /// with no store.
+    pub store: Option<Arc<dyn StateStore>>,
+}
+
+impl std::fmt::Debug for ConnectorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorContext")
+            .field("base_dir", &self.base_dir)
+            .field("connection", &self.connection)
+            .field("store", &self.store.as_ref().map(|s| s.location()))
+            .finish()
+    }
 }
 
 /// One connection, made from its options once they are parsed and checked:
 /// every source and sink of the connection is built from it, so what was
 /// checked is what runs, and what it holds (a token, a pacer) is shared by
 /// every module reading or writing through the connection.
+#[async_trait]
 pub trait Connector: Send + Sync {
     /// Builds a source reading through this connection, or says it cannot be one.
     fn source(&self) -> Result<Box<dyn Source>, ConnectorError>;
     /// Builds a sink writing through this connection, or says it cannot be one.
     fn sink(&self) -> Result<Box<dyn Sink>, ConnectorError>;
+    /// The organisation this connection reaches, as the system names it
+    /// (`zoho:<org id>`, `xero:<tenant id>`): state is kept per
+    /// organisation, so pointing a project at another one starts clean.
+    /// `None` for connections that reach no organisation (files).
+    async fn organisation(&self) -> Result<Option<Organisation>, ConnectorError> {
+        Ok(None)
+    }
+}
+
+/// An organisation a connection reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    /// Stable id, prefixed with the system (`xero:7c2c...`).
+    pub id: String,
+    /// Its name, for people (`Demo Company (AU)`).
+    pub name: String,
 }
 
 /// A connector kind's options as a typed struct: the one place its `kind`,
@@ -330,6 +362,7 @@ impl ConnectorRegistry {
 pub struct Connections<'p> {
     registry: ConnectorRegistry,
     project: &'p Project,
+    store: Option<Arc<dyn StateStore>>,
     made: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
 }
 
@@ -339,8 +372,20 @@ impl<'p> Connections<'p> {
         Self {
             registry,
             project,
+            store: None,
             made: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Connections that keep what processes share (access tokens) in `store`.
+    pub fn with_store(mut self, store: Option<Arc<dyn StateStore>>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The project whose connections these are.
+    pub fn project(&self) -> &'p Project {
+        self.project
     }
 
     /// The connection `name`, made on first use.
@@ -360,6 +405,7 @@ impl<'p> Connections<'p> {
         let ctx = ConnectorContext {
             base_dir: self.project.base_dir.clone(),
             connection: name.to_string(),
+            store: self.store.clone(),
         };
         let connector = factory.configure(&ctx, &connection.options)?;
         made.insert(name.to_string(), connector.clone());

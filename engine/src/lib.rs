@@ -19,6 +19,7 @@ pub mod connector;
 pub mod demand;
 mod describe;
 pub mod diagnostic;
+pub mod job;
 pub mod jsonpath;
 pub mod module;
 pub mod outcome;

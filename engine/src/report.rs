@@ -20,6 +20,13 @@ pub trait Reporter {
     fn expect(&mut self, total: u64) {
         let _ = total;
     }
+    /// Something people running the module should know before its records
+    /// (a new organisation, state adopted); the report's own lines are not
+    /// disturbed where it has none.
+    fn notice(&mut self, message: &str) -> std::io::Result<()> {
+        tracing::warn!("{message}");
+        Ok(())
+    }
     /// One record's outcome.
     fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()>;
     /// The module ended.
@@ -197,6 +204,10 @@ impl<W: Write> Reporter for TableReport<W> {
             fit("RECORD", LABEL_WIDTH),
             fit("VERDICT", VERDICT_WIDTH)
         )
+    }
+
+    fn notice(&mut self, message: &str) -> std::io::Result<()> {
+        writeln!(self.out, "note: {message}")
     }
 
     fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()> {

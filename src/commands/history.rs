@@ -1,5 +1,7 @@
 //! `syncwright history`: recent runs, newest first.
 
+use syncwright_engine::state::RunState;
+
 use crate::args::{FormatChoice, OutputFormat, ProjectFile, SandboxTarget};
 use crate::exit_code::EXIT_FAILED;
 use crate::state_store::open_project_state;
@@ -31,7 +33,7 @@ pub fn history(args: HistoryArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let runs = match state.store.runs(args.limit) {
+    let runs = match state.session.runtime.block_on(state.store.runs(args.limit)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -41,13 +43,22 @@ pub fn history(args: HistoryArgs) -> u8 {
     match args.output.format {
         OutputFormat::Json => println!("{}", serde_json::json!({ "runs": runs })),
         OutputFormat::Table => {
-            println!("{:>5}  {:<24} {:<24} COUNTS", "RUN", "STARTED", "ENDED");
+            println!(
+                "{:>5}  {:<8} {:<24} {:<24} COUNTS",
+                "RUN", "STATE", "STARTED", "ENDED"
+            );
             for run in runs {
+                let ended = match (run.ended_at.as_deref(), run.state) {
+                    (Some(at), _) => at,
+                    (None, RunState::Died) => "(its process died)",
+                    (None, _) => "(running)",
+                };
                 println!(
-                    "{:>5}  {:<24} {:<24} {}",
+                    "{:>5}  {:<8} {:<24} {:<24} {}",
                     run.id,
+                    run.state.as_str(),
                     run.started_at,
-                    run.ended_at.as_deref().unwrap_or("(did not finish)"),
+                    ended,
                     run.counts
                 );
             }

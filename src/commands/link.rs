@@ -61,7 +61,7 @@ pub fn link(args: LinkArgs) -> u8 {
         );
         return EXIT_CONFIG;
     }
-    let mut store = match syncwright_engine::state::open(&project.state_path()) {
+    let store = match syncwright_engine::state::open(&project.state_path()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -79,7 +79,7 @@ pub fn link(args: LinkArgs) -> u8 {
                     module,
                     source.as_mut(),
                     sink.as_mut(),
-                    store.as_mut(),
+                    store.as_ref(),
                     args.dry_run,
                 )
                 .await,

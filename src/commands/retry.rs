@@ -12,7 +12,11 @@ pub fn retry(mut args: SyncArgs) -> u8 {
             Ok(s) => s,
             Err(code) => return code,
         };
-        match state.store.failures(args.module.as_deref()) {
+        let failures = state
+            .session
+            .runtime
+            .block_on(state.store.failures(args.module.as_deref()));
+        match failures {
             Ok(f) => (state.session.project, f),
             Err(e) => {
                 eprintln!("error: {e}");

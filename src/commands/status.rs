@@ -31,7 +31,7 @@ pub fn status(args: StatusArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let value = match summarise(&state) {
+    let value = match state.session.runtime.block_on(summarise(&state)) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
@@ -63,18 +63,29 @@ pub fn status(args: StatusArgs) -> u8 {
 
 /// The status document: `{"state", "modules": [{"module", "linked",
 /// "failed", "pending", "cursor"}]}`.
-fn summarise(state: &ProjectState) -> Result<serde_json::Value, StateError> {
+async fn summarise(state: &ProjectState) -> Result<serde_json::Value, StateError> {
     let (project, store) = (&state.session.project, &state.store);
-    let intents = store.open_intents()?;
     let mut modules = Vec::new();
     for module in &project.modules {
-        modules.push(serde_json::json!({
+        let pending: usize = store
+            .open_intents(&module.name)
+            .await?
+            .iter()
+            .map(|i| i.source_ids.len())
+            .sum();
+        let orgs = store.bound(&module.name);
+        let mut row = serde_json::json!({
             "module": module.name,
-            "linked": store.links(&module.name)?.len(),
-            "failed": store.failures(Some(&module.name))?.len(),
-            "pending": intents.iter().filter(|i| i.module == module.name).map(|i| i.source_ids.len()).sum::<usize>(),
-            "cursor": store.cursor(&module.name)?,
-        }));
+            "linked": store.links(&module.name).await?.len(),
+            "failed": store.failures(Some(&module.name)).await?.len(),
+            "pending": pending,
+            "cursor": store.cursor(&module.name).await?,
+        });
+        if !orgs.key().is_empty() {
+            row["organisations"] =
+                serde_json::json!({"source": orgs.source, "target": orgs.target});
+        }
+        modules.push(row);
     }
     Ok(serde_json::json!({ "state": project.state_path(), "modules": modules }))
 }

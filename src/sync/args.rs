@@ -46,6 +46,10 @@ pub struct SyncArgs {
     /// Real seconds per Xero minute in the sandbox (as given to `syncwright sandbox --time-scale`).
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub sandbox_time_scale: f64,
+    /// When another run is syncing a module, wait for it instead of
+    /// exiting (the default with `--id`).
+    #[arg(long)]
+    pub wait: bool,
     /// Threads evaluating records (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,

@@ -28,6 +28,10 @@ impl<'a> Progress<'a> {
 }
 
 impl Reporter for Progress<'_> {
+    fn notice(&mut self, message: &str) -> std::io::Result<()> {
+        self.inner.notice(message)
+    }
+
     fn begin(
         &mut self,
         module: &Module,

@@ -19,9 +19,9 @@ pub(super) fn report_to_stdout<F>(
     loading: bool,
     several_modules: bool,
     body: F,
-) -> std::io::Result<Result<(), u8>>
+) -> std::io::Result<u8>
 where
-    F: FnOnce(&mut dyn Reporter) -> Result<(), u8>,
+    F: FnOnce(&mut dyn Reporter) -> u8,
 {
     let stdout = std::io::stdout();
     let progress = loading && std::io::stderr().is_terminal();
@@ -43,9 +43,9 @@ where
 }
 
 /// `body` on `report`, behind a progress bar when `progress`.
-fn with_progress<F>(report: &mut dyn Reporter, progress: bool, body: F) -> Result<(), u8>
+fn with_progress<F>(report: &mut dyn Reporter, progress: bool, body: F) -> u8
 where
-    F: FnOnce(&mut dyn Reporter) -> Result<(), u8>,
+    F: FnOnce(&mut dyn Reporter) -> u8,
 {
     if progress {
         body(&mut Progress::new(report))

@@ -1,112 +1,72 @@
-//! The chosen modules through the pipeline, in order, under one run record
-//! in the state store.
+//! The chosen modules through the engine's job runner: one run record,
+//! each module bound to its organisations and written under its writer lock.
 
 use syncwright_connectors::file::FileSource;
-use syncwright_engine::connector::{Connections, ConnectorError, Sink, Source};
-use syncwright_engine::pipeline::{run_module, PipelineOptions, Reporter};
-use syncwright_engine::{Module, Project};
+use syncwright_engine::connector::{Connections, Source};
+use syncwright_engine::job::{run_job, JobContext, JobRequest, Pass, Since};
+use syncwright_engine::pipeline::Reporter;
+use syncwright_engine::Project;
 
-use super::{Pass, SyncArgs};
-use crate::connections::{open_sink, open_source};
-use crate::exit_code::EXIT_FAILED;
-use crate::state_store::{open_state, state_failed};
+use super::SyncArgs;
+use crate::exit_code::{EXIT_CONFIG, EXIT_FAILED, EXIT_RECORDS_FAILED};
+use crate::state_store::open_state;
 
-/// Runs each module in `modules`, reporting every record to `report`. A
-/// loading pass records the run in the state store and, when it read the
-/// module's own source, moves the module's cursor. The error is the exit
-/// code, its reason already printed.
+/// Runs the modules `names` (every module when empty), reporting every
+/// record to `report`. Returns the exit code: 0 when every record synced,
+/// was unchanged or was skipped or rejected by a rule; 3 when a record
+/// failed to load or the target refused it; 1 when the run could not
+/// finish; 2 for a configuration error (reasons already printed).
 pub(super) async fn run_modules(
     project: &Project,
-    modules: &[&Module],
+    names: &[String],
     args: &SyncArgs,
     pass: Pass,
     report: &mut dyn Reporter,
-) -> Result<(), u8> {
-    let load = pass.loads();
-    let connections = Connections::new(syncwright_connectors::registry(), project);
-    let mut store = open_state(project, load)?;
-    let run_id = match (&mut store, load) {
-        (Some(store), true) => Some(store.begin_run(&run_options(args)).map_err(state_failed)?),
-        _ => None,
+) -> u8 {
+    let store = match open_state(project, pass.loads()) {
+        Ok(store) => store,
+        Err(code) => return code,
     };
-    let mut counts = serde_json::Map::new();
-    for module in modules {
-        let mut source: Box<dyn Source> = match &args.input {
-            Some(path) => Box::new(FileSource::new(path.clone(), None)),
-            None => open_source(&connections, &module.source.connection)
-                .map_err(|e| fail(module, &e))?,
-        };
-        // A plan builds a live target too, to check its reference data.
-        let target_kind = project
-            .connections
-            .get(&module.target.connection)
-            .map(|c| c.kind.as_str())
-            .unwrap_or("");
-        let checks_target = !matches!(target_kind, "file" | "stdout");
-        let mut sink: Option<Box<dyn Sink>> = if load || checks_target {
-            Some(open_sink(&connections, &module.target.connection).map_err(|e| fail(module, &e))?)
-        } else {
-            None
-        };
-        let modified_since = match (&args.since, args.since_last_sync, &store) {
-            (Some(since), _, _) => Some(since.clone()),
-            (None, true, Some(store)) => store.cursor(&module.name).map_err(state_failed)?,
-            _ => None,
-        };
-        let options = PipelineOptions {
-            ids: args.ids.clone(),
-            modified_since,
-            mode: args.mode,
-            dry_run: !load,
-            retry: pass.releases_held(),
-        };
-        let outcome = run_module(
-            module,
-            source.as_mut(),
-            sink.as_deref_mut(),
-            store.as_deref_mut(),
-            &options,
-            report,
-        )
-        .await
-        .map_err(|e| {
-            eprintln!("error: module `{}`: {e}", module.name);
-            EXIT_FAILED
-        })?;
-        // A complete run moves the module's cursor (the engine says whether
-        // the run was complete); a snapshot file read instead of the source does not.
-        let complete = load && args.input.is_none();
-        if let (true, Some(store), Some(cursor)) = (complete, store.as_mut(), &outcome.cursor) {
-            store
-                .set_cursor(&module.name, cursor)
-                .map_err(state_failed)?;
+    let connections =
+        Connections::new(syncwright_connectors::registry(), project).with_store(store.clone());
+    let input = args
+        .input
+        .clone()
+        .map(|path| move || Box::new(FileSource::new(path.clone(), None)) as Box<dyn Source>);
+    let on_wait = |module: &str, holder: &str| {
+        eprintln!("waiting: module {module} is being synced by {holder}");
+    };
+    let ctx = JobContext {
+        connections: &connections,
+        store,
+        input: input
+            .as_ref()
+            .map(|f| f as &(dyn Fn() -> Box<dyn Source> + Sync)),
+        on_wait: &on_wait,
+    };
+    let request = JobRequest {
+        modules: names.to_vec(),
+        ids: args.ids.clone(),
+        mode: args.mode,
+        since: match (&args.since, args.since_last_sync) {
+            (Some(time), _) => Since::Time(time.clone()),
+            (None, true) => Since::LastSync,
+            (None, false) => Since::Everything,
+        },
+        pass,
+        // The button waits for a bulk run to finish; a bulk run gives up.
+        wait: args.wait || !args.ids.is_empty(),
+    };
+    match run_job(&ctx, &request, report).await {
+        Ok(outcome) if outcome.records_failed() => EXIT_RECORDS_FAILED,
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.is_config() {
+                EXIT_CONFIG
+            } else {
+                EXIT_FAILED
+            }
         }
-        counts.insert(
-            module.name.clone(),
-            serde_json::to_value(outcome.summary).unwrap_or_default(),
-        );
     }
-    if let (Some(store), Some(id)) = (store.as_mut(), run_id) {
-        store
-            .end_run(id, &serde_json::Value::Object(counts))
-            .map_err(state_failed)?;
-    }
-    Ok(())
-}
-
-/// The options recorded with a run in the state store's history.
-fn run_options(args: &SyncArgs) -> serde_json::Value {
-    serde_json::json!({
-        "module": args.module,
-        "mode": args.mode,
-        "since_last_sync": args.since_last_sync,
-        "since": args.since,
-        "ids": args.ids,
-    })
-}
-
-/// Prints a module's connection error; the exit code of a run that could not finish.
-fn fail(module: &Module, err: &ConnectorError) -> u8 {
-    eprintln!("error: module `{}`: {err}", module.name);
-    EXIT_FAILED
 }

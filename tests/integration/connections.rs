@@ -237,6 +237,7 @@ async fn a_thousand_invoices_cost_the_calls_the_data_needs_and_the_crm_shows_eve
     // The CRM shows each invoice's Xero id, number, status and time.
     let links: HashMap<String, _> = state
         .links("invoices")
+        .await
         .unwrap()
         .into_iter()
         .map(|l| (l.source_id.clone(), l))
@@ -293,11 +294,15 @@ async fn zoho_faults_and_rate_limits_delay_the_run_but_lose_nothing() {
         "Zoho said 429"
     );
     // Write-backs that met a fault are retried from the state store.
-    let pending = state.pending_write_backs("invoices").unwrap().len();
+    let pending = state.pending_write_backs("invoices").await.unwrap().len();
     if pending > 0 {
         live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
     }
-    assert!(state.pending_write_backs("invoices").unwrap().is_empty());
+    assert!(state
+        .pending_write_backs("invoices")
+        .await
+        .unwrap()
+        .is_empty());
     let shown = sandbox
         .zoho_records("Invoices")
         .iter()

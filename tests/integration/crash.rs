@@ -154,7 +154,7 @@ async fn killed_runs_never_duplicate_or_lose_an_invoice() {
             .join("examples/zoho-crm-to-xero/.syncwright/sandbox-state.db"),
     )
     .unwrap();
-    let links = state.links("invoices").unwrap();
+    let links = state.links("invoices").await.unwrap();
     assert_eq!(links.len(), n, "every invoice is linked");
     let ids: HashMap<&str, &str> = invoices
         .iter()
@@ -174,15 +174,19 @@ async fn killed_runs_never_duplicate_or_lose_an_invoice() {
         );
     }
     assert!(
-        state.open_intents().unwrap().is_empty(),
+        state.open_intents("invoices").await.unwrap().is_empty(),
         "no intent left open"
     );
     assert!(
-        state.failures(Some("invoices")).unwrap().is_empty(),
+        state.failures(Some("invoices")).await.unwrap().is_empty(),
         "no record left failed"
     );
     assert!(
-        state.pending_write_backs("invoices").unwrap().is_empty(),
+        state
+            .pending_write_backs("invoices")
+            .await
+            .unwrap()
+            .is_empty(),
         "every outcome reached the CRM"
     );
     // Each link joins the right CRM record to the right Xero invoice, and
@@ -254,7 +258,7 @@ async fn unnumbered_invoices_are_replayed_with_their_key_never_created_twice() {
             .join("examples/zoho-crm-to-xero/.syncwright/sandbox-state.db"),
     )
     .unwrap();
-    let links = state.links("invoices").unwrap();
+    let links = state.links("invoices").await.unwrap();
     assert_eq!(links.len(), n);
     let mut targets: Vec<&str> = links.iter().map(|l| l.target_id.as_str()).collect();
     targets.sort();

@@ -58,6 +58,7 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
         let id = record["load"]["target_id"].as_str().expect("Xero id");
         let link = state
             .link("invoices", record["source_id"].as_str().unwrap())
+            .await
             .unwrap()
             .unwrap();
         assert_eq!(link.target_id, id);
@@ -100,7 +101,7 @@ async fn example_syncs_then_nothing_to_do_then_an_edit_updates() {
         serde_json::json!([{"id": "5725767000001101001", "Subject": "Widgets, revised"}]),
     )
     .await;
-    let since = state.cursor("invoices").unwrap();
+    let since = state.cursor("invoices").await.unwrap();
     assert!(since.is_some());
     sandbox.reset_calls();
     let third = live::run(
@@ -218,7 +219,7 @@ async fn unknown_codes_are_refused_before_sending_and_xero_messages_stay_whole()
         message.contains("must be unique"),
         "Xero's own message, whole: {message}"
     );
-    let failures = state.failures(Some("invoices")).unwrap();
+    let failures = state.failures(Some("invoices")).await.unwrap();
     assert_eq!(failures.len(), 1);
     assert!(failures[0].reason.contains("must be unique"));
     let zoho = sandbox.zoho_records("Invoices");
@@ -328,7 +329,7 @@ async fn rate_limits_faults_and_token_expiry_still_sync_each_invoice_once() {
     for _ in 0..4 {
         let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
         created += report["summary"]["created"].as_u64().unwrap_or(0);
-        if state.links("invoices").unwrap().len() == n {
+        if state.links("invoices").await.unwrap().len() == n {
             break;
         }
     }
@@ -342,7 +343,7 @@ async fn rate_limits_faults_and_token_expiry_still_sync_each_invoice_once() {
     }
     assert_eq!(per_number.len(), n, "every invoice reached Xero");
     assert!(per_number.values().all(|&c| c == 1), "none twice");
-    assert_eq!(state.links("invoices").unwrap().len(), n);
+    assert_eq!(state.links("invoices").await.unwrap().len(), n);
     assert!(created as usize <= n);
     assert!(
         sandbox.calls().iter().any(|c| c.status == 429),
@@ -418,6 +419,7 @@ async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
     let ctx = syncwright_engine::connector::ConnectorContext {
         base_dir: project.base_dir.clone(),
         connection: "x".into(),
+        store: None,
     };
     let crm = &project.connections["crm"];
     let target = &project.connections["xero"];
@@ -440,14 +442,14 @@ async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
         module,
         source.as_mut(),
         sink.as_mut(),
-        &mut state,
+        &state,
         true,
     )
     .await
     .unwrap();
     assert_eq!(dry.iter().filter(|m| m.result == "linked").count(), 2);
     assert!(
-        state.links("invoices").unwrap().is_empty(),
+        state.links("invoices").await.unwrap().is_empty(),
         "a dry run writes nothing"
     );
 
@@ -455,7 +457,7 @@ async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
         module,
         source.as_mut(),
         sink.as_mut(),
-        &mut state,
+        &state,
         false,
     )
     .await
@@ -481,7 +483,7 @@ async fn link_adopts_existing_invoices_so_the_first_sync_updates() {
         "not mappable",
         "refused records are listed with the reason"
     );
-    assert_eq!(state.links("invoices").unwrap().len(), 2);
+    assert_eq!(state.links("invoices").await.unwrap().len(), 2);
 
     let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
     assert_eq!(report["summary"]["updated"], 2, "{}", report["summary"]);
@@ -615,7 +617,7 @@ async fn link_adopts_contacts_items_and_invoices_by_id_name_email_and_code() {
     );
     syncwright::commands::point_at_sandbox(&mut project, &sandbox.base_url(), 60.0);
     let dir = tempfile::tempdir().unwrap();
-    let mut state = live::store(dir.path());
+    let state = live::store(dir.path());
     let registry = syncwright_connectors::registry();
     let mut results: HashMap<String, Vec<syncwright_engine::pipeline::LinkMatch>> = HashMap::new();
     for module in project
@@ -626,6 +628,7 @@ async fn link_adopts_contacts_items_and_invoices_by_id_name_email_and_code() {
         let ctx = |name: &str| syncwright_engine::connector::ConnectorContext {
             base_dir: project.base_dir.clone(),
             connection: name.to_string(),
+            store: None,
         };
         let crm = &project.connections[&module.source.connection];
         let target = &project.connections[&module.target.connection];
@@ -647,7 +650,7 @@ async fn link_adopts_contacts_items_and_invoices_by_id_name_email_and_code() {
             module,
             source.as_mut(),
             sink.as_mut(),
-            &mut state,
+            &state,
             false,
         )
         .await
@@ -691,8 +694,8 @@ async fn link_adopts_contacts_items_and_invoices_by_id_name_email_and_code() {
         let claimed = result("invoices", id);
         assert_eq!(claimed.result, "conflict", "{claimed:?}");
     }
-    assert_eq!(state.links("accounts").unwrap().len(), 2);
-    assert_eq!(state.links("products").unwrap().len(), 6);
-    assert_eq!(state.links("invoices").unwrap().len(), 2);
+    assert_eq!(state.links("accounts").await.unwrap().len(), 2);
+    assert_eq!(state.links("products").await.unwrap().len(), 6);
+    assert_eq!(state.links("invoices").await.unwrap().len(), 2);
     sandbox.shutdown().await;
 }

@@ -42,7 +42,7 @@ async fn a_change_xero_refuses_for_good_keeps_the_link_and_is_not_sent_again() {
     let mut state = live::store(dir.path());
     let first = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
     assert_eq!(first["summary"]["created"], 9);
-    let before = state.link("invoices", FIRST).unwrap().unwrap();
+    let before = state.link("invoices", FIRST).await.unwrap().unwrap();
 
     // Someone voids (or deletes, for a draft) the invoice in Xero...
     let invoice = xero_invoice(&sandbox, "INV-10101").remove(0);
@@ -81,7 +81,7 @@ async fn a_change_xero_refuses_for_good_keeps_the_link_and_is_not_sent_again() {
     );
     assert_eq!(refused["load"]["errors"][0]["field"], "Status");
     assert_eq!(second["summary"]["refused"], 1);
-    let after = state.link("invoices", FIRST).unwrap().unwrap();
+    let after = state.link("invoices", FIRST).await.unwrap().unwrap();
     assert_eq!(
         after.payload_hash, before.payload_hash,
         "the link keeps what Xero holds"
@@ -89,7 +89,7 @@ async fn a_change_xero_refuses_for_good_keeps_the_link_and_is_not_sent_again() {
     assert!(after.last_outcome.starts_with("refused: "), "{after:?}");
     assert!(after.refused_hash.is_some());
     assert!(
-        state.failures(Some("invoices")).unwrap().is_empty(),
+        state.failures(Some("invoices")).await.unwrap().is_empty(),
         "a refusal for good is not a failure to retry"
     );
     let crm = sandbox.zoho_records("Invoices");
@@ -101,7 +101,7 @@ async fn a_change_xero_refuses_for_good_keeps_the_link_and_is_not_sent_again() {
         .contains("not of valid status"));
     // The refusal does not pin the cursor: it moved past the edited record.
     let edited_at = shown["Modified_Time"].as_str().unwrap().to_string();
-    let cursor = state.cursor("invoices").unwrap().unwrap();
+    let cursor = state.cursor("invoices").await.unwrap().unwrap();
     assert!(
         chrono::DateTime::parse_from_rfc3339(&cursor).unwrap()
             >= chrono::DateTime::parse_from_rfc3339(&edited_at).unwrap()
@@ -150,7 +150,7 @@ async fn modes_choose_what_is_written_and_only_a_full_run_moves_the_cursor() {
     );
     assert!(sandbox.xero_state("Invoices").is_empty());
     assert_eq!(
-        state.cursor("invoices").unwrap(),
+        state.cursor("invoices").await.unwrap(),
         None,
         "a partial mode does not move the cursor"
     );
@@ -162,7 +162,7 @@ async fn modes_choose_what_is_written_and_only_a_full_run_moves_the_cursor() {
     };
     let report = live::run(&project, "invoices", &mut state, create_only).await;
     assert_eq!(report["summary"]["created"], 9);
-    assert_eq!(state.cursor("invoices").unwrap(), None);
+    assert_eq!(state.cursor("invoices").await.unwrap(), None);
 
     // Update-only after an edit: the linked invoice is updated, in place.
     live::zoho_edit(
@@ -181,7 +181,7 @@ async fn modes_choose_what_is_written_and_only_a_full_run_moves_the_cursor() {
     // A full run moves it; a run from a later point than the cursor does not.
     let full = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
     assert_eq!(full["summary"]["unchanged"], 9);
-    let cursor = state.cursor("invoices").unwrap().expect("moved");
+    let cursor = state.cursor("invoices").await.unwrap().expect("moved");
     live::run(
         &project,
         "invoices",
@@ -192,7 +192,7 @@ async fn modes_choose_what_is_written_and_only_a_full_run_moves_the_cursor() {
         },
     )
     .await;
-    assert_eq!(state.cursor("invoices").unwrap(), Some(cursor));
+    assert_eq!(state.cursor("invoices").await.unwrap(), Some(cursor));
     sandbox.shutdown().await;
 }
 
@@ -204,7 +204,7 @@ fn first_payload() -> Value {
     record(&plan, FIRST)["payload"].clone()
 }
 
-fn open_intent(state: &mut dyn StateStore, payload: &Value, created_at: String) {
+async fn open_intent(state: &dyn StateStore, payload: &Value, created_at: String) {
     state
         .open_intent(&Intent {
             id: 0,
@@ -216,6 +216,7 @@ fn open_intent(state: &mut dyn StateStore, payload: &Value, created_at: String) 
             body: json!([payload]),
             created_at,
         })
+        .await
         .unwrap();
 }
 
@@ -238,12 +239,15 @@ async fn an_invoice_of_another_contact_with_our_number_is_never_adopted() {
     let mut state = live::store(dir.path());
     // A run died after committing its intent to create INV-10101.
     let payload = tokio::task::spawn_blocking(first_payload).await.unwrap();
-    open_intent(&mut state, &payload, now());
+    open_intent(&state, &payload, now()).await;
 
     let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
-    assert!(state.open_intents().unwrap().is_empty(), "settled");
     assert!(
-        state.link("invoices", FIRST).unwrap().is_none(),
+        state.open_intents("invoices").await.unwrap().is_empty(),
+        "settled"
+    );
+    assert!(
+        state.link("invoices", FIRST).await.unwrap().is_none(),
         "the other contact's invoice is not ours"
     );
     let failed = record(&report, FIRST);
@@ -274,7 +278,7 @@ async fn a_create_that_cannot_be_verified_is_held_until_retried() {
     let mut payload = tokio::task::spawn_blocking(first_payload).await.unwrap();
     payload.as_object_mut().unwrap().remove("InvoiceNumber");
     let long_ago = (chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
-    open_intent(&mut state, &payload, long_ago);
+    open_intent(&state, &payload, long_ago).await;
 
     let report = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
     let held = record(&report, FIRST);
@@ -299,7 +303,7 @@ async fn a_create_that_cannot_be_verified_is_held_until_retried() {
     .await;
     assert_eq!(retried["summary"]["created"], 1, "{retried}");
     assert_eq!(xero_invoice(&sandbox, "INV-10101").len(), 1);
-    assert!(state.failures(Some("invoices")).unwrap().is_empty());
+    assert!(state.failures(Some("invoices")).await.unwrap().is_empty());
     sandbox.shutdown().await;
 }
 
@@ -328,10 +332,10 @@ async fn a_batch_that_never_left_fails_plainly_and_is_sent_by_the_next_run() {
     );
     assert!(sandbox.xero_state("Invoices").is_empty());
     assert!(
-        state.open_intents().unwrap().is_empty(),
+        state.open_intents("invoices").await.unwrap().is_empty(),
         "nothing to settle: nothing was sent"
     );
-    let failures = state.failures(Some("invoices")).unwrap();
+    let failures = state.failures(Some("invoices")).await.unwrap();
     assert_eq!(failures.len(), 9);
     assert!(failures.iter().all(|f| !f.is_unsettled()));
 
@@ -340,6 +344,6 @@ async fn a_batch_that_never_left_fails_plainly_and_is_sent_by_the_next_run() {
     let again = live::run(&project, "invoices", &mut state, PipelineOptions::default()).await;
     assert_eq!(again["summary"]["created"], 9);
     assert_eq!(sandbox.xero_state("Invoices").len(), 9);
-    assert!(state.failures(Some("invoices")).unwrap().is_empty());
+    assert!(state.failures(Some("invoices")).await.unwrap().is_empty());
     sandbox.shutdown().await;
 }

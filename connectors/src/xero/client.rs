@@ -98,6 +98,11 @@ impl XeroClient {
         self.tenant.get().map(|t| t.name.as_str())
     }
 
+    /// The chosen organisation's tenant id, once connected.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.tenant.get().map(|t| t.id.as_str())
+    }
+
     /// The API base.
     pub fn api_url(&self) -> &str {
         &self.config.api_url

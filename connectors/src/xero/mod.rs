@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use syncwright_engine::connector::{Connector, ConnectorError, Sink, Source};
+use syncwright_engine::connector::{
+    Connector, ConnectorError, Organisation as Reached, Sink, Source,
+};
 
 use crate::shared::Shared;
 
@@ -58,7 +60,17 @@ impl XeroConnection {
     }
 }
 
+#[async_trait::async_trait]
 impl Connector for XeroConnection {
+    async fn organisation(&self) -> Result<Option<Reached>, ConnectorError> {
+        let org = self.organisation()?;
+        org.client.connect().await.map_err(ConnectorError::Remote)?;
+        Ok(org.client.tenant_id().map(|id| Reached {
+            id: format!("xero:{id}"),
+            name: org.client.tenant_name().unwrap_or_default().to_string(),
+        }))
+    }
+
     fn source(&self) -> Result<Box<dyn Source>, ConnectorError> {
         Ok(Box::new(XeroSource::new(self.organisation()?)))
     }

@@ -64,7 +64,7 @@ impl ConnectorConfig for ZohoConfig {
     const KIND: &'static str = "zoho_crm";
     const DESCRIPTION: &'static str = "Zoho CRM's REST API v8: records read page by page, line items and related records by id; records written 100 a call.";
 
-    fn connect(self, _ctx: &ConnectorContext) -> Arc<dyn Connector> {
-        Arc::new(ZohoConnection::new(self))
+    fn connect(self, ctx: &ConnectorContext) -> Arc<dyn Connector> {
+        Arc::new(ZohoConnection::new(self, ctx.store.clone()))
     }
 }

@@ -12,7 +12,10 @@ pub use config::ZohoConfig;
 pub use sink::ZohoSink;
 pub use source::ZohoSource;
 
-use syncwright_engine::connector::{Connector, ConnectorError, Sink, Source};
+use std::sync::Arc;
+
+use syncwright_engine::connector::{Connector, ConnectorError, Organisation, Sink, Source};
+use syncwright_engine::state::StateStore;
 
 use crate::shared::Shared;
 
@@ -21,27 +24,40 @@ use crate::shared::Shared;
 /// only ten access tokens in ten minutes).
 pub struct ZohoConnection {
     config: ZohoConfig,
+    store: Option<Arc<dyn StateStore>>,
     client: Shared<ZohoClient>,
 }
 
 impl ZohoConnection {
     /// The connection `config` describes; nothing is sent until a source or
     /// sink makes a call.
-    pub fn new(config: ZohoConfig) -> Self {
+    /// With `store`, the access token is kept there and shared by every
+    /// run and process using the same refresh token.
+    pub fn new(config: ZohoConfig, store: Option<Arc<dyn StateStore>>) -> Self {
         Self {
             config,
+            store,
             client: Shared::default(),
         }
     }
 
-    fn client(&self) -> Result<std::sync::Arc<ZohoClient>, ConnectorError> {
+    fn client(&self) -> Result<Arc<ZohoClient>, ConnectorError> {
         self.client
-            .get_or_try_init(|| ZohoClient::new(self.config.clone()))
+            .get_or_try_init(|| ZohoClient::new(self.config.clone(), self.store.clone()))
             .map_err(ConnectorError::Config)
     }
 }
 
+#[async_trait::async_trait]
 impl Connector for ZohoConnection {
+    async fn organisation(&self) -> Result<Option<Organisation>, ConnectorError> {
+        self.client()?
+            .organisation()
+            .await
+            .map(Some)
+            .map_err(ConnectorError::Remote)
+    }
+
     fn source(&self) -> Result<Box<dyn Source>, ConnectorError> {
         Ok(Box::new(ZohoSource::new(
             self.client()?,

@@ -24,6 +24,7 @@ pub fn connect(kind: &str, options: Value, base_dir: &Path) -> Arc<dyn Connector
     let ctx = ConnectorContext {
         base_dir: base_dir.to_path_buf(),
         connection: kind.to_string(),
+        store: None,
     };
     syncwright_connectors::registry()
         .get(kind)

@@ -3,24 +3,50 @@
 
 use crate::module::Module;
 use crate::outcome::{diff, Action, RecordOutcome, Severity, Verdict, Violation};
-use crate::state::{payload_hash, Failure, StateError, StateStore};
+use std::collections::HashMap;
+
+use crate::state::{payload_hash, Failure, Link, StateError, StateStore};
 
 use super::{PipelineOptions, SyncMode};
+
+/// What the state store knows of a batch's records: their links and
+/// failures, read in one call each.
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    links: HashMap<String, Link>,
+    failures: HashMap<String, Failure>,
+}
+
+impl Known {
+    /// Reads the links and failures of `ids`.
+    pub(super) async fn read(
+        module: &Module,
+        state: Option<&dyn StateStore>,
+        ids: &[String],
+    ) -> Result<Known, StateError> {
+        match state {
+            Some(state) if !ids.is_empty() => Ok(Known {
+                links: state.links_of(&module.name, ids).await?,
+                failures: state.failures_of(&module.name, ids).await?,
+            }),
+            _ => Ok(Known::default()),
+        }
+    }
+}
 
 /// Decides create / update / unchanged from the record's link and the mode.
 /// Returns the linked target id for updates.
 pub(super) fn decide_action(
-    module: &Module,
     outcome: &mut RecordOutcome,
-    state: Option<&dyn StateStore>,
+    known: &Known,
     options: &PipelineOptions,
-) -> Result<Option<String>, StateError> {
-    let (link, failure) = match (state, &outcome.source_id) {
-        (Some(state), Some(id)) => (
-            state.link(&module.name, id)?,
-            state.failure(&module.name, id)?,
+) -> Option<String> {
+    let (link, failure) = match &outcome.source_id {
+        Some(id) => (
+            known.links.get(id).cloned(),
+            known.failures.get(id).cloned(),
         ),
-        _ => (None, None),
+        None => (None, None),
     };
     let hash = outcome
         .payload
@@ -47,7 +73,7 @@ pub(super) fn decide_action(
                 "ALREADY_LINKED",
                 format!("already in the target as {shown}; create-only mode leaves it"),
             );
-            Ok(None)
+            None
         }
         (None, SyncMode::UpdateOnly) => {
             skip(
@@ -56,11 +82,11 @@ pub(super) fn decide_action(
                 "NOT_LINKED",
                 "not in the target yet; update-only mode does not create it".into(),
             );
-            Ok(None)
+            None
         }
         (Some(link), _) if link.payload_hash == hash => {
             outcome.action = Some(Action::Unchanged);
-            Ok(None)
+            None
         }
         (Some(link), _) if link.refused_hash.as_deref() == Some(hash.as_str()) => {
             let shown = link.target_number.unwrap_or(link.target_id);
@@ -78,14 +104,14 @@ pub(super) fn decide_action(
                      it is not sent again until the record changes"
                 ),
             );
-            Ok(None)
+            None
         }
         (Some(link), _) => {
             outcome.action = Some(Action::Update);
             if let (Some(before), Some(after)) = (&link.payload, &outcome.payload) {
                 outcome.changes = diff(before, after);
             }
-            Ok(Some(link.target_id))
+            Some(link.target_id)
         }
         (None, _) if failure.as_ref().is_some_and(Failure::is_unsettled) && !options.retry => {
             skip(
@@ -99,11 +125,11 @@ pub(super) fn decide_action(
                     outcome.source_id.as_deref().unwrap_or("")
                 ),
             );
-            Ok(None)
+            None
         }
         (None, _) => {
             outcome.action = Some(Action::Create);
-            Ok(None)
+            None
         }
     }
 }

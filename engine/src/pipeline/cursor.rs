@@ -78,7 +78,7 @@ impl CursorTracker {
 /// True when the run covered the whole module from its cursor on (every
 /// record, every mode, no later starting point): only then may the cursor
 /// move.
-pub(super) fn covers_whole_module(
+pub(super) async fn covers_whole_module(
     module: &Module,
     options: &PipelineOptions,
     state: Option<&dyn StateStore>,
@@ -88,7 +88,8 @@ pub(super) fn covers_whole_module(
         && match (&options.modified_since, state) {
             (None, _) => true,
             (Some(since), Some(state)) => state
-                .cursor(&module.name)?
+                .cursor(&module.name)
+                .await?
                 .is_some_and(|c| !later_than(since, &c)),
             (Some(_), None) => false,
         })

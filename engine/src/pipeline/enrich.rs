@@ -33,7 +33,7 @@ pub(super) async fn fetch_related(
             continue;
         }
         if let Some(link) = &enrichment.link {
-            fetch_links(enrichment, link, state, &wanted, cache)?;
+            fetch_links(enrichment, link, state, &wanted, cache).await?;
             continue;
         }
         let fields: Vec<String> = module
@@ -77,7 +77,7 @@ pub(super) async fn fetch_related(
 /// Fills the cache for a link enrichment from the state store: what another
 /// module synced a record to (`{source_id, target_id, target_number}`). With
 /// no state store (a plan before any run) nothing is found.
-fn fetch_links(
+async fn fetch_links(
     enrichment: &Enrichment,
     link: &str,
     state: Option<&dyn StateStore>,
@@ -87,13 +87,7 @@ fn fetch_links(
     let entry = |l: &Link| serde_json::json!({"source_id": l.source_id, "target_id": l.target_id, "target_number": l.target_number});
     let found: Vec<Link> = match (state, enrichment.key.as_str()) {
         (None, _) => Vec::new(),
-        (Some(state), "source_id") => wanted
-            .iter()
-            .map(|id| state.link(link, id))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect(),
+        (Some(state), "source_id") => state.links_of(link, wanted).await?.into_values().collect(),
         // By target id: every link of the module, read once per run.
         (Some(state), _) => {
             let loaded = (
@@ -104,7 +98,7 @@ fn fetch_links(
             if cache.insert(loaded, Vec::new()).is_some() {
                 Vec::new()
             } else {
-                state.links(link)?
+                state.links(link).await?
             }
         }
     };

@@ -32,7 +32,7 @@ pub async fn link_existing(
     module: &Module,
     source: &mut dyn Source,
     sink: &mut dyn Sink,
-    state: &mut dyn StateStore,
+    state: &dyn StateStore,
     dry_run: bool,
 ) -> Result<Vec<LinkMatch>, PipelineError> {
     let request = ExtractRequest {
@@ -44,7 +44,7 @@ pub async fn link_existing(
     let mut cache = RelatedCache::new();
     let mut matches = Vec::new();
     while let Some(items) = source.next_batch().await? {
-        fetch_related(module, source, Some(&*state), &items, &mut cache).await?;
+        fetch_related(module, source, Some(state), &items, &mut cache).await?;
         let mut candidates = Vec::new();
         for item in &items {
             let SourceItem::Record(record) = item else {
@@ -55,7 +55,7 @@ pub async fn link_existing(
             let Some(source_id) = outcome.source_id.clone() else {
                 continue;
             };
-            if state.link(&module.name, &source_id)?.is_some() {
+            if state.link(&module.name, &source_id).await?.is_some() {
                 matches.push(LinkMatch {
                     source_id,
                     label: outcome.label,
@@ -120,7 +120,8 @@ pub async fn link_existing(
                     Some(format!("{id} matches several records of this run"))
                 }
                 Some(id) => state
-                    .link_to(&module.name, id)?
+                    .link_to(&module.name, id)
+                    .await?
                     .filter(|l| l.source_id != item.source_id)
                     .map(|l| format!("{id} is already linked to record {}", l.source_id)),
                 None => None,
@@ -176,7 +177,7 @@ pub async fn link_existing(
             matches.push(entry);
         }
         if !dry_run {
-            state.save_links(&links)?;
+            state.save_links(&links).await?;
         }
     }
     Ok(matches)

@@ -14,7 +14,7 @@ use crate::state::{now, payload_hash, Intent, Link, Settlement, StateStore};
 use super::crash::crash_point;
 use super::queue::Pending;
 use super::write_back::write_back_fields;
-use super::PipelineError;
+use super::{PipelineError, PipelineOptions};
 
 /// The idempotency key of a batch, made when its intent is: the time (ms
 /// since the epoch, so that a sink can tell when the target will have
@@ -33,7 +33,8 @@ pub fn idempotency_key(module: &str, items: &[LoadItem], made_ms: i64) -> String
 pub(super) async fn load_batch(
     module: &Module,
     sink: &mut dyn Sink,
-    mut state: Option<&mut (dyn StateStore + '_)>,
+    state: Option<&dyn StateStore>,
+    options: &PipelineOptions,
     queue: &mut VecDeque<Pending>,
     n: usize,
     writes_back: bool,
@@ -53,19 +54,36 @@ pub(super) async fn load_batch(
             target_id: queue[i].target_id.clone(),
         })
         .collect();
+    if options
+        .stop
+        .as_ref()
+        .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    {
+        // Another process holds the module now: nothing more is sent.
+        let reason = "not sent: the module's writer lock was lost to another run".to_string();
+        for &i in &picked {
+            queue[i].outcome.load = Some(LoadResult::failed(vec![reason.clone()]));
+            queue[i].loads = false;
+        }
+        return Ok(());
+    }
     let hashes: Vec<String> = items.iter().map(|i| payload_hash(&i.payload)).collect();
     let key = idempotency_key(&module.name, &items, chrono::Utc::now().timestamp_millis());
-    let intent_id = match state.as_deref_mut() {
-        Some(state) => Some(state.open_intent(&Intent {
-            id: 0,
-            module: module.name.clone(),
-            resource: module.target.resource.clone(),
-            idempotency_key: key.clone(),
-            source_ids: items.iter().map(|i| i.source_id.clone()).collect(),
-            payload_hashes: hashes.clone(),
-            body: Value::Array(items.iter().map(|i| i.payload.clone()).collect()),
-            created_at: now(),
-        })?),
+    let intent_id = match state {
+        Some(state) => Some(
+            state
+                .open_intent(&Intent {
+                    id: 0,
+                    module: module.name.clone(),
+                    resource: module.target.resource.clone(),
+                    idempotency_key: key.clone(),
+                    source_ids: items.iter().map(|i| i.source_id.clone()).collect(),
+                    payload_hashes: hashes.clone(),
+                    body: Value::Array(items.iter().map(|i| i.payload.clone()).collect()),
+                    created_at: now(),
+                })
+                .await?,
+        ),
         None => None,
     };
     crash_point("before-send");
@@ -91,7 +109,7 @@ pub(super) async fn load_batch(
                 queue[i].loads = false;
             }
             if let Some(state) = state {
-                state.settle(&module.name, intent_id, &settled)?;
+                state.settle(&module.name, intent_id, &settled).await?;
             }
             return Ok(());
         }
@@ -117,7 +135,7 @@ pub(super) async fn load_batch(
                     .push((item.source_id.clone(), Value::Object(fields)));
             }
         }
-        if let Some(state) = state.as_deref() {
+        if let Some(state) = state {
             if result.ok {
                 if let Some(target_id) = &result.target_id {
                     let verb = if item.target_id.is_some() {
@@ -140,7 +158,7 @@ pub(super) async fn load_batch(
                 settled.cleared.push(item.source_id.clone());
             } else if let (true, Some(mut link)) = (
                 result.refused && item.target_id.is_some(),
-                state.link(&module.name, &item.source_id)?,
+                state.link(&module.name, &item.source_id).await?,
             ) {
                 // The target keeps its state; so does the link, and this
                 // change is not sent again until the record changes.
@@ -161,7 +179,7 @@ pub(super) async fn load_batch(
         queue[i].loads = false;
     }
     if let Some(state) = state {
-        state.settle(&module.name, intent_id, &settled)?;
+        state.settle(&module.name, intent_id, &settled).await?;
     }
     crash_point("after-commit");
     Ok(())

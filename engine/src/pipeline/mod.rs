@@ -42,7 +42,7 @@ pub use crate::report::Reporter;
 pub use link::{link_existing, LinkMatch};
 pub use load::idempotency_key;
 
-use action::decide_action;
+use action::{decide_action, Known};
 use cursor::{covers_whole_module, CursorTracker};
 use enrich::fetch_related;
 use load::load_batch;
@@ -79,6 +79,9 @@ pub struct PipelineOptions {
     /// `syncwright retry`: records held back after an interrupted create
     /// that could not be verified are created again.
     pub retry: bool,
+    /// Turns true when the run must send nothing more (its writer lock was
+    /// lost to another process): batches not yet sent fail as not sent.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Why a pipeline run stopped early.
@@ -117,16 +120,14 @@ pub async fn run_module(
     module: &Module,
     source: &mut dyn Source,
     mut sink: Option<&mut (dyn Sink + '_)>,
-    mut state: Option<&mut (dyn StateStore + '_)>,
+    state: Option<&dyn StateStore>,
     options: &PipelineOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<ModuleRun, PipelineError> {
     let started = std::time::Instant::now();
     let writes_back =
         module.write_back.is_some() && source.supports_write_back() && !options.dry_run;
-    if let (false, Some(sink), Some(state)) =
-        (options.dry_run, sink.as_deref_mut(), state.as_deref_mut())
-    {
+    if let (false, Some(sink), Some(state)) = (options.dry_run, sink.as_deref_mut(), state) {
         reconcile(module, sink, state, writes_back).await?;
         flush_write_backs(module, source, state).await?;
     }
@@ -163,7 +164,7 @@ pub async fn run_module(
     let mut waiting = 0usize;
 
     while let Some(items) = source.next_batch().await? {
-        fetch_related(module, source, state.as_deref(), &items, &mut cache).await?;
+        fetch_related(module, source, state, &items, &mut cache).await?;
         // Records are independent: evaluated on all cores (see
         // `module::set_evaluation_threads`), collected back in source order;
         // each record is also freed there.
@@ -179,11 +180,17 @@ pub async fn run_module(
                 }
             })
             .collect();
+        let synced: Vec<String> = evaluated
+            .iter()
+            .filter(|(o, _)| o.verdict == Verdict::Sync)
+            .filter_map(|(o, _)| o.source_id.clone())
+            .collect();
+        let known = Known::read(module, state, &synced).await?;
         for (mut outcome, modified) in evaluated {
             let mut target_id = None;
             let mut hold = false;
             if outcome.verdict == Verdict::Sync {
-                target_id = decide_action(module, &mut outcome, state.as_deref(), options)?;
+                target_id = decide_action(&mut outcome, &known, options);
             }
             // What will be written is checked against the target's reference
             // data first; unchanged records were accepted before.
@@ -218,7 +225,8 @@ pub async fn run_module(
             load_batch(
                 module,
                 sink,
-                state.as_deref_mut(),
+                state,
+                options,
                 &mut queue,
                 batch_size,
                 writes_back,
@@ -234,19 +242,11 @@ pub async fn run_module(
     while waiting > 0 {
         let sink = sink.as_deref_mut().expect("waiting implies a sink");
         let n = waiting.min(batch_size);
-        load_batch(
-            module,
-            sink,
-            state.as_deref_mut(),
-            &mut queue,
-            n,
-            writes_back,
-        )
-        .await?;
+        load_batch(module, sink, state, options, &mut queue, n, writes_back).await?;
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
-    if let (true, Some(state)) = (sink.is_some() && !options.dry_run, state.as_deref_mut()) {
+    if let (true, Some(state)) = (sink.is_some() && !options.dry_run, state) {
         flush_write_backs(module, source, state).await?;
     }
     if let (false, Some(sink)) = (options.dry_run, sink) {
@@ -260,7 +260,7 @@ pub async fn run_module(
         summary.seconds = Some((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
     }
     reporter.end(module, &summary)?;
-    let complete = covers_whole_module(module, options, state.as_deref())?;
+    let complete = covers_whole_module(module, options, state).await?;
     Ok(ModuleRun {
         summary,
         cursor: cursor.value().filter(|_| complete),

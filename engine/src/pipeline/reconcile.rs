@@ -31,20 +31,16 @@ const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(4);
 pub(super) async fn reconcile(
     module: &Module,
     sink: &mut dyn Sink,
-    state: &mut dyn StateStore,
+    state: &dyn StateStore,
     writes_back: bool,
 ) -> Result<(), PipelineError> {
-    for intent in state
-        .open_intents()?
-        .into_iter()
-        .filter(|i| i.module == module.name)
-    {
+    for intent in state.open_intents(&module.name).await? {
         let payloads = intent.body.as_array().cloned().unwrap_or_default();
         let mut items = Vec::with_capacity(payloads.len());
         for (id, payload) in intent.source_ids.iter().zip(payloads) {
             items.push(LoadItem {
                 source_id: id.clone(),
-                target_id: state.link(&module.name, id)?.map(|l| l.target_id),
+                target_id: state.link(&module.name, id).await?.map(|l| l.target_id),
                 payload,
             });
         }
@@ -104,7 +100,8 @@ pub(super) async fn reconcile(
             };
             // A target record another source record is linked to is not this one's.
             if let Some(other) = state
-                .link_to(&module.name, &target_id)?
+                .link_to(&module.name, &target_id)
+                .await?
                 .filter(|l| l.source_id != item.source_id)
             {
                 settled.failures.push((
@@ -156,7 +153,9 @@ pub(super) async fn reconcile(
             of = items.len(),
             "reconciled an interrupted batch"
         );
-        state.settle(&module.name, Some(intent.id), &settled)?;
+        state
+            .settle(&module.name, Some(intent.id), &settled)
+            .await?;
     }
     Ok(())
 }

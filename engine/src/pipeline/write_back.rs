@@ -67,12 +67,12 @@ pub(super) fn write_back_fields(
 pub(super) async fn flush_write_backs(
     module: &Module,
     source: &mut dyn Source,
-    state: &mut dyn StateStore,
+    state: &dyn StateStore,
 ) -> Result<(), PipelineError> {
     if module.write_back.is_none() || !source.supports_write_back() {
         return Ok(());
     }
-    let pending = state.pending_write_backs(&module.name)?;
+    let pending = state.pending_write_backs(&module.name).await?;
     if pending.is_empty() {
         return Ok(());
     }
@@ -89,7 +89,7 @@ pub(super) async fn flush_write_backs(
                     .zip(results)
                     .map(|((id, _), result)| (id.clone(), result.err()))
                     .collect();
-                state.finish_write_backs(&module.name, &finished)?;
+                state.finish_write_backs(&module.name, &finished).await?;
             }
             Err(err) => {
                 tracing::warn!(module = %module.name, "write-back postponed: {err}");

@@ -58,6 +58,7 @@ pub(super) fn load_connections(
                 let ctx = ConnectorContext {
                     base_dir: base_dir.to_path_buf(),
                     connection: name.clone(),
+                    store: None,
                 };
                 if let Err(msg) = factory.configure(&ctx, &options_json) {
                     diagnostics.push(doc.error(

@@ -49,11 +49,11 @@ fn default_input() -> String {
 }
 
 /// A state store holding the case's links, when it names any.
-fn case_links(case: &Case, dir: &Path) -> Result<Option<SqliteStore>, StateError> {
+async fn case_links(case: &Case, dir: &Path) -> Result<Option<SqliteStore>, StateError> {
     if case.links.is_empty() {
         return Ok(None);
     }
-    let mut store = SqliteStore::open(&dir.join("state.db"))?;
+    let store = SqliteStore::open(&dir.join("state.db"))?;
     let links: Vec<Link> = case
         .links
         .iter()
@@ -71,7 +71,7 @@ fn case_links(case: &Case, dir: &Path) -> Result<Option<SqliteStore>, StateError
             })
         })
         .collect();
-    store.save_links(&links)?;
+    store.save_links(&links).await?;
     Ok(Some(store))
 }
 
@@ -122,7 +122,7 @@ pub(super) async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u
         eprintln!("error: cannot make a temporary state store: {e}");
         EXIT_FAILED
     })?;
-    let mut store = case_links(&case, state_dir.path()).map_err(|e| {
+    let store = case_links(&case, state_dir.path()).await.map_err(|e| {
         eprintln!("error: {}: links: {e}", case_file.display());
         EXIT_FAILED
     })?;
@@ -134,7 +134,7 @@ pub(super) async fn run_case(config: &Path, case_dir: &Path) -> Result<String, u
             dry_run: true,
             ..PipelineOptions::default()
         };
-        let state = store.as_mut().map(|s| s as &mut dyn StateStore);
+        let state = store.as_ref().map(|s| s as &dyn StateStore);
         run_module(module, &mut source, None, state, &options, &mut report)
             .await
             .map_err(|e| {

@@ -41,6 +41,7 @@ pub async fn run(
     let ctx = |name: &str| ConnectorContext {
         base_dir: project.base_dir.clone(),
         connection: name.to_string(),
+        store: None,
     };
     let source_conn = &project.connections[&module.source.connection];
     let target_conn = &project.connections[&module.target.connection];
@@ -75,7 +76,7 @@ pub async fn run(
         if let Some(cursor) = run.cursor {
             use syncwright_engine::state::StateStore;
             if options.ids.is_empty() {
-                state.set_cursor(&module.name, &cursor).unwrap();
+                state.set_cursor(&module.name, &cursor).await.unwrap();
             }
         }
     }
