@@ -12,6 +12,7 @@ mod integrators;
 mod live_sync;
 mod plan_fixtures;
 mod rule_sandbox;
+mod serve;
 mod shipped_rules;
 mod sync_state;
 mod walkthrough;

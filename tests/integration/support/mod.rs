@@ -1,7 +1,9 @@
 //! What the test modules share: the in-process pipeline over fixtures
 //! (`harness`), syncs against the sandbox over HTTP (`live`), and Xero's own
-//! OpenAPI schemas (`xero_schema`).
+//! OpenAPI schemas (`xero_schema`), and `syncwright serve` started as a
+//! process and driven over HTTP (`service`).
 
 pub mod harness;
 pub mod live;
+pub mod service;
 pub mod xero_schema;
