@@ -11,6 +11,7 @@ mod diagnostics;
 mod integrators;
 mod live_sync;
 mod plan_fixtures;
+mod portal;
 mod rule_sandbox;
 mod serve;
 mod shipped_rules;

@@ -55,7 +55,7 @@ pub fn router(state: Arc<ServiceState>) -> Router {
         .route("/sync/{module}/{id}", get(button::sync_page))
         .route("/hooks/zoho", post(crate::hooks::zoho::receive))
         .route("/hooks/xero", post(crate::hooks::xero::receive))
-        .merge(crate::portal::router())
+        .merge(crate::portal::router(state.clone()))
         .fallback(crate::portal::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
