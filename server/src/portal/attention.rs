@@ -33,8 +33,30 @@ pub struct Attention {
     pub label: String,
     /// `failed`, `refused`, `unsettled` or `rejected`.
     pub kind: &'static str,
-    /// Why, in words (Xero's messages whole, or each violation).
-    pub reasons: Vec<String>,
+    /// Why: each message (Xero's whole, or a rule's), with the CRM field
+    /// to fix and the code, when known.
+    pub reasons: Vec<Reason>,
+}
+
+/// One reason a record needs attention.
+#[derive(Debug, Clone)]
+pub struct Reason {
+    /// What is wrong, in words.
+    pub message: String,
+    /// The field to fix.
+    pub field: Option<String>,
+    /// The stable code.
+    pub code: Option<String>,
+}
+
+impl Reason {
+    fn text(message: String) -> Reason {
+        Reason {
+            message,
+            field: None,
+            code: None,
+        }
+    }
 }
 
 /// Every record needing attention: the latest outcome of each record in
@@ -46,7 +68,8 @@ pub async fn collect(state: &ServiceState) -> Vec<Attention> {
     for run in runs.iter().rev() {
         for stored in state.store.outcomes(run.id).await.unwrap_or_default() {
             let record = stored_record(stored);
-            let (Some(module), Some(id)) = (record["module"].as_str(), record["source_id"].as_str())
+            let (Some(module), Some(id)) =
+                (record["module"].as_str(), record["source_id"].as_str())
             else {
                 continue;
             };
@@ -62,28 +85,45 @@ pub async fn collect(state: &ServiceState) -> Vec<Attention> {
                 .into_iter()
                 .flatten()
                 .filter(|v| v["severity"] == "error")
-                .map(|v| {
-                    let field = v["field"]
-                        .as_str()
-                        .map(|f| format!(" Fix {f} in Zoho CRM."))
-                        .unwrap_or_default();
-                    format!("{}{field} ({})", v["message"].as_str().unwrap_or(""), v["code"].as_str().unwrap_or(""))
+                .map(|v| Reason {
+                    message: v["message"].as_str().unwrap_or("").to_string(),
+                    field: v["field"].as_str().map(str::to_string),
+                    code: v["code"].as_str().map(str::to_string),
                 })
                 .collect();
-            out.push(Attention { module: module.clone(), id: id.clone(), label, kind: "rejected", reasons });
+            out.push(Attention {
+                module: module.clone(),
+                id: id.clone(),
+                label,
+                kind: "rejected",
+                reasons,
+            });
         } else if record["load"]["ok"] == false {
-            let kind = if record["load"]["refused"] == true { "refused" } else { "failed" };
+            let kind = if record["load"]["refused"] == true {
+                "refused"
+            } else {
+                "failed"
+            };
             let reasons = record["load"]["messages"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|m| m.as_str().map(str::to_string))
+                .filter_map(|m| m.as_str().map(|m| Reason::text(m.to_string())))
                 .collect();
-            out.push(Attention { module: module.clone(), id: id.clone(), label, kind, reasons });
+            out.push(Attention {
+                module: module.clone(),
+                id: id.clone(),
+                label,
+                kind,
+                reasons,
+            });
         }
     }
     for failure in state.store.failures(None).await.unwrap_or_default() {
-        if out.iter().any(|a| a.module == failure.module && a.id == failure.source_id) {
+        if out
+            .iter()
+            .any(|a| a.module == failure.module && a.id == failure.source_id)
+        {
             continue;
         }
         let label = latest
@@ -91,11 +131,15 @@ pub async fn collect(state: &ServiceState) -> Vec<Attention> {
             .and_then(|r| r["label"].as_str().map(str::to_string))
             .unwrap_or_else(|| failure.source_id.clone());
         out.push(Attention {
-            kind: if failure.is_unsettled() { "unsettled" } else { "failed" },
+            kind: if failure.is_unsettled() {
+                "unsettled"
+            } else {
+                "failed"
+            },
             module: failure.module,
             id: failure.source_id,
             label,
-            reasons: vec![failure.reason],
+            reasons: vec![Reason::text(failure.reason)],
         });
     }
     out
@@ -119,7 +163,10 @@ pub async fn page(
     let records = collect(&state).await;
     let mut by_module: BTreeMap<&str, Vec<&Attention>> = BTreeMap::new();
     for record in &records {
-        by_module.entry(record.module.as_str()).or_default().push(record);
+        by_module
+            .entry(record.module.as_str())
+            .or_default()
+            .push(record);
     }
     let body = html! {
         @if records.is_empty() {
@@ -139,11 +186,15 @@ pub async fn page(
                 tbody {
                     @for r in records {
                         tr {
-                            td data-label="Record" {
+                            td.record data-label="Record" {
                                 @if let Some(link) = record_link(&state, &r.module, &r.id) { a href=(link) { (r.label) } } @else { (r.label) }
                             }
                             td data-label="Problem" { span class=(format!("pill {}", if r.kind == "rejected" { "reject" } else { "failed" })) { (r.kind) } }
-                            td data-label="Reason" { ul.reasons { @for reason in &r.reasons { li { (reason) } } } }
+                            td data-label="Reason" { ul.reasons { @for reason in &r.reasons { li {
+                                (reason.message)
+                                @if let Some(field) = &reason.field { br; span.field { "Field " code { (field) } } }
+                                @if let Some(code) = &reason.code { " " code { (code) } }
+                            } } } }
                             td data-label="What to do" { (fix_for(r.kind)) }
                             td data-label="Retry" {
                                 form method="post" action="/portal/retry" {
@@ -208,7 +259,9 @@ pub async fn retry(
         ..JobSpec::module(&form.module, ids, Trigger::Retry)
     };
     match state.submit(spec).await {
-        Ok(submitted) => Redirect::to(&format!("/portal/runs/{}", submitted.job.run)).into_response(),
+        Ok(submitted) => {
+            Redirect::to(&format!("/portal/runs/{}", submitted.job.run)).into_response()
+        }
         Err(e) => {
             let e = crate::api::error::ApiError::from(e);
             message_page(e.status, "Not retried", html! { p { (e.message) } })

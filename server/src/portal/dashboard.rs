@@ -53,7 +53,7 @@ pub async fn page(
                         }
                         @if let Some(run) = last {
                             @let counts = module_counts(run, &module.name);
-                            dt { "Its counts" }
+                            dt { "Counts" }
                             dd { (counts.0) " synced, " (counts.1) " refused or skipped, " (counts.2) " failed" }
                         }
                         dt { "Next run" }

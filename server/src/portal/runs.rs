@@ -72,12 +72,20 @@ pub async fn one(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return message_page(StatusCode::NOT_FOUND, "No such run", html! { p { "There is no run " (id) "." } });
+        return message_page(
+            StatusCode::NOT_FOUND,
+            "No such run",
+            html! { p { "There is no run " (id) "." } },
+        );
     };
     let doc = match run_document(&state, id, true).await {
         Ok(Some(doc)) => doc,
         Ok(None) => {
-            return message_page(StatusCode::NOT_FOUND, "No such run", html! { p { "There is no run " (id) "." } })
+            return message_page(
+                StatusCode::NOT_FOUND,
+                "No such run",
+                html! { p { "There is no run " (id) "." } },
+            )
         }
         Err(e) => return store_failed(&e.to_string()),
     };
@@ -86,7 +94,11 @@ pub async fn one(
     let working = matches!(run_state, "queued" | "running");
     let records: Vec<&Value> = doc["records"]
         .as_array()
-        .map(|r| r.iter().filter(|r| filter.is_empty() || r["verdict"] == filter).collect())
+        .map(|r| {
+            r.iter()
+                .filter(|r| filter.is_empty() || r["verdict"] == filter)
+                .collect()
+        })
         .unwrap_or_default();
     let all = doc["records"].as_array().map(Vec::len).unwrap_or(0);
     let body = html! {
@@ -172,13 +184,13 @@ fn outcome_row(state: &ServiceState, r: &Value) -> Markup {
     let link = record_link(state, module, id);
     html! {
         tr {
-            td data-label="Record" {
-                @if let Some(link) = link { a href=(link) { (label) } } @else { (label) }
+            td.record data-label="Record" {
+                @if let Some(link) = link { a href=(link) { (label) } } @else { span.label { (label) } }
                 br; span.muted { (module) }
             }
             td data-label="Verdict" { span class=(format!("pill {verdict}")) { (verdict) } }
             td data-label="Action" { @if !action.is_empty() { span class=(format!("pill {action}")) { (action) } } }
-            td data-label="In Xero" {
+            td.xero data-label="In Xero" {
                 @if let Some(target) = load["target_id"].as_str() {
                     a href=(xero_link(target)) { (load["target_number"].as_str().unwrap_or(target)) }
                 }
@@ -216,7 +228,12 @@ fn outcome_row(state: &ServiceState, r: &Value) -> Markup {
 /// for modules that read Xero.
 pub fn record_link(state: &ServiceState, module: &str, id: &str) -> Option<String> {
     let module = state.project.module(module)?;
-    let kind = state.project.connections.get(&module.source.connection)?.kind.as_str();
+    let kind = state
+        .project
+        .connections
+        .get(&module.source.connection)?
+        .kind
+        .as_str();
     match kind {
         "zoho_crm" => Some(zoho_link(&module.source.module, id)),
         "xero" => Some(xero_link(id)),
