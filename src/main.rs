@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncwright::commands::{
-    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, ServeArgs, StatusArgs, SyncArgs,
-    TestArgs, ValidateArgs,
+    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, ServeArgs, StatusArgs,
+    SyncArgs, TestArgs, ValidateArgs,
 };
 use syncwright::logging::init_logging;
 

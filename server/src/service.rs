@@ -123,7 +123,11 @@ impl ServiceState {
     /// names none), and it starts after the modules they depend on are idle.
     pub async fn submit(&self, spec: JobSpec) -> Result<Submitted, QueueError> {
         let modules: Vec<&str> = if spec.modules.is_empty() {
-            self.project.modules.iter().map(|m| m.name.as_str()).collect()
+            self.project
+                .modules
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect()
         } else {
             spec.modules.iter().map(String::as_str).collect()
         };
@@ -272,7 +276,10 @@ impl Service {
                 tracing::error!("the listener failed: {e}");
             }
         });
-        tracing::info!("syncwright serves {} on http://{addr}", state.project.path.display());
+        tracing::info!(
+            "syncwright serves {} on http://{addr}",
+            state.project.path.display()
+        );
         Ok(Service {
             state,
             addr,

@@ -92,7 +92,9 @@ pub async fn run_document(
             "total": live.total,
             "seconds_left": live.seconds_left(),
         }),
-        None => json!({"module": null, "done": record.done, "total": record.total, "seconds_left": null}),
+        None => {
+            json!({"module": null, "done": record.done, "total": record.total, "seconds_left": null})
+        }
     };
     let counts = match in_hand {
         Some(live) => live.counts(),

@@ -129,12 +129,20 @@ pub fn serve(args: ServeArgs) -> u8 {
         println!("syncwright serves {config_path} on {url}");
         println!("  portal:    {url}/");
         if sandbox_url.is_some() {
-            println!("  API token: {SANDBOX_TOKEN} (the demo's; sign in to the portal with it too)");
+            println!(
+                "  API token: {SANDBOX_TOKEN} (the demo's; sign in to the portal with it too)"
+            );
         } else if let Some(token) = service.generated_token() {
-            println!("  API token: {token} (made up for this run: set serve.api_tokens to keep one)");
+            println!(
+                "  API token: {token} (made up for this run: set serve.api_tokens to keep one)"
+            );
         }
         if let (Some(key), Some(module)) = (&button_key, &first_module) {
-            let key = if sandbox_url.is_some() { key.as_str() } else { "<button key>" };
+            let key = if sandbox_url.is_some() {
+                key.as_str()
+            } else {
+                "<button key>"
+            };
             println!("  button:    {url}/sync/{module}/<record id>?key={key}");
         }
         if let Some(base) = &sandbox_url {

@@ -19,7 +19,11 @@ use crate::support::service::{project, Served};
 const HUSHED: &str = "  schedule:\n    default: off\n  zoho_notifications:\n    debounce: 1h\n";
 
 async fn sign_in(browser: &Browser, url: &str, token: &str) {
-    browser.client.goto(&format!("{url}/portal/login")).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{url}/portal/login"))
+        .await
+        .unwrap();
     let form = browser.client.form(Locator::Css("form")).await.unwrap();
     form.set_by_name("token", token).await.unwrap();
     form.submit().await.unwrap();
@@ -45,7 +49,13 @@ async fn manual_sync(browser: &Browser, url: &str, mode: &str, since: bool) -> S
         .await
         .unwrap();
     if since {
-        client.find(Locator::Css("#since_last_sync")).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::Css("#since_last_sync"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
     client
         .find(Locator::Css("button[type=submit]:not(.signout button)"))
@@ -66,11 +76,7 @@ async fn manual_sync(browser: &Browser, url: &str, mode: &str, since: bool) -> S
 async fn wait_done(browser: &Browser) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let state = browser
-            .client
-            .find(Locator::Css("#progress"))
-            .await
-            .ok();
+        let state = browser.client.find(Locator::Css("#progress")).await.ok();
         if let Some(state) = state {
             if let Ok(Some(s)) = state.attr("data-state").await {
                 if s == "done" || s == "failed" {
@@ -100,10 +106,18 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
 
     // Signed out, every page leads to the sign-in form.
     client.goto(&format!("{url}/portal/runs")).await.unwrap();
-    assert!(client.current_url().await.unwrap().path().ends_with("/portal/login"));
+    assert!(client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/portal/login"));
     browser.shoot("login").await;
     sign_in(&browser, &url, "not-a-token").await;
-    assert!(browser.main_text().await.contains("not one of the service's tokens"));
+    assert!(browser
+        .main_text()
+        .await
+        .contains("not one of the service's tokens"));
     sign_in(&browser, &url, "sandbox-token").await;
     assert_eq!(client.current_url().await.unwrap().path(), "/");
     let dashboard = browser.main_text().await;
@@ -114,13 +128,21 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
     client.goto(&format!("{url}/portal/sync")).await.unwrap();
     browser.shoot("sync").await;
     let text = manual_sync(&browser, &url, "update-only", false).await;
-    assert!(!text.contains("created"), "update-only creates nothing: {text}");
+    assert!(
+        !text.contains("created"),
+        "update-only creates nothing: {text}"
+    );
     assert!(sandbox.xero_state("Invoices").is_empty());
     let text = manual_sync(&browser, &url, "create-only", false).await;
     assert!(text.contains("INV-10101"), "{text}");
     assert_eq!(sandbox.xero_state("Invoices").len(), 9);
     browser.shoot("run").await;
-    live::zoho_edit(&sandbox, "Invoices", json!([{"id": "5725767000001101001", "Subject": "Revised"}])).await;
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        json!([{"id": "5725767000001101001", "Subject": "Revised"}]),
+    )
+    .await;
     let text = manual_sync(&browser, &url, "create-and-update", true).await;
     assert!(text.contains("updated"), "{text}");
     let reference = sandbox
@@ -152,11 +174,17 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
     assert!(refused.contains("INV-10109"), "{refused}");
     assert!(refused.contains("MISSING_CONTACT"), "{refused}");
     assert!(refused.contains("Contact_Name"), "{refused}");
-    assert!(!refused.contains("INV-10101"), "the filter shows refused records only");
+    assert!(
+        !refused.contains("INV-10101"),
+        "the filter shows refused records only"
+    );
     browser.shoot("run-refused").await;
 
     // Needs attention, then a retry once the CRM record is fixed.
-    client.goto(&format!("{url}/portal/attention")).await.unwrap();
+    client
+        .goto(&format!("{url}/portal/attention"))
+        .await
+        .unwrap();
     let attention = browser.main_text().await;
     assert!(attention.contains("INV-10109"), "{attention}");
     browser.shoot("attention").await;
@@ -181,13 +209,24 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
         .xero_state("Invoices")
         .iter()
         .any(|i| i["InvoiceNumber"] == "INV-10109"));
-    client.goto(&format!("{url}/portal/attention")).await.unwrap();
+    client
+        .goto(&format!("{url}/portal/attention"))
+        .await
+        .unwrap();
     assert!(!browser.main_text().await.contains("INV-10109"));
 
     // A Subject holding a script is shown as text (the preview's diff).
     let script = "<script>alert(1)</script>";
-    live::zoho_edit(&sandbox, "Invoices", json!([{"id": "5725767000001101002", "Subject": script}])).await;
-    client.goto(&format!("{url}/portal/plan?module=invoices")).await.unwrap();
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        json!([{"id": "5725767000001101002", "Subject": script}]),
+    )
+    .await;
+    client
+        .goto(&format!("{url}/portal/plan?module=invoices"))
+        .await
+        .unwrap();
     let preview = browser.main_text().await;
     assert!(preview.contains(script), "{preview}");
     assert!(client.get_alert_text().await.is_err(), "no script ran");
@@ -210,16 +249,37 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
         )
         .await
         .unwrap();
-    client.form(Locator::Css("form.card")).await.unwrap().submit().await.unwrap();
+    client
+        .form(Locator::Css("form.card"))
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
     let refusal = browser.main_text().await;
     assert!(refusal.contains("Form refused"), "{refusal}");
-    assert_eq!(served.runs().await.len(), runs_before, "nothing was started");
+    assert_eq!(
+        served.runs().await.len(),
+        runs_before,
+        "nothing was started"
+    );
 
     // Signing out ends the session.
     client.goto(&format!("{url}/")).await.unwrap();
-    client.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("form.signout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     client.goto(&format!("{url}/portal/runs")).await.unwrap();
-    assert!(client.current_url().await.unwrap().path().ends_with("/portal/login"));
+    assert!(client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/portal/login"));
     browser.close().await;
 }
 

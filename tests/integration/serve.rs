@@ -49,7 +49,10 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
 
     let (status, body) = served
-        .post(&format!("/api/v1/modules/invoices/records/{VALID}/sync"), json!(null))
+        .post(
+            &format!("/api/v1/modules/invoices/records/{VALID}/sync"),
+            json!(null),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["verdict"], "sync");
@@ -63,7 +66,10 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
     assert_eq!(crm["Xero_Invoice_ID"], xero["InvoiceID"]);
 
     let (status, body) = served
-        .post(&format!("/api/v1/modules/invoices/records/{NO_CONTACT}/sync"), json!(null))
+        .post(
+            &format!("/api/v1/modules/invoices/records/{NO_CONTACT}/sync"),
+            json!(null),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["verdict"], "reject");
@@ -80,8 +86,16 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
     assert_eq!(refused.status(), 200);
     let text = refused.text().await.unwrap();
     assert!(text.contains("INV-10109 was refused"), "{text}");
-    assert!(text.contains("Fix <code>Contact_Name</code> in Zoho CRM"), "{text}");
-    let created = page(VALID, "sandbox-button").await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("Fix <code>Contact_Name</code> in Zoho CRM"),
+        "{text}"
+    );
+    let created = page(VALID, "sandbox-button")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(created.contains("INV-10101 is up to date"), "{created}");
     assert_eq!(page(VALID, "wrong").await.unwrap().status(), 401);
     // A button key opens nothing else, and a token is never taken from a URL.
@@ -102,7 +116,10 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
     let (status, body) = served
         .post("/api/v1/modules/nope/records/1/sync", json!(null))
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (status, body) = served
         .post("/api/v1/modules/invoices/records/12345/sync", json!(null))
         .await;
@@ -122,7 +139,10 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
         .unwrap();
     assert_eq!(big.status(), 413);
     let (status, body) = served.get("/api/v1/runs/99999").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let unauthorised = http
         .get(format!("{}/api/v1/runs", served.url))
         .send()
@@ -139,21 +159,41 @@ async fn manual_runs_follow_each_sync_mode_and_since_last_sync() {
     let counts = |run: &Value| run["counts"]["invoices"].clone();
 
     let run = served
-        .wait_run(served.start_run(json!({"module": "invoices", "mode": "update-only"})).await)
+        .wait_run(
+            served
+                .start_run(json!({"module": "invoices", "mode": "update-only"}))
+                .await,
+        )
         .await;
     assert_eq!(run["state"], "done", "{run}");
-    assert!(sandbox.xero_state("Invoices").is_empty(), "update-only creates nothing");
+    assert!(
+        sandbox.xero_state("Invoices").is_empty(),
+        "update-only creates nothing"
+    );
 
     let run = served
-        .wait_run(served.start_run(json!({"module": "invoices", "mode": "create-only"})).await)
+        .wait_run(
+            served
+                .start_run(json!({"module": "invoices", "mode": "create-only"}))
+                .await,
+        )
         .await;
     assert_eq!(counts(&run)["created"], 9, "{run}");
     assert_eq!(run["records"].as_array().unwrap().len(), 14);
     assert_eq!(run["progress"]["done"], 14);
 
-    live::zoho_edit(&sandbox, "Invoices", json!([{"id": VALID, "Subject": "Widgets, revised"}])).await;
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        json!([{"id": VALID, "Subject": "Widgets, revised"}]),
+    )
+    .await;
     let run = served
-        .wait_run(served.start_run(json!({"module": "invoices", "mode": "create-only"})).await)
+        .wait_run(
+            served
+                .start_run(json!({"module": "invoices", "mode": "create-only"}))
+                .await,
+        )
         .await;
     assert_eq!(counts(&run)["created"], Value::Null, "{run}");
     assert_eq!(
@@ -170,18 +210,28 @@ async fn manual_runs_follow_each_sync_mode_and_since_last_sync() {
         "Widgets, revised"
     );
 
-    live::zoho_edit(&sandbox, "Invoices", json!([{"id": "5725767000001101002", "Subject": "Support, renewed"}])).await;
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        json!([{"id": "5725767000001101002", "Subject": "Support, renewed"}]),
+    )
+    .await;
     let run = served
         .wait_run(
             served
-                .start_run(json!({"module": "invoices", "mode": "update-only", "since_last_sync": true}))
+                .start_run(
+                    json!({"module": "invoices", "mode": "update-only", "since_last_sync": true}),
+                )
                 .await,
         )
         .await;
     assert_eq!(run["options"]["since_last_sync"], true);
     assert_eq!(counts(&run)["updated"], 1, "{run}");
     let read = run["records"].as_array().unwrap().len();
-    assert!(read < 14, "only records changed since the last run are read: {read}");
+    assert!(
+        read < 14,
+        "only records changed since the last run are read: {read}"
+    );
     assert_eq!(
         xero_invoice(&sandbox, "INV-10102").unwrap()["Reference"],
         "Support, renewed"
@@ -189,7 +239,9 @@ async fn manual_runs_follow_each_sync_mode_and_since_last_sync() {
 
     let (status, body) = served.post("/api/v1/runs", json!({"module": "nope"})).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = served.post("/api/v1/runs", json!({"mode": "sideways"})).await;
+    let (status, body) = served
+        .post("/api/v1/runs", json!({"mode": "sideways"}))
+        .await;
     assert_eq!(status, 400, "{body}");
     let (status, status_doc) = served.get("/api/v1/status").await;
     assert_eq!(status, 200);
@@ -202,9 +254,16 @@ async fn an_edit_in_the_crm_reaches_xero_through_a_notification() {
     let sandbox = example_sandbox().await;
     let (_dir, config) = project(&["invoices"], QUIET);
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
-    served.wait_run(served.start_run(json!({"module": "invoices"})).await).await;
+    served
+        .wait_run(served.start_run(json!({"module": "invoices"})).await)
+        .await;
 
-    live::zoho_edit(&sandbox, "Invoices", json!([{"id": VALID, "Subject": "Edited in the CRM"}])).await;
+    live::zoho_edit(
+        &sandbox,
+        "Invoices",
+        json!([{"id": VALID, "Subject": "Edited in the CRM"}]),
+    )
+    .await;
     let reached = eventually(Duration::from_secs(20), || {
         xero_invoice(&sandbox, "INV-10101").unwrap()["Reference"] == "Edited in the CRM"
     })
@@ -219,14 +278,16 @@ async fn an_edit_in_the_crm_reaches_xero_through_a_notification() {
     let reads = sandbox
         .calls()
         .iter()
-        .filter(|c| c.method == "GET" && c.path.ends_with("/crm/v8/Invoices") && !c.query.contains("ids="))
+        .filter(|c| {
+            c.method == "GET" && c.path.ends_with("/crm/v8/Invoices") && !c.query.contains("ids=")
+        })
         .count();
     assert!(reads <= 2, "the service polled the CRM: {reads} list reads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payment_in_xero_reaches_the_crm_through_a_signed_webhook_and_a_bad_signature_changes_nothing()
-{
+async fn a_payment_in_xero_reaches_the_crm_through_a_signed_webhook_and_a_bad_signature_changes_nothing(
+) {
     let sandbox = example_sandbox().await;
     let (_dir, config) = project(&["invoices", "invoice_payments"], QUIET);
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
@@ -244,7 +305,10 @@ async fn a_payment_in_xero_reaches_the_crm_through_a_signed_webhook_and_a_bad_si
             "Date": "2026-11-20", "Amount": invoice["AmountDue"]}]}),
     )
     .await;
-    assert_eq!(answer["Payments"][0]["StatusAttributeString"], "OK", "{answer}");
+    assert_eq!(
+        answer["Payments"][0]["StatusAttributeString"], "OK",
+        "{answer}"
+    );
     let paid = eventually(Duration::from_secs(20), || {
         zoho_invoice(&sandbox, VALID)["Status"] == "Paid"
     })
@@ -253,7 +317,11 @@ async fn a_payment_in_xero_reaches_the_crm_through_a_signed_webhook_and_a_bad_si
     let crm = zoho_invoice(&sandbox, VALID);
     assert_eq!(crm["Xero_Status"], "PAID");
     assert_eq!(crm["Xero_Amount_Due"], 0.0);
-    assert!(served.runs().await.iter().any(|r| r["trigger"] == "webhook"));
+    assert!(served
+        .runs()
+        .await
+        .iter()
+        .any(|r| r["trigger"] == "webhook"));
 
     // A delivery signed with another key: 401, and nothing is queued.
     let webhook_runs = |runs: Vec<Value>| runs.iter().filter(|r| r["trigger"] == "webhook").count();
@@ -305,7 +373,8 @@ fn sign(key: &str, body: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_from_the_last_run() {
+async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_from_the_last_run()
+{
     // A vendor minute lasts 50 ms: a 1-minute schedule ticks faster than a
     // run of 300 invoices goes.
     let sandbox = live::sandbox(SandboxConfig {
@@ -318,8 +387,12 @@ async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_
     .await;
     let serve = "  schedule:\n    invoices: {every: 1m, jitter: 0s}\n  zoho_notifications:\n    debounce: 1h\n";
     let (_dir, config) = project(&["invoices"], serve);
-    let mut served =
-        Served::start(&config, &sandbox.base_url(), &["--sandbox-time-scale", "0.05"]).await;
+    let mut served = Served::start(
+        &config,
+        &sandbox.base_url(),
+        &["--sandbox-time-scale", "0.05"],
+    )
+    .await;
     let ok = eventually(Duration::from_secs(30), || {
         sandbox.xero_state("Invoices").len() == 300
     })
@@ -336,11 +409,19 @@ async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_
     // Never two at once: each started after the one before it ended.
     let mut spans: Vec<(String, String)> = runs
         .iter()
-        .filter_map(|r| Some((r["started_at"].as_str()?.to_string(), r["ended_at"].as_str()?.to_string())))
+        .filter_map(|r| {
+            Some((
+                r["started_at"].as_str()?.to_string(),
+                r["ended_at"].as_str()?.to_string(),
+            ))
+        })
         .collect();
     spans.sort();
     for pair in spans.windows(2) {
-        assert!(pair[1].0 >= pair[0].1, "two scheduled runs overlapped: {pair:?}");
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "two scheduled runs overlapped: {pair:?}"
+        );
     }
     let metrics = reqwest::get(format!("{}/metrics", served.url))
         .await
@@ -355,7 +436,10 @@ async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_
     assert!(metrics.contains("syncwright_runs_total{trigger=\"schedule\",outcome=\"done\"}"));
     assert!(metrics.contains("syncwright_api_calls_total{system=\"xero\",status=\"200\"}"));
     let invoices = sandbox.xero_state("Invoices");
-    let mut numbers: Vec<&str> = invoices.iter().filter_map(|i| i["InvoiceNumber"].as_str()).collect();
+    let mut numbers: Vec<&str> = invoices
+        .iter()
+        .filter_map(|i| i["InvoiceNumber"].as_str())
+        .collect();
     numbers.sort();
     numbers.dedup();
     assert_eq!(numbers.len(), 300, "each invoice once");
@@ -367,21 +451,32 @@ async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_
     let serve = "  schedule:\n    invoices: {every: 4h, jitter: 0s}\n  zoho_notifications:\n    debounce: 1h\n";
     std::fs::write(
         &config,
-        std::fs::read_to_string(&config).unwrap().split("serve:\n").next().unwrap().to_string()
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .split("serve:\n")
+            .next()
+            .unwrap()
+            .to_string()
             + "serve:\n"
             + serve,
     )
     .unwrap();
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
     let (_, status) = served.get("/api/v1/status").await;
-    let next = chrono::DateTime::parse_from_rfc3339(status["modules"][0]["next_run"].as_str().unwrap()).unwrap();
+    let next =
+        chrono::DateTime::parse_from_rfc3339(status["modules"][0]["next_run"].as_str().unwrap())
+            .unwrap();
     let left = next.signed_duration_since(chrono::Utc::now());
     assert!(
         left > chrono::Duration::minutes(230) && left <= chrono::Duration::minutes(240),
         "the next run is 4 h after the last one: {left}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(served.runs().await.len(), before, "a restart does not run the module early");
+    assert_eq!(
+        served.runs().await.len(),
+        before,
+        "a restart does not run the module early"
+    );
 }
 
 /// 1,000 invoices, each Xero write answered after 300 ms: a bulk run that
@@ -416,7 +511,9 @@ async fn wait_running(served: &Served, run: i64, done_at_least: u64) {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let (_, doc) = served.get(&format!("/api/v1/runs/{run}")).await;
-            if doc["state"] == "running" && doc["progress"]["done"].as_u64().unwrap_or(0) >= done_at_least {
+            if doc["state"] == "running"
+                && doc["progress"]["done"].as_u64().unwrap_or(0) >= done_at_least
+            {
                 break true;
             }
             if std::time::Instant::now() > deadline || doc["state"] == "done" {
@@ -437,13 +534,23 @@ async fn a_button_pressed_during_a_bulk_run_waits_and_creates_nothing_twice() {
     wait_running(&served, bulk, 100).await;
     let id = "7000000000000000500";
     let (status, body) = served
-        .post(&format!("/api/v1/modules/invoices/records/{id}/sync"), json!(null))
+        .post(
+            &format!("/api/v1/modules/invoices/records/{id}/sync"),
+            json!(null),
+        )
         .await;
-    assert_eq!(status, 202, "a busy module answers at once with the job: {body}");
+    assert_eq!(
+        status, 202,
+        "a busy module answers at once with the job: {body}"
+    );
     let job = body["job"].as_str().unwrap().to_string();
     assert!(job.starts_with("/api/v1/jobs/"), "{job}");
     let bulk = served.wait_run(bulk).await;
-    assert_eq!(bulk["counts"]["invoices"]["created"], 1_000, "{}", bulk["counts"]);
+    assert_eq!(
+        bulk["counts"]["invoices"]["created"], 1_000,
+        "{}",
+        bulk["counts"]
+    );
     let button = served
         .wait_run(job.rsplit('/').next().unwrap().parse().unwrap())
         .await;
@@ -451,7 +558,10 @@ async fn a_button_pressed_during_a_bulk_run_waits_and_creates_nothing_twice() {
     assert_eq!(button["records"][0]["action"], "unchanged", "{button}");
     let seen = each_once(&sandbox);
     assert_eq!(seen.len(), 1_000);
-    assert!(seen.values().all(|n| *n == 1), "an invoice was created twice");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "an invoice was created twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,7 +573,10 @@ async fn sigterm_mid_run_then_a_restart_syncs_each_invoice_exactly_once() {
     wait_running(&served, bulk, 200).await;
     assert_eq!(served.terminate(), Some(0), "{}", served.log());
     let after_stop = sandbox.xero_state("Invoices").len();
-    assert!(after_stop < 1_000, "the run stopped mid-way ({after_stop} sent)");
+    assert!(
+        after_stop < 1_000,
+        "the run stopped mid-way ({after_stop} sent)"
+    );
     assert!(
         served.log().contains("stopped"),
         "the service says it stopped: {}",
@@ -473,9 +586,14 @@ async fn sigterm_mid_run_then_a_restart_syncs_each_invoice_exactly_once() {
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
     let (_, old) = served.get(&format!("/api/v1/runs/{bulk}")).await;
     assert_ne!(old["state"], "running", "{old}");
-    let again = served.wait_run(served.start_run(json!({"module": "invoices"})).await).await;
+    let again = served
+        .wait_run(served.start_run(json!({"module": "invoices"})).await)
+        .await;
     assert_eq!(again["state"], "done", "{again}");
     let seen = each_once(&sandbox);
     assert_eq!(seen.len(), 1_000, "every invoice is in Xero");
-    assert!(seen.values().all(|n| *n == 1), "an invoice was created twice");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "an invoice was created twice"
+    );
 }

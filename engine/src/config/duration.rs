@@ -62,7 +62,9 @@ mod tests {
     #[test]
     fn says_what_is_wrong() {
         assert!(parse_duration("4").unwrap_err().contains("without a unit"));
-        assert!(parse_duration("4 hours").unwrap_err().contains("not a unit"));
+        assert!(parse_duration("4 hours")
+            .unwrap_err()
+            .contains("not a unit"));
         assert!(parse_duration("h").unwrap_err().contains("not a length"));
         assert!(parse_duration("").is_err());
     }

@@ -320,16 +320,7 @@ async fn run_modules(
             _ => None,
         };
         let stop = StopFlag::watch(lock.as_ref(), control);
-        let result = run_one(
-            ctx,
-            request,
-            module,
-            store,
-            stop.flag(),
-            reporter,
-            outcome,
-        )
-        .await;
+        let result = run_one(ctx, request, module, store, stop.flag(), reporter, outcome).await;
         drop(stop);
         if let Some(lock) = lock {
             let lost = lock.is_lost();
@@ -489,10 +480,10 @@ impl JobRequest {
     pub fn recorded_options(&self) -> serde_json::Value {
         let request = self;
         let (since_last_sync, since) = match &request.since {
-        Since::Everything => (false, None),
-        Since::LastSync => (true, None),
-        Since::Time(t) => (false, Some(t.clone())),
-    };
+            Since::Everything => (false, None),
+            Since::LastSync => (true, None),
+            Since::Time(t) => (false, Some(t.clone())),
+        };
         serde_json::json!({
             "module": match request.modules.as_slice() {
                 [one] => Some(one.clone()),

@@ -86,9 +86,7 @@ impl Default for ServeConfig {
 impl ServeConfig {
     /// The schedule of `module`.
     pub fn schedule(&self, module: &str) -> &Schedule {
-        self.schedules
-            .get(module)
-            .unwrap_or(&self.default_schedule)
+        self.schedules.get(module).unwrap_or(&self.default_schedule)
     }
 }
 
@@ -160,9 +158,8 @@ pub(super) fn load_serve(
 ) -> ServeConfig {
     let resolve = resolver(base_dir, env);
     let mut out = ServeConfig::default();
-    let secret = |text: &str, key: &str, diagnostics: &mut Diagnostics| match expand(
-        text, &resolve,
-    ) {
+    let secret = |text: &str, key: &str, diagnostics: &mut Diagnostics| match expand(text, &resolve)
+    {
         Ok(value) if value.is_empty() => {
             diagnostics.push(doc.error(codes::CONFIG_INVALID, "this secret is empty", key));
             None
@@ -201,8 +198,11 @@ pub(super) fn load_serve(
         }
     }
     for (i, token) in spec.api_tokens.iter().enumerate() {
-        out.api_tokens
-            .extend(secret(token, &format!("serve.api_tokens[{i}]"), diagnostics));
+        out.api_tokens.extend(secret(
+            token,
+            &format!("serve.api_tokens[{i}]"),
+            diagnostics,
+        ));
     }
     for (i, key) in spec.button_keys.iter().enumerate() {
         out.button_keys

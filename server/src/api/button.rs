@@ -45,7 +45,11 @@ pub async fn press(state: &ServiceState, module: &str, id: &str) -> Result<Press
         return Err(ApiError::bad_request("the record id is empty"));
     }
     let submitted = state
-        .submit(JobSpec::module(module, vec![id.to_string()], Trigger::Button))
+        .submit(JobSpec::module(
+            module,
+            vec![id.to_string()],
+            Trigger::Button,
+        ))
         .await?;
     let job = submitted.job;
     if !submitted.idle || !job.wait(state.config.button_wait).await {
@@ -118,11 +122,7 @@ pub async fn sync_page(
                 p.hint { "In a minute, reload the CRM record: its Xero fields show the result." }
             },
         ),
-        Err(e) => page(
-            e.status,
-            "Not synced",
-            html! { p { (e.message) } },
-        ),
+        Err(e) => page(e.status, "Not synced", html! { p { (e.message) } }),
     }
 }
 

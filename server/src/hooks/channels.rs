@@ -237,7 +237,10 @@ pub fn keep_open(state: Arc<ServiceState>) -> tokio::task::JoinHandle<()> {
                     Err(e) => Err(e),
                 };
                 if let Err(e) = renewed {
-                    tracing::warn!("channel of {} not renewed: {e}; opening another", channel.module);
+                    tracing::warn!(
+                        "channel of {} not renewed: {e}; opening another",
+                        channel.module
+                    );
                     state.channels.forget(&channel.channel_id);
                     if let Err(e) = open_one(&state, &channel.module, None).await {
                         tracing::warn!("Zoho notifications of {} are off: {e}", channel.module);

@@ -60,7 +60,10 @@ pub async fn receive(
         .collect();
     if !invoices.is_empty() {
         for module in way_back(&state) {
-            tracing::info!("Xero named {} changed invoices for {module}", invoices.len());
+            tracing::info!(
+                "Xero named {} changed invoices for {module}",
+                invoices.len()
+            );
             state
                 .debounce
                 .add(&state, &module, &invoices, Trigger::Webhook);

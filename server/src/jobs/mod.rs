@@ -214,12 +214,19 @@ mod tests {
         let one = JobSpec::module("invoices", vec!["1".into()], Trigger::Button);
         assert!(whole.absorbs(&one), "a whole-module run covers a record");
         assert!(!one.absorbs(&whole));
-        assert!(one.absorbs(&JobSpec::module("invoices", vec!["2".into()], Trigger::Notification)));
+        assert!(one.absorbs(&JobSpec::module(
+            "invoices",
+            vec!["2".into()],
+            Trigger::Notification
+        )));
         let since = JobSpec {
             since: Since::LastSync,
             ..whole.clone()
         };
-        assert!(!since.absorbs(&one), "a run since the last sync may not read the record");
+        assert!(
+            !since.absorbs(&one),
+            "a run since the last sync may not read the record"
+        );
         let create_only = JobSpec {
             mode: SyncMode::CreateOnly,
             ..whole.clone()

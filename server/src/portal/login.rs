@@ -103,7 +103,9 @@ pub async fn sign_in(
     );
     headers.append(
         header::SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, "", 0, secure).parse().expect("cookie"),
+        set_cookie(LOGIN_COOKIE, "", 0, secure)
+            .parse()
+            .expect("cookie"),
     );
     response
 }
@@ -127,7 +129,10 @@ pub async fn logout(
     }
     state.sessions.close(&signed.id);
     (
-        [(header::SET_COOKIE, set_cookie(COOKIE, "", 0, secure(&state)))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(COOKIE, "", 0, secure(&state)),
+        )],
         Redirect::to("/portal/login"),
     )
         .into_response()

@@ -43,7 +43,11 @@ pub async fn page(
 fn module_section(module: &Module) -> Markup {
     let text = std::fs::read_to_string(&module.mapping_path).unwrap_or_default();
     let mapping: Option<MappingFile> = serde_yaml::from_str(&text).ok();
-    let dir = module.mapping_path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let dir = module
+        .mapping_path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
     html! {
         h2 { (module.name) ": " (module.source.module) " → " (module.target.resource) }
         @if let Some(mapping) = mapping {
@@ -118,7 +122,11 @@ fn header_of(path: &std::path::Path) -> String {
         .map(|text| {
             text.lines()
                 .take_while(|l| l.starts_with("//"))
-                .map(|l| l.trim_start_matches("//!").trim_start_matches("//").trim_end())
+                .map(|l| {
+                    l.trim_start_matches("//!")
+                        .trim_start_matches("//")
+                        .trim_end()
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         })

@@ -105,6 +105,8 @@ mod tests {
         headers.insert("cookie", "a=1; syncwright_session=abc".parse().unwrap());
         assert_eq!(cookie(&headers, COOKIE), Some("abc"));
         let set = set_cookie(COOKIE, "abc", 60, true);
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.ends_with("Secure"));
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.ends_with("Secure")
+        );
     }
 }

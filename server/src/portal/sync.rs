@@ -106,7 +106,10 @@ pub async fn start(
             .is_some_and(|v| v != "false"),
     };
     let submitted = match manual_job(&state, &request, Trigger::Portal) {
-        Ok(spec) => state.submit(spec).await.map_err(crate::api::error::ApiError::from),
+        Ok(spec) => state
+            .submit(spec)
+            .await
+            .map_err(crate::api::error::ApiError::from),
         Err(e) => Err(e),
     };
     match submitted {

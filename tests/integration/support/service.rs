@@ -88,7 +88,12 @@ impl Served {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(answer) = served.http.get(format!("{}/healthz", served.url)).send().await {
+            if let Ok(answer) = served
+                .http
+                .get(format!("{}/healthz", served.url))
+                .send()
+                .await
+            {
                 if answer.status().is_success() {
                     break;
                 }
@@ -117,7 +122,13 @@ impl Served {
 
     /// GET `path` with the token: status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        answer(self.request(reqwest::Method::GET, path).send().await.unwrap()).await
+        answer(
+            self.request(reqwest::Method::GET, path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// POST `body` to `path` with the token: status and JSON body.
@@ -192,7 +203,10 @@ impl Drop for Served {
 async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Waits until `check` holds, at most `limit`.
