@@ -49,13 +49,7 @@ async fn manual_sync(browser: &Browser, url: &str, mode: &str, since: bool) -> S
         .await
         .unwrap();
     if since {
-        client
-            .find(Locator::Css("#since_last_sync"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.click(Locator::Css("#since_last_sync")).await;
     }
     client
         .find(Locator::Css("button[type=submit]:not(.signout button)"))
@@ -156,20 +150,8 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
     // History, down to a refused invoice's reasons.
     client.goto(&format!("{url}/portal/runs")).await.unwrap();
     browser.shoot("history").await;
-    client
-        .find(Locator::Css("tbody tr:last-child a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::LinkText("Refused"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(Locator::Css("tbody tr:last-child a")).await;
+    browser.click(Locator::LinkText("Refused")).await;
     let refused = browser.main_text().await;
     assert!(refused.contains("INV-10109"), "{refused}");
     assert!(refused.contains("MISSING_CONTACT"), "{refused}");
@@ -196,13 +178,9 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
         json!([{"id": "5725767000001101009", "Contact_Name": valid["Contact_Name"], "Account_Name": valid["Account_Name"]}]),
     )
     .await;
-    client
-        .find(Locator::Css("button[aria-label='Retry INV-10109']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click(Locator::Css("button[aria-label='Retry INV-10109']"))
+        .await;
     let retried = wait_done(&browser).await;
     assert!(retried.contains("created"), "{retried}");
     assert!(sandbox
@@ -266,13 +244,7 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
 
     // Signing out ends the session.
     client.goto(&format!("{url}/")).await.unwrap();
-    client
-        .find(Locator::Css("form.signout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(Locator::Css("form.signout button")).await;
     client.goto(&format!("{url}/portal/runs")).await.unwrap();
     assert!(client
         .current_url()

@@ -21,17 +21,24 @@ pub fn zoho_link(module: &str, id: &str) -> String {
     format!("https://crm.zoho.com/crm/tab/{module}/{id}")
 }
 
+/// The document head: the title, the viewport for phones, the stylesheet.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · syncwright" }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
+
 /// A page without navigation (the button's answer, the sign-in form).
 pub fn bare_page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · syncwright" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head(title))
             body {
                 header.top { span.brand { "syncwright" } }
                 main.narrow {
@@ -59,12 +66,7 @@ pub fn page(title: &str, current: &str, csrf: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · syncwright" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head(title))
             body {
                 header.top {
                     a.brand href="/" { "syncwright" }

@@ -132,6 +132,17 @@ impl Browser {
             .unwrap()
     }
 
+    /// Clicks the element `locator` finds.
+    pub async fn click(&self, locator: fantoccini::Locator<'_>) {
+        self.client
+            .find(locator)
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
     /// Ends the session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
