@@ -13,7 +13,7 @@ use crate::state::{now, payload_hash, Intent, Link, Settlement, StateStore};
 
 use super::crash::crash_point;
 use super::queue::Pending;
-use super::write_back::write_back_fields;
+use super::write_back::{write_back_fields, Leftovers};
 use super::{PipelineError, PipelineOptions};
 
 /// The idempotency key of a batch, made when its intent is: the time (ms
@@ -37,7 +37,7 @@ pub(super) async fn load_batch(
     options: &PipelineOptions,
     queue: &mut VecDeque<Pending>,
     n: usize,
-    writes_back: bool,
+    mut write_backs: Option<&mut Leftovers>,
 ) -> Result<(), PipelineError> {
     let picked: Vec<usize> = queue
         .iter()
@@ -127,12 +127,11 @@ pub(super) async fn load_batch(
     // Everything the answer produced is recorded in one transaction.
     let mut settled = Settlement::default();
     for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
-        if let (Some(spec), true) = (&module.write_back, writes_back) {
+        if let (Some(spec), Some(leftovers)) = (&module.write_back, write_backs.as_deref_mut()) {
             let fields = write_back_fields(spec, item, &result);
             if !fields.is_empty() {
-                settled
-                    .write_backs
-                    .push((item.source_id.clone(), Value::Object(fields)));
+                let fields = leftovers.merged(&item.source_id, fields);
+                settled.write_backs.push((item.source_id.clone(), fields));
             }
         }
         if let Some(state) = state {
