@@ -3,38 +3,27 @@
 //! rejected with both positions named, never sent, and the first syncs.
 
 use serde_json::Value;
-use syncwright_sandbox::{SandboxConfig, XeroLimits};
 
-use crate::support::processes::{command, run};
-use crate::support::{harness, live};
+use crate::support::live;
+use crate::support::processes::Setup;
 
 const FIRST: &str = "5725767000001101001";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_copy_of_a_record_is_rejected_with_both_positions_and_never_sent() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let (dir, config) = harness::example_copy();
+    let setup = Setup::new(live::example_crm(), false).await;
     // The snapshot gives INV-10101 again at its end, edited meanwhile.
     let mut crm = live::example_crm();
     let mut copy = crm["Invoices"][0].clone();
     copy["Subject"] = Value::String("Widgets, edited during the read".into());
     crm["Invoices"].as_array_mut().unwrap().push(copy);
-    let snapshot = dir.path().join("repeated.json");
+    let snapshot = setup.dir.path().join("repeated.json");
     std::fs::write(&snapshot, crm.to_string()).unwrap();
     let input = snapshot.to_str().unwrap();
 
-    let plan = run(command(
-        &config,
-        &sandbox.base_url(),
-        "plan",
-        &["--format", "json", "--input", input],
-    ))
-    .await;
+    let plan = setup
+        .run("plan", &["--format", "json", "--input", input])
+        .await;
     assert_eq!(plan.code, Some(0), "{}", plan.stderr);
     let records = plan.json()["records"].as_array().unwrap().clone();
     assert_eq!(records.len(), 15);
@@ -52,21 +41,18 @@ async fn a_second_copy_of_a_record_is_rejected_with_both_positions_and_never_sen
         "{message}"
     );
 
-    let out = run(command(
-        &config,
-        &sandbox.base_url(),
-        "run",
-        &["--format", "json", "--input", input],
-    ))
-    .await;
+    let out = setup
+        .run("run", &["--format", "json", "--input", input])
+        .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.json()["summary"]["created"], 9);
-    let sent: Vec<Value> = sandbox
+    let sent: Vec<Value> = setup
+        .sandbox
         .xero_state("Invoices")
         .into_iter()
         .filter(|i| i["InvoiceNumber"] == "INV-10101")
         .collect();
     assert_eq!(sent.len(), 1, "one invoice for one id");
     assert_ne!(sent[0]["Reference"], "Widgets, edited during the read");
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }

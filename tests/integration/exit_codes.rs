@@ -7,8 +7,8 @@
 use serde_json::json;
 use syncwright_sandbox::{SandboxConfig, XeroLimits};
 
-use crate::support::processes::{command, run};
-use crate::support::{harness, live};
+use crate::support::live;
+use crate::support::processes::Setup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_verdicts_exit_0_and_a_record_xero_refuses_exits_3() {
@@ -19,17 +19,18 @@ async fn rule_verdicts_exit_0_and_a_record_xero_refuses_exits_3() {
         "Date": "2026-10-01", "Status": "DRAFT",
         "LineItems": [{"Description": "typed by hand", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200", "TaxType": "OUTPUT"}]
     }]);
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        xero_seed: Some(xero),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
+    let setup = Setup::with(
+        SandboxConfig {
+            crm_seed: live::example_crm(),
+            xero_seed: Some(xero),
+            limits: XeroLimits::disabled(),
+            ..Default::default()
+        },
+        false,
+    )
     .await;
-    let url = sandbox.base_url();
-    let (_dir, config) = harness::example_copy();
 
-    let out = run(command(&config, &url, "run", &[])).await;
+    let out = setup.run("run", &[]).await;
     assert_eq!(out.code, Some(3), "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("failed: Invoice # must be unique."),
@@ -41,50 +42,22 @@ async fn rule_verdicts_exit_0_and_a_record_xero_refuses_exits_3() {
         "{}",
         out.stdout
     );
-
     // Every other record is done; the one Xero refuses still fails.
-    let out = run(command(&config, &url, "run", &[])).await;
-    assert_eq!(out.code, Some(3), "{}", out.stdout);
-    // Rejected and skipped records alone, the rest unchanged: 0.
-    let out = run(command(
-        &config,
-        &url,
-        "run",
-        &["--id", "5725767000001101002"],
-    ))
-    .await;
+    assert_eq!(setup.run("run", &[]).await.code, Some(3));
+    // An unchanged record alone, a rejected one alone: 0.
+    let out = setup.run("run", &["--id", "5725767000001101002"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let out = run(command(
-        &config,
-        &url,
-        "run",
-        &["--id", "5725767000001101009"],
-    ))
-    .await;
+    let out = setup.run("run", &["--id", "5725767000001101009"]).await;
     assert_eq!(out.code, Some(0), "a rejection by a rule: {}", out.stdout);
     assert!(out.stdout.contains("reject"), "{}", out.stdout);
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_record_or_module_exits_2_and_an_unreachable_system_exits_1() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (_dir, config) = harness::example_copy();
-
+    let setup = Setup::new(live::example_crm(), false).await;
     for verb in ["plan", "run"] {
-        let out = run(command(
-            &config,
-            &url,
-            verb,
-            &["--id", "5725767000009999999"],
-        ))
-        .await;
+        let out = setup.run(verb, &["--id", "5725767000009999999"]).await;
         assert_eq!(out.code, Some(2), "{verb}: {}", out.stderr);
         assert!(
             out.stderr
@@ -93,13 +66,25 @@ async fn a_missing_record_or_module_exits_2_and_an_unreachable_system_exits_1() 
             out.stderr
         );
     }
-    let out = run(command(&config, &url, "run", &["--module", "invoice"])).await;
+    let out = setup.run("run", &["--module", "invoice"]).await;
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("no module `invoice`"), "{}", out.stderr);
-    sandbox.shutdown().await;
 
     // Nothing listens there any more.
-    let out = run(command(&config, &url, "run", &[])).await;
+    let Setup {
+        sandbox,
+        dir: _dir,
+        config,
+    } = setup;
+    let url = sandbox.base_url();
+    sandbox.shutdown().await;
+    let out = crate::support::processes::run(crate::support::processes::command(
+        &config,
+        &url,
+        "run",
+        &[],
+    ))
+    .await;
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.stderr.contains("error: "), "{}", out.stderr);
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use syncwright_sandbox::{OrganisationSeed, Sandbox, SandboxConfig, XeroLimits};
 
-use crate::support::processes::{command, invoices, run};
+use crate::support::processes::{command, invoices, run, Setup};
 use crate::support::{harness, live};
 
 /// The example's invoice module against the sandbox's first CRM and the
@@ -140,19 +140,23 @@ async fn another_organisation_starts_clean_says_so_and_gets_every_invoice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_sandbox_is_a_new_organisation_for_the_same_project() {
-    let config_for = |crm| SandboxConfig {
-        crm_seed: crm,
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    };
-    let (_dir, config) = harness::example_copy();
-    let first = live::sandbox(config_for(live::example_crm())).await;
-    let out = run(command(&config, &first.base_url(), "run", &[])).await;
+    let first = Setup::new(live::example_crm(), false).await;
+    let out = first.run("run", &[]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("9 created"), "{}", out.stdout);
-    first.shutdown().await;
+    let Setup {
+        sandbox,
+        dir: _dir,
+        config,
+    } = first;
+    sandbox.shutdown().await;
 
-    let second = live::sandbox(config_for(live::example_crm())).await;
+    let second = live::sandbox(SandboxConfig {
+        crm_seed: live::example_crm(),
+        limits: XeroLimits::disabled(),
+        ..Default::default()
+    })
+    .await;
     let out = run(command(&config, &second.base_url(), "run", &[])).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
@@ -167,24 +171,18 @@ async fn a_restarted_sandbox_is_a_new_organisation_for_the_same_project() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_zoho_token_serves_every_module_run_and_process_until_it_expires() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (dir, _) = harness::example_copy();
+    let setup = Setup::new(live::example_crm(), false).await;
+    let (sandbox, url) = (&setup.sandbox, setup.sandbox.base_url());
     // Every Zoho to Xero module: the rules of each.
     for module in ["accounts", "products", "quotes"] {
-        let to = dir.path().join("rules").join(module);
+        let to = setup.dir.path().join("rules").join(module);
         std::fs::create_dir_all(&to).unwrap();
         for entry in std::fs::read_dir(harness::root().join("rules").join(module)).unwrap() {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
-    let config = dir.path().join("examples/zoho-crm-to-xero/full.yaml");
+    let config = setup.dir.path().join("examples/zoho-crm-to-xero/full.yaml");
     for _ in 0..3 {
         let out = run(command(&config, &url, "run", &[])).await;
         assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
@@ -205,5 +203,5 @@ async fn one_zoho_token_serves_every_module_run_and_process_until_it_expires() {
     let out = run(command(&config, &url, "run", &[])).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(sandbox.zoho_token_counts("sandbox-refresh").issued, 2);
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }

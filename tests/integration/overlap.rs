@@ -8,44 +8,40 @@
 
 use syncwright_sandbox::{FaultRule, SandboxConfig, XeroLimits};
 
-use crate::support::live;
-use crate::support::processes::{
-    assert_each_invoice_once, command, finish, invoices, numberless_copy, run, Finished,
-};
+use crate::support::processes::{assert_each_invoice_once, finish, invoices, Finished, Setup};
 
 const N: usize = 300;
 
-/// A sandbox whose invoice writes answer after 300 ms: a run holds the
-/// module for a couple of seconds, long enough for every other start to
-/// find it held.
-async fn slow_sandbox() -> syncwright_sandbox::Sandbox {
-    live::sandbox(SandboxConfig {
-        crm_seed: invoices(N),
-        limits: XeroLimits::disabled(),
-        zoho_token_limits: false,
-        faults: vec![FaultRule {
-            path_prefix: "/xero/api/api.xro/2.0/Invoices".into(),
-            slow_rate: 1.0,
-            slow_ms: 300,
-            ..FaultRule::default()
-        }],
-        ..Default::default()
-    })
+/// A sandbox whose invoice writes answer after 300 ms, so that a run holds
+/// the module for a couple of seconds, long enough for every other start
+/// to find it held; and a numberless copy of the example project.
+async fn slow() -> Setup {
+    Setup::with(
+        SandboxConfig {
+            crm_seed: invoices(N),
+            limits: XeroLimits::disabled(),
+            zoho_token_limits: false,
+            faults: vec![FaultRule {
+                path_prefix: "/xero/api/api.xro/2.0/Invoices".into(),
+                slow_rate: 1.0,
+                slow_ms: 300,
+                ..FaultRule::default()
+            }],
+            ..Default::default()
+        },
+        true,
+    )
     .await
 }
 
 /// Starts `count` runs of the project at once and waits for them all.
-async fn at_once(
-    config: &std::path::Path,
-    url: &str,
-    extra: &[&str],
-    count: usize,
-) -> Vec<Finished> {
+async fn at_once(setup: &Setup, extra: &[&str], count: usize) -> Vec<Finished> {
     // Each one's output is read as it comes: a run blocked on a full pipe
     // would hold the module for ever.
     let running: Vec<_> = (0..count)
         .map(|_| {
-            let child = command(config, url, "run", &[&["--format", "json"], extra].concat())
+            let child = setup
+                .command("run", &[&["--format", "json"], extra].concat())
                 .spawn()
                 .unwrap();
             tokio::spawn(finish(child))
@@ -60,11 +56,8 @@ async fn at_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_started_together_create_each_invoice_once_and_the_losers_say_who_holds_it() {
-    let sandbox = slow_sandbox().await;
-    let url = sandbox.base_url();
-    let (_dir, config) = numberless_copy();
-
-    let runs = at_once(&config, &url, &[], 4).await;
+    let setup = slow().await;
+    let runs = at_once(&setup, &[], 4).await;
     let mut created = 0;
     let mut busy = 0;
     for run in &runs {
@@ -90,18 +83,15 @@ async fn runs_started_together_create_each_invoice_once_and_the_losers_say_who_h
     }
     assert!(busy >= 1, "the runs overlapped: {runs:#?}");
     assert_eq!(created, N as u64, "every invoice created, by one run");
-    let crm = assert_each_invoice_once(&sandbox, 0, N);
+    let crm = assert_each_invoice_once(&setup.sandbox, 0, N);
     assert!(crm.values().all(|r| r["Xero_Sync_Status"] == "created"));
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_that_wait_take_turns_and_the_later_ones_find_nothing_to_do() {
-    let sandbox = slow_sandbox().await;
-    let url = sandbox.base_url();
-    let (_dir, config) = numberless_copy();
-
-    let runs = at_once(&config, &url, &["--wait"], 3).await;
+    let setup = slow().await;
+    let runs = at_once(&setup, &["--wait"], 3).await;
     let mut created = 0;
     let mut unchanged = 0;
     for run in &runs {
@@ -118,47 +108,33 @@ async fn runs_that_wait_take_turns_and_the_later_ones_find_nothing_to_do() {
             .contains("waiting: module invoices is being synced by run ")),
         "a waiting run says what it waits for"
     );
-    assert_each_invoice_once(&sandbox, 0, N);
-    sandbox.shutdown().await;
+    assert_each_invoice_once(&setup.sandbox, 0, N);
+    setup.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lock_of_a_dead_run_is_taken_over_and_history_shows_it_died() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: invoices(N),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (_dir, config) = numberless_copy();
-
+    let setup = Setup::new(invoices(N), true).await;
     // Killed with the module's lock held, after its second batch.
-    let mut killed = command(&config, &url, "run", &[]);
-    killed.env("SYNCWRIGHT_CRASH_AT", "after-commit:2");
-    let killed = run(killed).await;
-    assert_eq!(killed.code, None, "killed by a signal: {}", killed.stderr);
+    setup.killed_at("after-commit:2").await;
 
     // The next run does not wait for a lease nobody renews.
     let started = std::time::Instant::now();
-    let next = run(command(&config, &url, "run", &["--format", "json"])).await;
+    let next = setup.run("run", &["--format", "json"]).await;
     assert_eq!(next.code, Some(0), "{}", next.stderr);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "taken over at once, not after the lease's 30 s"
     );
     assert_eq!(next.json()["summary"]["created"], (N - 100) as u64);
-    assert_each_invoice_once(&sandbox, 0, N);
+    assert_each_invoice_once(&setup.sandbox, 0, N);
 
-    let history = run(command(&config, &url, "history", &["--format", "json"])).await;
-    assert_eq!(history.code, Some(0), "{}", history.stderr);
-    let runs = history.json()["runs"].as_array().unwrap().clone();
+    let runs = setup.history().await;
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert_eq!(runs[0]["state"], "done", "newest first");
     assert_eq!(runs[1]["state"], "died");
     assert!(runs[1]["ended_at"].is_string(), "the take-over closed it");
-
-    let table = run(command(&config, &url, "history", &[])).await;
+    let table = setup.run("history", &[]).await;
     let died = table
         .stdout
         .lines()
@@ -168,33 +144,22 @@ async fn the_lock_of_a_dead_run_is_taken_over_and_history_shows_it_died() {
         died.trim_start().starts_with(&runs[1]["id"].to_string()),
         "{died}"
     );
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_process_is_gone_shows_as_died_before_anyone_takes_its_lock() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: invoices(120),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (_dir, config) = numberless_copy();
-    let mut killed = command(&config, &url, "run", &[]);
-    killed.env("SYNCWRIGHT_CRASH_AT", "before-send:2");
-    assert_eq!(run(killed).await.code, None);
-
-    let history = run(command(&config, &url, "history", &["--format", "json"])).await;
-    let runs = history.json()["runs"].as_array().unwrap().clone();
+    let setup = Setup::new(invoices(120), true).await;
+    setup.killed_at("before-send:2").await;
+    let runs = setup.history().await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["state"], "died");
     assert!(runs[0]["ended_at"].is_null(), "nobody ended it");
-    let table = run(command(&config, &url, "history", &[])).await;
+    let table = setup.run("history", &[]).await;
     assert!(
         table.stdout.contains("died") && table.stdout.contains("(its process died)"),
         "{}",
         table.stdout
     );
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }

@@ -6,47 +6,28 @@
 //! one Xero id never both take it. An empty state file is refused, never
 //! taken as a new store.
 
-use serde_json::json;
-use syncwright_sandbox::{SandboxConfig, XeroLimits};
+use serde_json::{json, Value};
 
 use crate::support::live;
-use crate::support::processes::{
-    assert_each_invoice_once, command, invoices, numberless_copy, run, sandbox_state,
-};
+use crate::support::processes::{assert_each_invoice_once, invoices, record, Setup};
 
 const N: usize = 200;
 
-fn record<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    report["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["source_id"] == id)
-        .unwrap_or_else(|| panic!("{id} in {report}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_state_file_creates_no_invoice_again() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: invoices(N),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (dir, config) = numberless_copy();
-    let first = run(command(&config, &url, "run", &["--format", "json"])).await;
+    let setup = Setup::new(invoices(N), true).await;
+    let first = setup.run("run", &["--format", "json"]).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     assert_eq!(first.json()["summary"]["created"], N as u64);
-    let before = assert_each_invoice_once(&sandbox, 0, N);
+    let before = assert_each_invoice_once(&setup.sandbox, 0, N);
 
-    std::fs::remove_file(sandbox_state(dir.path())).unwrap();
-    let again = run(command(&config, &url, "run", &["--format", "json"])).await;
+    std::fs::remove_file(setup.state_file()).unwrap();
+    let again = setup.run("run", &["--format", "json"]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     let report = again.json();
     assert_eq!(
         report["summary"]["created"],
-        serde_json::Value::Null,
+        Value::Null,
         "0 created: {}",
         report["summary"]
     );
@@ -59,7 +40,7 @@ async fn a_deleted_state_file_creates_no_invoice_again() {
         "the run says the state was lost and points at link: {}",
         again.stderr
     );
-    let after = assert_each_invoice_once(&sandbox, 0, N);
+    let after = assert_each_invoice_once(&setup.sandbox, 0, N);
     for (id, record) in &before {
         assert_eq!(
             after[id]["Xero_Invoice_ID"], record["Xero_Invoice_ID"],
@@ -68,9 +49,9 @@ async fn a_deleted_state_file_creates_no_invoice_again() {
     }
 
     // The links are back: the next run has nothing to send.
-    let third = run(command(&config, &url, "run", &["--format", "json"])).await;
+    let third = setup.run("run", &["--format", "json"]).await;
     assert_eq!(third.json()["summary"]["unchanged"], N as u64);
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,15 +60,9 @@ async fn without_state_an_invoice_gone_from_xero_or_claimed_twice_is_skipped_not
     let mut seed = invoices(n);
     // The first is a draft in Xero, which can be deleted there.
     seed["Invoices"][0]["Status"] = json!("Created");
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: seed,
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (dir, config) = numberless_copy();
-    assert_eq!(run(command(&config, &url, "run", &[])).await.code, Some(0));
+    let setup = Setup::new(seed, true).await;
+    let sandbox = &setup.sandbox;
+    assert_eq!(setup.run("run", &[]).await.code, Some(0));
     let crm = sandbox.zoho_records("Invoices");
     let id = |i: usize| crm[i]["id"].as_str().unwrap().to_string();
     let xero_id = |i: usize| crm[i]["Xero_Invoice_ID"].as_str().unwrap().to_string();
@@ -95,7 +70,7 @@ async fn without_state_an_invoice_gone_from_xero_or_claimed_twice_is_skipped_not
     // Someone deletes the first invoice (a draft) in Xero, and a CRM user
     // copies the second record's Xero id onto the third.
     let answer = live::xero_write(
-        &sandbox,
+        sandbox,
         "POST",
         "Invoices",
         json!({"Invoices": [{"InvoiceID": xero_id(0), "Status": "DELETED"}]}),
@@ -103,14 +78,14 @@ async fn without_state_an_invoice_gone_from_xero_or_claimed_twice_is_skipped_not
     .await;
     assert_eq!(answer["Invoices"][0]["Status"], "DELETED", "{answer}");
     live::zoho_edit(
-        &sandbox,
+        sandbox,
         "Invoices",
         json!([{"id": id(2), "Xero_Invoice_ID": xero_id(1)}]),
     )
     .await;
-    std::fs::remove_file(sandbox_state(dir.path())).unwrap();
+    std::fs::remove_file(setup.state_file()).unwrap();
 
-    let out = run(command(&config, &url, "run", &["--format", "json"])).await;
+    let out = setup.run("run", &["--format", "json"]).await;
     assert_eq!(out.code, Some(0), "skips are deliberate: {}", out.stderr);
     let report = out.json();
     let gone = record(&report, &id(0));
@@ -127,7 +102,7 @@ async fn without_state_an_invoice_gone_from_xero_or_claimed_twice_is_skipped_not
         "{copied}"
     );
     assert_eq!(report["summary"]["updated"], (n - 2) as u64);
-    assert_eq!(report["summary"]["created"], serde_json::Value::Null);
+    assert_eq!(report["summary"]["created"], Value::Null);
     let live_invoices = sandbox
         .xero_state("Invoices")
         .into_iter()
@@ -136,47 +111,37 @@ async fn without_state_an_invoice_gone_from_xero_or_claimed_twice_is_skipped_not
     assert_eq!(live_invoices, n - 1, "nothing created");
 
     // The CRM shows why, on the records concerned.
-    let crm = sandbox.zoho_records("Invoices");
-    let shown = |i: usize| crm.iter().find(|r| r["id"] == id(i)).unwrap().clone();
-    assert_eq!(shown(0)["Xero_Sync_Status"], "skipped");
-    assert!(shown(0)["Xero_Sync_Error"]
+    let shown = setup.crm_invoice(&id(0));
+    assert_eq!(shown["Xero_Sync_Status"], "skipped");
+    assert!(shown["Xero_Sync_Error"]
         .as_str()
         .unwrap()
         .starts_with("TARGET_ID_NOT_FOUND: "));
-    assert_eq!(shown(2)["Xero_Sync_Status"], "skipped");
+    assert_eq!(setup.crm_invoice(&id(2))["Xero_Sync_Status"], "skipped");
 
     // Cleared by a person, the deleted one is created anew.
     live::zoho_edit(
-        &sandbox,
+        sandbox,
         "Invoices",
         json!([{"id": id(0), "Xero_Invoice_ID": null}]),
     )
     .await;
-    let out = run(command(&config, &url, "run", &["--format", "json"])).await;
-    let report = out.json();
+    let report = setup.run("run", &["--format", "json"]).await.json();
     assert_eq!(record(&report, &id(0))["action"], "create", "{report}");
-    let crm = sandbox.zoho_records("Invoices");
-    let recreated = crm.iter().find(|r| r["id"] == id(0)).unwrap();
+    let recreated = setup.crm_invoice(&id(0));
     assert_eq!(recreated["Xero_Sync_Status"], "created");
     assert_eq!(recreated["Xero_Sync_Error"], "");
-    sandbox.shutdown().await;
+    setup.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_state_file_is_refused_never_taken_as_a_new_store() {
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: invoices(5),
-        limits: XeroLimits::disabled(),
-        ..Default::default()
-    })
-    .await;
-    let url = sandbox.base_url();
-    let (dir, config) = numberless_copy();
-    assert_eq!(run(command(&config, &url, "run", &[])).await.code, Some(0));
-    let state = sandbox_state(dir.path());
+    let setup = Setup::new(invoices(5), true).await;
+    assert_eq!(setup.run("run", &[]).await.code, Some(0));
+    let state = setup.state_file();
     std::fs::write(&state, b"").unwrap();
 
-    let out = run(command(&config, &url, "run", &[])).await;
+    let out = setup.run("run", &[]).await;
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
         out.stderr.contains(state.to_str().unwrap()),
@@ -188,6 +153,10 @@ async fn an_empty_state_file_is_refused_never_taken_as_a_new_store() {
         0,
         "left as it was"
     );
-    assert_eq!(sandbox.xero_state("Invoices").len(), 5, "nothing sent");
-    sandbox.shutdown().await;
+    assert_eq!(
+        setup.sandbox.xero_state("Invoices").len(),
+        5,
+        "nothing sent"
+    );
+    setup.sandbox.shutdown().await;
 }

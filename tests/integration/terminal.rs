@@ -6,23 +6,13 @@ use crate::support::harness;
 use crate::support::processes::Finished;
 
 fn plan(snapshot: &std::path::Path, format: &str) -> Finished {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_syncwright"))
-        .args([
-            "plan",
-            "--format",
-            format,
-            "--input",
-            snapshot.to_str().unwrap(),
-        ])
-        .arg("--config")
+    let input = snapshot.to_str().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_syncwright"))
+        .args(["plan", "--format", format, "--input", input, "--config"])
         .arg(harness::example_config())
         .output()
-        .unwrap();
-    Finished {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .unwrap()
+        .into()
 }
 
 #[test]

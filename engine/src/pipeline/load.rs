@@ -29,8 +29,41 @@ pub fn idempotency_key(module: &str, items: &[LoadItem], made_ms: i64) -> String
     format!("syncwright-{made_ms}-{module}-{}", payload_hash(&content))
 }
 
+/// What every batch of a module run is loaded with.
+pub(super) struct Loader<'a> {
+    /// The module.
+    pub(super) module: &'a Module,
+    /// The state store, where intents, links and write-backs go.
+    pub(super) state: Option<&'a dyn StateStore>,
+    /// The run's options.
+    pub(super) options: &'a PipelineOptions,
+    /// Write-backs the source has not taken yet, when the run writes back.
+    pub(super) write_backs: Option<Leftovers>,
+}
+
+impl Loader<'_> {
+    /// Loads the first `n` waiting outcomes of the queue as one batch.
+    pub(super) async fn load(
+        &mut self,
+        sink: &mut dyn Sink,
+        queue: &mut VecDeque<Pending>,
+        n: usize,
+    ) -> Result<(), PipelineError> {
+        load_batch(
+            self.module,
+            sink,
+            self.state,
+            self.options,
+            queue,
+            n,
+            self.write_backs.as_mut(),
+        )
+        .await
+    }
+}
+
 /// Loads the first `n` waiting outcomes of the queue as one batch.
-pub(super) async fn load_batch(
+async fn load_batch(
     module: &Module,
     sink: &mut dyn Sink,
     state: Option<&dyn StateStore>,

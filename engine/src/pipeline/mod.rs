@@ -52,7 +52,7 @@ use adopt::Adopter;
 use cursor::{covers_whole_module, CursorTracker};
 use duplicates::{reject_duplicate, SeenIds};
 use enrich::fetch_related;
-use load::load_batch;
+use load::Loader;
 use queue::{drain, Pending};
 use reconcile::reconcile;
 use references::reject_unknown_references;
@@ -139,13 +139,18 @@ pub async fn run_module(
     let writes_back =
         module.write_back.is_some() && source.supports_write_back() && !options.dry_run;
     let loading = !options.dry_run && sink.is_some();
-    // Write-backs the source has not taken yet, carried into newer ones.
-    let mut leftovers: Option<Leftovers> = None;
+    let mut loader = Loader {
+        module,
+        state,
+        options,
+        write_backs: None,
+    };
     if let (false, Some(sink), Some(state)) = (options.dry_run, sink.as_deref_mut(), state) {
         reconcile(module, sink, state, writes_back).await?;
         flush_write_backs(module, source, state).await?;
         if writes_back {
-            leftovers = Some(Leftovers::read(module, state).await?);
+            // What the source has not taken yet is carried into newer write-backs.
+            loader.write_backs = Some(Leftovers::read(module, state).await?);
         }
     }
     let request = ExtractRequest {
@@ -262,30 +267,23 @@ pub async fn run_module(
             if row.loads {
                 waiting += 1;
             }
-            if let (Some(spec), Some(_), Some(id)) =
-                (&module.write_back, &leftovers, &row.outcome.source_id)
-            {
+            if let (Some(spec), Some(_), Some(id)) = (
+                &module.write_back,
+                &loader.write_backs,
+                &row.outcome.source_id,
+            ) {
                 if let Some(fields) = verdict_fields(spec, &row.outcome, &shows) {
                     verdicts.push((id.clone(), fields));
                 }
             }
             queue.push_back(row);
         }
-        if let (Some(state), Some(leftovers)) = (state, leftovers.as_mut()) {
+        if let (Some(state), Some(leftovers)) = (state, loader.write_backs.as_mut()) {
             queue_verdicts(module, state, leftovers, verdicts).await?;
         }
         while waiting >= batch_size {
             let sink = sink.as_deref_mut().expect("waiting implies a sink");
-            load_batch(
-                module,
-                sink,
-                state,
-                options,
-                &mut queue,
-                batch_size,
-                leftovers.as_mut(),
-            )
-            .await?;
+            loader.load(sink, &mut queue, batch_size).await?;
             waiting -= batch_size;
             drain(&mut queue, &mut summary, &mut cursor, reporter)?;
         }
@@ -296,16 +294,7 @@ pub async fn run_module(
     while waiting > 0 {
         let sink = sink.as_deref_mut().expect("waiting implies a sink");
         let n = waiting.min(batch_size);
-        load_batch(
-            module,
-            sink,
-            state,
-            options,
-            &mut queue,
-            n,
-            leftovers.as_mut(),
-        )
-        .await?;
+        loader.load(sink, &mut queue, n).await?;
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;

@@ -7,9 +7,102 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
-use syncwright_sandbox::Sandbox;
+use syncwright_sandbox::{Sandbox, SandboxConfig, XeroLimits};
 
 use super::{harness, live};
+
+/// A sandbox the test started and a copy of the example project that runs
+/// against it (`--sandbox-url`).
+pub struct Setup {
+    /// The sandbox.
+    pub sandbox: Sandbox,
+    /// The folder of the project copy.
+    pub dir: tempfile::TempDir,
+    /// The copy's project file.
+    pub config: PathBuf,
+}
+
+impl Setup {
+    /// A sandbox serving `crm`, Xero's limits off, and a copy of the
+    /// example project (sending no invoice numbers when `numberless`).
+    pub async fn new(crm: Value, numberless: bool) -> Self {
+        Self::with(
+            SandboxConfig {
+                crm_seed: crm,
+                limits: XeroLimits::disabled(),
+                ..Default::default()
+            },
+            numberless,
+        )
+        .await
+    }
+
+    /// As [`Setup::new`], with the sandbox configured by `config`.
+    pub async fn with(config: SandboxConfig, numberless: bool) -> Self {
+        let sandbox = live::sandbox(config).await;
+        let (dir, config) = match numberless {
+            true => numberless_copy(),
+            false => harness::example_copy(),
+        };
+        Self {
+            sandbox,
+            dir,
+            config,
+        }
+    }
+
+    /// `syncwright VERB EXTRA...` on the project copy, against the sandbox.
+    pub fn command(&self, verb: &str, extra: &[&str]) -> Command {
+        command(&self.config, &self.sandbox.base_url(), verb, extra)
+    }
+
+    /// Runs `syncwright VERB EXTRA...` to its end.
+    pub async fn run(&self, verb: &str, extra: &[&str]) -> Finished {
+        run(self.command(verb, extra)).await
+    }
+
+    /// A `run` killed (as by a power cut) at the crash point `point`.
+    pub async fn killed_at(&self, point: &str) -> Finished {
+        let mut cmd = self.command("run", &[]);
+        cmd.env("SYNCWRIGHT_CRASH_AT", point);
+        let killed = run(cmd).await;
+        assert_eq!(killed.code, None, "killed at {point}: {}", killed.stderr);
+        killed
+    }
+
+    /// `history --format json`: the runs, newest first.
+    pub async fn history(&self) -> Vec<Value> {
+        let out = self.run("history", &["--format", "json"]).await;
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.json()["runs"].as_array().unwrap().clone()
+    }
+
+    /// The state file of runs against the sandbox.
+    pub fn state_file(&self) -> PathBuf {
+        self.dir
+            .path()
+            .join("examples/zoho-crm-to-xero/.syncwright/sandbox-state.db")
+    }
+
+    /// The CRM's invoice `id`, as the sandbox holds it now.
+    pub fn crm_invoice(&self, id: &str) -> Value {
+        self.sandbox
+            .zoho_records("Invoices")
+            .into_iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no CRM invoice {id}"))
+    }
+}
+
+/// The outcome of record `id` in a JSON report.
+pub fn record<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source_id"] == id)
+        .unwrap_or_else(|| panic!("{id} in {report}"))
+}
 
 /// What a finished process left.
 #[derive(Debug)]
@@ -42,18 +135,24 @@ pub fn command(config: &Path, url: &str, verb: &str, extra: &[&str]) -> Command 
     cmd
 }
 
+impl From<std::process::Output> for Finished {
+    fn from(output: std::process::Output) -> Self {
+        Finished {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 /// Waits for a process without holding up the test's runtime (the
 /// sandbox answers on it).
 pub async fn finish(child: Child) -> Finished {
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
-        .unwrap();
-    Finished {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .unwrap()
+        .into()
 }
 
 /// Runs a command to its end.
@@ -91,11 +190,6 @@ pub fn invoices(n: usize) -> Value {
         invoice["Subject"] = Value::String(format!("Order {i}"));
     }
     crm
-}
-
-/// Where runs with `--sandbox-url` keep their state, in a project copy.
-pub fn sandbox_state(dir: &Path) -> PathBuf {
-    dir.join("examples/zoho-crm-to-xero/.syncwright/sandbox-state.db")
 }
 
 /// Every CRM invoice is in Xero's organisation `org` (0 is the first)
