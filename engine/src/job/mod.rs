@@ -22,7 +22,7 @@ use crate::outcome::Summary;
 use crate::pipeline::{run_module, PipelineError, PipelineOptions, Reporter, SyncMode};
 use crate::state::{writer_key, LockError, RunState, StateError, StateStore, WriterLock};
 
-pub use organisations::ModuleOrganisations;
+pub use organisations::{Bound, ModuleOrganisations};
 use recorder::Recorder;
 
 /// Where a job starts reading.
@@ -191,11 +191,13 @@ pub enum JobError {
 
 impl JobError {
     /// True when the job's request or the project is at fault (exit code 2),
-    /// rather than a run that could not finish.
+    /// rather than a run that could not finish: a module or a record id
+    /// that does not exist, a connection's options.
     pub fn is_config(&self) -> bool {
         matches!(
             self,
             JobError::UnknownModule { .. }
+                | JobError::NoSuchRecords { .. }
                 | JobError::Connector {
                     error: ConnectorError::Config(_),
                     ..
@@ -291,11 +293,13 @@ async fn run_modules(
             .await
             .map_err(fail)?;
         let store = ctx.store.as_deref();
+        let mut other_pairs = Vec::new();
         if let Some(store) = store {
-            let notes = orgs.bind(store, module, load).await?;
-            for note in notes {
-                reporter.notice(&note)?;
+            let bound = orgs.bind(store, module, load).await?;
+            for note in &bound.notes {
+                reporter.notice(note)?;
             }
+            other_pairs = bound.other_pairs;
         }
         let lock = match (&ctx.store, load) {
             (Some(store), true) => {
@@ -320,7 +324,19 @@ async fn run_modules(
             _ => None,
         };
         let stop = StopFlag::watch(lock.as_ref(), control);
-        let result = run_one(ctx, request, module, store, stop.flag(), reporter, outcome).await;
+        let result = run_one(
+            ctx,
+            request,
+            Binding {
+                module,
+                store,
+                stop: stop.flag(),
+                other_pairs,
+            },
+            reporter,
+            outcome,
+        )
+        .await;
         drop(stop);
         if let Some(lock) = lock {
             let lost = lock.is_lost();
@@ -334,16 +350,30 @@ async fn run_modules(
     Ok(())
 }
 
+/// A module as the job holds it: its state, and the flag set when its
+/// writer lock is lost or the caller stops the job.
+struct Binding<'a> {
+    module: &'a Module,
+    store: Option<&'a dyn StateStore>,
+    stop: Option<Arc<AtomicBool>>,
+    /// Other organisation pairs its state holds links for.
+    other_pairs: Vec<crate::state::OrgPair>,
+}
+
 /// One module under its lock: source and sink, the pipeline, the cursor.
 async fn run_one(
     ctx: &JobContext<'_>,
     request: &JobRequest,
-    module: &Module,
-    store: Option<&dyn StateStore>,
-    stop: Option<Arc<AtomicBool>>,
+    binding: Binding<'_>,
     reporter: &mut dyn Reporter,
     outcome: &mut JobOutcome,
 ) -> Result<(), JobError> {
+    let Binding {
+        module,
+        store,
+        stop,
+        other_pairs,
+    } = binding;
     let load = request.pass.loads();
     let fail = |error: ConnectorError| JobError::Connector {
         module: module.name.clone(),
@@ -388,6 +418,7 @@ async fn run_one(
         dry_run: !load,
         retry: matches!(request.pass, Pass::Load { release_held: true }),
         stop,
+        other_pairs,
     };
     let mut recorder = Recorder::new(
         reporter,
