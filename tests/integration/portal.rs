@@ -10,13 +10,10 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::json;
-use syncwright_sandbox::SandboxConfig;
 
 use crate::support::browser::Browser;
 use crate::support::live;
-use crate::support::service::{project, Served};
-
-const HUSHED: &str = "  schedule:\n    default: off\n  zoho_notifications:\n    debounce: 1h\n";
+use crate::support::service::{example_sandbox, project, Served, HUSHED};
 
 async fn sign_in(browser: &Browser, url: &str, token: &str) {
     browser
@@ -88,11 +85,7 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        ..Default::default()
-    })
-    .await;
+    let sandbox = example_sandbox().await;
     let (_dir, config) = project(&["invoices"], HUSHED);
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
     let url = served.url.clone();
@@ -260,11 +253,7 @@ async fn a_portal_session_expires() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let sandbox = live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        ..Default::default()
-    })
-    .await;
+    let sandbox = example_sandbox().await;
     let serve = format!("{HUSHED}  limits:\n    session: 2s\n");
     let (_dir, config) = project(&["invoices"], &serve);
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;

@@ -10,20 +10,20 @@ use serde_json::{json, Value};
 use syncwright_sandbox::{FaultRule, Sandbox, SandboxConfig, XeroLimits};
 
 use crate::support::live;
-use crate::support::service::{eventually, project, Served};
+use crate::support::service::{eventually, example_sandbox, project, Served, HUSHED};
 
 const VALID: &str = "5725767000001101001";
 const NO_CONTACT: &str = "5725767000001101009";
 const QUIET: &str = "  schedule:\n    default: off\n  zoho_notifications:\n    debounce: 200ms\n";
-/// No schedule, and notified ids wait an hour: only what a test asks for runs.
-const HUSHED: &str = "  schedule:\n    default: off\n  zoho_notifications:\n    debounce: 1h\n";
 
-async fn example_sandbox() -> Sandbox {
-    live::sandbox(SandboxConfig {
-        crm_seed: live::example_crm(),
-        ..Default::default()
-    })
-    .await
+/// Presses the button of invoice `id` through the API.
+async fn press(served: &Served, id: &str) -> (u16, Value) {
+    served
+        .post(
+            &format!("/api/v1/modules/invoices/records/{id}/sync"),
+            json!(null),
+        )
+        .await
 }
 
 fn xero_invoice(sandbox: &Sandbox, number: &str) -> Option<Value> {
@@ -48,12 +48,7 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
     let (_dir, config) = project(&["invoices"], HUSHED);
     let served = Served::start(&config, &sandbox.base_url(), &[]).await;
 
-    let (status, body) = served
-        .post(
-            &format!("/api/v1/modules/invoices/records/{VALID}/sync"),
-            json!(null),
-        )
-        .await;
+    let (status, body) = press(&served, VALID).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["verdict"], "sync");
     assert_eq!(body["action"], "create");
@@ -65,12 +60,7 @@ async fn the_button_syncs_one_invoice_and_a_refused_one_answers_its_reasons() {
     assert_eq!(crm["Xero_Invoice_Number"], "INV-10101", "{crm}");
     assert_eq!(crm["Xero_Invoice_ID"], xero["InvoiceID"]);
 
-    let (status, body) = served
-        .post(
-            &format!("/api/v1/modules/invoices/records/{NO_CONTACT}/sync"),
-            json!(null),
-        )
-        .await;
+    let (status, body) = press(&served, NO_CONTACT).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["verdict"], "reject");
     assert_eq!(body["violations"][0]["code"], "MISSING_CONTACT", "{body}");
@@ -533,12 +523,7 @@ async fn a_button_pressed_during_a_bulk_run_waits_and_creates_nothing_twice() {
     let bulk = served.start_run(json!({"module": "invoices"})).await;
     wait_running(&served, bulk, 100).await;
     let id = "7000000000000000500";
-    let (status, body) = served
-        .post(
-            &format!("/api/v1/modules/invoices/records/{id}/sync"),
-            json!(null),
-        )
-        .await;
+    let (status, body) = press(&served, id).await;
     assert_eq!(
         status, 202,
         "a busy module answers at once with the job: {body}"

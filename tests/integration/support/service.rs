@@ -6,9 +6,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use syncwright_sandbox::{Sandbox, SandboxConfig};
 
 /// The demo API token `serve --sandbox-url` opens the API with.
 pub const TOKEN: &str = "sandbox-token";
+
+/// A `serve:` block with no schedule, and notified ids that wait an hour:
+/// only what a test asks for runs.
+pub const HUSHED: &str = "  schedule:\n    default: off\n  zoho_notifications:\n    debounce: 1h\n";
+
+/// A sandbox seeded with the example's CRM snapshot.
+pub async fn example_sandbox() -> Sandbox {
+    super::live::sandbox(SandboxConfig {
+        crm_seed: super::live::example_crm(),
+        ..Default::default()
+    })
+    .await
+}
 
 /// A copy of the repository's mappings, rules and example project, with a
 /// project file `serve.yaml` listing `modules` and ending with `serve`
