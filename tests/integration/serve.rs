@@ -1,7 +1,8 @@
 //! `syncwright serve` through the binary, over HTTP, against the sandbox:
 //! the button (API and URL), manual runs in each mode, notifications and
 //! webhooks, the schedule under the sandbox's time scale, a button pressed
-//! during a bulk run, and SIGTERM mid-run then a restart.
+//! during a bulk run, SIGTERM mid-run then a restart, and an address
+//! beyond loopback refused without API tokens.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -580,5 +581,21 @@ async fn sigterm_mid_run_then_a_restart_syncs_each_invoice_exactly_once() {
     assert!(
         seen.values().all(|n| *n == 1),
         "an invoice was created twice"
+    );
+}
+
+#[test]
+fn serve_refuses_an_address_beyond_loopback_without_api_tokens() {
+    let (_dir, config) = project(&["invoices"], HUSHED);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_syncwright"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without `serve.api_tokens`"),
+        "{stderr}"
     );
 }
