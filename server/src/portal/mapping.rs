@@ -99,7 +99,10 @@ fn field_rows(name: &str, spec: &FieldSpec, depth: usize) -> Markup {
     html! {
         tr {
             td data-label="Target field" { (indent) code { (name) } }
-            td data-label="From" { code { (from) } }
+            td data-label="From" {
+                @if !from.is_empty() { code { (from) } }
+                @else if spec.fields.is_some() { span.muted { "made of the fields below" } }
+            }
             td data-label="Lookup" { @if let Some(l) = &spec.lookup { code { (l) } } }
         }
         @if let Some(children) = &spec.fields {
