@@ -96,7 +96,8 @@ impl Flight {
 
     /// Waits until every slot given back so far is back in the store.
     pub async fn settle(&self) {
-        let mut pending = std::mem::take(&mut *self.returns.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut pending =
+            std::mem::take(&mut *self.returns.lock().unwrap_or_else(|p| p.into_inner()));
         while pending.join_next().await.is_some() {}
     }
 

@@ -124,11 +124,7 @@ impl ConnectorConfig for XeroConfig {
     }
 
     fn connect(self, ctx: &ConnectorContext) -> Arc<dyn Connector> {
-        Arc::new(XeroConnection::new(
-            self,
-            &ctx.base_dir,
-            ctx.store.clone(),
-        ))
+        Arc::new(XeroConnection::new(self, &ctx.base_dir, ctx.store.clone()))
     }
 }
 

@@ -57,7 +57,8 @@ impl XeroConnection {
     fn organisation(&self) -> Result<Arc<Organisation>, ConnectorError> {
         self.organisation
             .get_or_try_init(|| {
-                let client = XeroClient::new(self.config.clone(), &self.base_dir, self.store.clone())?;
+                let client =
+                    XeroClient::new(self.config.clone(), &self.base_dir, self.store.clone())?;
                 let max_age = Duration::from_secs(self.config.reference_max_age_secs);
                 Ok(Organisation::new(client, max_age))
             })

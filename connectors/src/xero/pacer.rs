@@ -250,7 +250,11 @@ mod tests {
 
     /// Two workers' pacers of one organisation, sharing a store (each with
     /// its own handle on it, as separate processes have).
-    fn two_workers(per_minute: u32, minute: Duration, day: DayBudget) -> (Pacer, Pacer, tempfile::TempDir) {
+    fn two_workers(
+        per_minute: u32,
+        minute: Duration,
+        day: DayBudget,
+    ) -> (Pacer, Pacer, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let pacers = [0, 1].map(|_| {
             let store: Arc<dyn StateStore> =
@@ -275,7 +279,10 @@ mod tests {
         // Each worker made fewer than three calls, but the organisation had three.
         drop(b.acquire().await.unwrap());
         let waited = started.elapsed();
-        assert!(waited >= minute, "the fourth waited for the minute: {waited:?}");
+        assert!(
+            waited >= minute,
+            "the fourth waited for the minute: {waited:?}"
+        );
 
         // Another organisation in the same store has its own budget.
         let other = Pacer::new(5, 3, Duration::from_secs(3600), DayBudget::default());
@@ -299,7 +306,7 @@ mod tests {
         let (a, b, _dir) = two_workers(60, Duration::from_secs(60), day);
         drop(a.acquire().await.unwrap());
         drop(b.acquire().await.unwrap());
-        let err = a.acquire().await.err().expect("capped");
+        let err = a.acquire().await.expect_err("capped");
         assert!(
             err.contains("daily cap of 2 Xero calls for this organisation"),
             "{err}"
@@ -311,7 +318,11 @@ mod tests {
         let (a, b, _dir) = two_workers(60, Duration::from_secs(60), DayBudget::default());
         let mut held = Vec::new();
         for i in 0..5 {
-            held.push(if i % 2 == 0 { a.acquire() } else { b.acquire() }.await.unwrap());
+            held.push(
+                if i % 2 == 0 { a.acquire() } else { b.acquire() }
+                    .await
+                    .unwrap(),
+            );
         }
         assert!(
             tokio::time::timeout(Duration::from_millis(300), b.acquire())
