@@ -15,3 +15,4 @@ mod rule_sandbox;
 mod shipped_rules;
 mod sync_state;
 mod walkthrough;
+mod workers;
