@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncwright::commands::{
-    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, ServeArgs, StatusArgs,
-    SyncArgs, TestArgs, ValidateArgs,
+    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, ServeArgs, StateArgs,
+    StatusArgs, SyncArgs, TestArgs, ValidateArgs,
 };
 use syncwright::logging::init_logging;
 
@@ -45,6 +45,9 @@ enum Command {
     /// Run as a service: the CRM's button, manual and scheduled syncs,
     /// Zoho notifications, Xero webhooks and the portal, over HTTP.
     Serve(ServeArgs),
+    /// The state store: `state copy` moves a project's state between
+    /// SQLite and PostgreSQL.
+    State(StateArgs),
     /// Serve local Zoho CRM and Xero APIs (one listener, no credentials needed).
     Sandbox(SandboxArgs),
     /// Scaffold a project: project file, the shipped mappings and rules, a sample snapshot and a passing test.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Retry(args) => commands::retry(args),
         Command::Link(args) => commands::link(args),
         Command::Serve(args) => commands::serve(args),
+        Command::State(args) => commands::state(args),
         Command::Sandbox(args) => commands::sandbox(args),
         Command::Init(args) => commands::init(args),
         Command::Test(args) => commands::test(args),
