@@ -23,7 +23,7 @@ async fn sign_in(browser: &Browser, url: &str, token: &str) {
         .unwrap();
     let form = browser.client.form(Locator::Css("form")).await.unwrap();
     form.set_by_name("token", token).await.unwrap();
-    form.submit().await.unwrap();
+    browser.submit(Locator::Css("form")).await;
 }
 
 /// Submits the Manual Sync form and waits for the run to end; returns the
@@ -52,13 +52,7 @@ async fn manual_sync(browser: &Browser, url: &str, mode: &str, since: bool) -> S
         .find(Locator::Css("button[type=submit]:not(.signout button)"))
         .await
         .unwrap();
-    client
-        .form(Locator::Css("form.card"))
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
+    browser.submit(Locator::Css("form.card")).await;
     wait_done(browser).await
 }
 
@@ -106,7 +100,12 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
         .await
         .contains("not one of the service's tokens"));
     sign_in(&browser, &url, "sandbox-token").await;
-    assert_eq!(client.current_url().await.unwrap().path(), "/");
+    assert_eq!(
+        client.current_url().await.unwrap().path(),
+        "/",
+        "{}",
+        browser.main_text().await
+    );
     let dashboard = browser.main_text().await;
     assert!(dashboard.contains("Organisations connected"), "{dashboard}");
     assert!(dashboard.contains("Demo Company"), "{dashboard}");
@@ -143,8 +142,8 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
     // History, down to a refused invoice's reasons.
     client.goto(&format!("{url}/portal/runs")).await.unwrap();
     browser.shoot("history").await;
-    browser.click(Locator::Css("tbody tr:last-child a")).await;
-    browser.click(Locator::LinkText("Refused")).await;
+    browser.follow(Locator::Css("tbody tr:last-child a")).await;
+    browser.follow(Locator::LinkText("Refused")).await;
     let refused = browser.main_text().await;
     assert!(refused.contains("INV-10109"), "{refused}");
     assert!(refused.contains("MISSING_CONTACT"), "{refused}");
@@ -172,7 +171,7 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
     )
     .await;
     browser
-        .click(Locator::Css("button[aria-label='Retry INV-10109']"))
+        .follow(Locator::Css("button[aria-label='Retry INV-10109']"))
         .await;
     let retried = wait_done(&browser).await;
     assert!(retried.contains("created"), "{retried}");
@@ -220,13 +219,7 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
         )
         .await
         .unwrap();
-    client
-        .form(Locator::Css("form.card"))
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
+    browser.submit(Locator::Css("form.card")).await;
     let refusal = browser.main_text().await;
     assert!(refusal.contains("Form refused"), "{refusal}");
     assert_eq!(
@@ -237,7 +230,7 @@ async fn the_portal_syncs_shows_history_retries_and_escapes_in_a_browser() {
 
     // Signing out ends the session.
     client.goto(&format!("{url}/")).await.unwrap();
-    browser.click(Locator::Css("form.signout button")).await;
+    browser.follow(Locator::Css("form.signout button")).await;
     client.goto(&format!("{url}/portal/runs")).await.unwrap();
     assert!(client
         .current_url()

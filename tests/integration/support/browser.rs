@@ -132,7 +132,7 @@ impl Browser {
             .unwrap()
     }
 
-    /// Clicks the element `locator` finds.
+    /// Clicks the element `locator` finds (no page is loaded).
     pub async fn click(&self, locator: fantoccini::Locator<'_>) {
         self.client
             .find(locator)
@@ -141,6 +141,58 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+
+    /// Clicks the link or button `locator` finds and waits for the page it
+    /// loads.
+    pub async fn follow(&self, locator: fantoccini::Locator<'_>) {
+        self.mark_page().await;
+        self.click(locator).await;
+        self.wait_new_page().await;
+    }
+
+    /// Submits the form `locator` finds and waits for the page it loads.
+    pub async fn submit(&self, locator: fantoccini::Locator<'_>) {
+        self.mark_page().await;
+        self.client
+            .form(locator)
+            .await
+            .unwrap()
+            .submit()
+            .await
+            .unwrap();
+        self.wait_new_page().await;
+    }
+
+    /// Marks the page shown, so that its replacement can be told from it.
+    async fn mark_page(&self) {
+        self.client
+            .execute("window.__syncwright_old_page = true;", vec![])
+            .await
+            .unwrap();
+    }
+
+    /// Waits until a page without the mark has loaded (WebDriver's click
+    /// may return before the navigation it starts has replaced the page).
+    async fn wait_new_page(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__syncwright_old_page === undefined \
+                     && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .map(|v| v == serde_json::Value::Bool(true))
+                .unwrap_or(false);
+            if loaded {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the next page did not load");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Ends the session and the driver.
