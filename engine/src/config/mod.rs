@@ -3,10 +3,12 @@
 //! rejects unknown keys, so a typo is an error with a position, not a silent no-op.
 
 pub mod env;
+pub mod file_id;
 pub mod mapping;
 pub mod project_file;
 pub mod settings;
 
+pub use file_id::FileId;
 pub use mapping::{
     EnrichSpec, FieldSpec, MappingFile, RuleStages, SourceSpec, TargetSpec, TargetSystem, ValueType,
 };
