@@ -37,6 +37,8 @@ macro_rules! codes {
 codes! {
     CONFIG_IO = "config::io",
         "A project, mapping or rule file cannot be read.";
+    CONFIG_FILE_KIND = "config::file_kind",
+        "A file named as a project, mapping or rule file is not one: not a regular file, over 8 MiB, a `${file:...}` secret, a mapping not named `.yaml` or `.yml`, a rule not named `.rhai`, or YAML without keys at its top.";
     YAML_SYNTAX = "yaml::syntax",
         "A file is not valid YAML.";
     CONFIG_INVALID = "config::invalid",
