@@ -23,7 +23,7 @@ pub use source::FileSource;
 
 use std::path::{Path, PathBuf};
 
-use syncwright_engine::connector::{Connector, ConnectorError, Sink, Source};
+use syncwright_engine::connector::{ConnectionFiles, Connector, ConnectorError, Sink, Source};
 
 /// A `file` connection: its options, and the directory relative paths start from.
 pub struct FileConnection {
@@ -58,6 +58,19 @@ impl Connector for FileConnection {
             self.base_dir.join(&self.config.path),
             self.config.batch_size,
         )))
+    }
+
+    fn files(&self) -> ConnectionFiles {
+        let related = self.config.related.as_ref().map(|r| self.base_dir.join(r));
+        ConnectionFiles {
+            read_as_source: (self
+                .source_path()
+                .map(|p| ("path".to_string(), p))
+                .into_iter())
+            .chain(related.map(|p| ("related".to_string(), p)))
+            .collect(),
+            written_as_target: vec![("path".to_string(), self.base_dir.join(&self.config.path))],
+        }
     }
 }
 

@@ -51,6 +51,8 @@ codes! {
         "A module is listed twice in the project file.";
     CONFIG_MISSING_FILE = "config::missing_file",
         "A module's mapping file does not exist.";
+    CONFIG_OVERWRITE = "config::overwrite",
+        "An output would write over a file the project reads: a `file` connection a module writes to, or `state:`, is a module's snapshot, the project file, a mapping, a rule, a `${file:...}` secret or the state file.";
     CONFIG_DEPENDS_ON = "config::depends_on",
         "Modules depend on each other in a cycle.";
     CONFIG_SET = "config::set",

@@ -3,12 +3,15 @@
 //! once and checked completely before any record is touched.
 //!
 //! Each step has a file: `overrides` (`--set`), `connections`,
-//! `compile_module` (one mapping file and its rules) and `dependencies`
-//! (run order, and modules a mapping names that the project does not list).
+//! `compile_module` (one mapping file and its rules), `dependencies`
+//! (run order, and modules a mapping names that the project does not list)
+//! and `files` (each file read in its role only, and no output written
+//! over a file the project reads).
 
 mod compile_module;
 mod connections;
 mod dependencies;
+mod files;
 mod overrides;
 
 use std::collections::BTreeMap;
@@ -22,12 +25,16 @@ use crate::module::Module;
 use crate::script::ScriptLimits;
 use crate::yaml::YamlDoc;
 
-use compile_module::compile_module;
+use compile_module::{compile_module, ModuleContext};
 use connections::load_connections;
 use dependencies::order_by_dependencies;
+use files::{add_module_files, check_outputs, ConfigKind, ProjectFiles, StateFile};
 
 pub use connections::Connection;
 pub use overrides::apply_overrides;
+
+/// The state store's file when the project names none, relative to the project file.
+const DEFAULT_STATE: &str = ".syncwright/state.db";
 
 /// How to load a project.
 #[derive(Debug, Clone)]
@@ -103,9 +110,25 @@ impl Project {
             }
         };
 
-        let connections =
-            load_connections(&project, &doc, &base_dir, registry, env, &mut diagnostics);
+        let mut files = ProjectFiles::default();
+        files.add(&options.config, "the project file");
+        let (connections, connection_files) = load_connections(
+            &project,
+            &doc,
+            &base_dir,
+            registry,
+            env,
+            &mut files,
+            &mut diagnostics,
+        );
 
+        let context = ModuleContext {
+            settings: &settings,
+            project: &project,
+            limits: &options.limits,
+            project_doc: &doc,
+            files: &files,
+        };
         let mut modules = Vec::new();
         let mut warnings = Vec::new();
         let mut seen = BTreeMap::new();
@@ -131,15 +154,15 @@ impl Project {
                 ));
                 continue;
             }
-            match compile_module(
-                &module_ref.name,
-                &mapping_path,
-                &settings,
-                &project,
-                &options.limits,
-                &doc,
-                &mut warnings,
-            ) {
+            if let Some(why) = files.refuse_as(&mapping_path, ConfigKind::Mapping) {
+                diagnostics.push(doc.error(
+                    codes::CONFIG_FILE_KIND,
+                    why,
+                    &format!("{key_path}.mapping"),
+                ));
+                continue;
+            }
+            match compile_module(&module_ref.name, &mapping_path, &context, &mut warnings) {
                 Ok(module) => modules.push(module),
                 Err(errors) => diagnostics.errors.extend(errors),
             }
@@ -148,6 +171,27 @@ impl Project {
         // Dependencies the project lists run first; a shipped mapping may name
         // modules a smaller project leaves out.
         let modules = order_by_dependencies(modules, &mut diagnostics);
+
+        add_module_files(&mut files, &modules, &connection_files);
+        let state_file = match project.state.as_deref() {
+            None => Some(base_dir.join(DEFAULT_STATE)),
+            Some(s) => match s.split_once("://") {
+                None => Some(base_dir.join(s)),
+                Some(("sqlite", path)) => Some(base_dir.join(path)),
+                Some(_) => None,
+            },
+        };
+        check_outputs(
+            &mut files,
+            &modules,
+            &connection_files,
+            state_file.as_deref().map(|path| StateFile {
+                path,
+                named: project.state.is_some(),
+            }),
+            &doc,
+            &mut diagnostics,
+        );
 
         if !diagnostics.is_empty() {
             return Err(diagnostics);
@@ -176,7 +220,7 @@ impl Project {
     pub fn state_path(&self) -> PathBuf {
         self.state
             .clone()
-            .unwrap_or_else(|| self.base_dir.join(".syncwright/state.db"))
+            .unwrap_or_else(|| self.base_dir.join(DEFAULT_STATE))
     }
 
     /// The module called `name`.
