@@ -8,6 +8,7 @@ mod cli;
 mod connections;
 mod crash;
 mod diagnostics;
+mod inputs;
 mod integrators;
 mod live_sync;
 mod plan_fixtures;
