@@ -84,7 +84,10 @@ const MAPPING: &str = "../../mappings/invoices.yaml";
 #[test]
 fn the_project_itself_is_valid() {
     let (dir, config) = project(&project_text("out/requests.jsonl", "", MAPPING));
-    let out = syncwright(dir.path(), &["validate", "--config", config.to_str().unwrap()]);
+    let out = syncwright(
+        dir.path(),
+        &["validate", "--config", config.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 }
 
@@ -93,8 +96,14 @@ fn an_output_that_is_an_input_is_refused_where_it_is_named() {
     let cases = [
         ("crm.json", "the records of module `invoices`"),
         ("syncwright.yaml", "the project file"),
-        ("../../mappings/invoices.yaml", "the mapping file of module `invoices`"),
-        ("../../rules/invoices/status.rhai", "a rule of module `invoices`"),
+        (
+            "../../mappings/invoices.yaml",
+            "the mapping file of module `invoices`",
+        ),
+        (
+            "../../rules/invoices/status.rhai",
+            "a rule of module `invoices`",
+        ),
         ("secrets/zoho.yaml", "a secret file of connection `zoho`"),
         ("crm-link.json", "the records of module `invoices`"),
     ];
@@ -114,14 +123,25 @@ fn an_output_that_is_an_input_is_refused_where_it_is_named() {
                 && shown.contains(what),
             "{output}: {shown}"
         );
-        assert!(!shown.contains(SECRET), "{output}: the secret is shown:\n{shown}");
-        assert_eq!(std::fs::read(&target).unwrap(), before, "{output} was written");
+        assert!(
+            !shown.contains(SECRET),
+            "{output}: the secret is shown:\n{shown}"
+        );
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            before,
+            "{output} was written"
+        );
     }
 }
 
 #[test]
 fn a_state_store_named_as_the_snapshot_leaves_it_as_it_was() {
-    let (dir, config) = project(&project_text("out/requests.jsonl", "state: crm.json", MAPPING));
+    let (dir, config) = project(&project_text(
+        "out/requests.jsonl",
+        "state: crm.json",
+        MAPPING,
+    ));
     let snapshot = config.parent().unwrap().join("crm.json");
     std::fs::set_permissions(&snapshot, std::fs::Permissions::from_mode(0o644)).unwrap();
     let before = std::fs::read(&snapshot).unwrap();
@@ -154,7 +174,10 @@ fn a_file_that_is_no_mapping_is_named_never_echoed() {
             format!("{SECRET}\nroot:x:0:0:root:/root:/bin/bash\n"),
         )
         .unwrap();
-        let out = syncwright(dir.path(), &["validate", "--config", config.to_str().unwrap()]);
+        let out = syncwright(
+            dir.path(),
+            &["validate", "--config", config.to_str().unwrap()],
+        );
         let shown = both(&out);
         assert_eq!(out.status.code(), Some(2), "{mapping}: {shown}");
         assert!(
@@ -172,14 +195,23 @@ fn a_broken_mapping_quotes_only_the_line_at_fault() {
     let broken = "../../mappings/broken.yaml";
     let (dir, config) = project(&project_text("out/requests.jsonl", "", broken));
     // The shipped mapping, its source's module misspelt as a list.
-    let shipped =
-        std::fs::read_to_string(config.parent().unwrap().join("../../mappings/invoices.yaml"))
-            .unwrap();
+    let shipped = std::fs::read_to_string(
+        config
+            .parent()
+            .unwrap()
+            .join("../../mappings/invoices.yaml"),
+    )
+    .unwrap();
     let text = shipped.replacen("  module: Invoices\n", "  module: [Invoices]\n", 1);
     assert_ne!(text, shipped);
-    let line = text[..text.find("module: [Invoices]").unwrap()].lines().count();
+    let line = text[..text.find("module: [Invoices]").unwrap()]
+        .lines()
+        .count();
     std::fs::write(config.parent().unwrap().join(broken), &text).unwrap();
-    let out = syncwright(dir.path(), &["validate", "--config", config.to_str().unwrap()]);
+    let out = syncwright(
+        dir.path(),
+        &["validate", "--config", config.to_str().unwrap()],
+    );
     let shown = both(&out);
     assert_eq!(out.status.code(), Some(2), "{shown}");
     assert!(shown.contains(&format!("broken.yaml:{line}:")), "{shown}");
@@ -195,7 +227,13 @@ fn flags_that_cannot_be_right_are_refused_before_anything_is_read() {
     let example = "examples/zoho-crm-to-xero/syncwright.yaml";
     for args in [
         &["plan", "--config", example, "--since", "notatime"][..],
-        &["run", "--config", "no/such/project.yaml", "--since", "yesterday"],
+        &[
+            "run",
+            "--config",
+            "no/such/project.yaml",
+            "--since",
+            "yesterday",
+        ],
         &["plan", "--config", example, "--sandbox-time-scale", "inf"],
         &["sandbox", "--time-scale", "inf"],
         &["sandbox", "--time-scale", "0"],
@@ -210,7 +248,13 @@ fn flags_that_cannot_be_right_are_refused_before_anything_is_read() {
     }
     let out = syncwright(
         &root,
-        &["plan", "--config", example, "--since", "2026-11-01T09:00:00+11:00"],
+        &[
+            "plan",
+            "--config",
+            example,
+            "--since",
+            "2026-11-01T09:00:00+11:00",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 }

@@ -414,7 +414,9 @@ mod tests {
         let mut guard = PagingGuard::default();
         guard.check("Invoices", &ids(0, 10), Some("a")).unwrap();
         guard.check("Invoices", &ids(10, 10), Some("b")).unwrap();
-        let err = guard.check("Invoices", &ids(20, 10), Some("a")).unwrap_err();
+        let err = guard
+            .check("Invoices", &ids(20, 10), Some("a"))
+            .unwrap_err();
         assert!(
             err.contains("Invoices") && err.contains("page 3") && err.contains("handed out before"),
             "{err}"
