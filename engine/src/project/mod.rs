@@ -121,6 +121,25 @@ impl Project {
             &mut files,
             &mut diagnostics,
         );
+        // `state:` may carry a URL's password as `${VAR}` or `${file:PATH}`.
+        let expanded = {
+            let resolve = crate::config::env::resolver(&base_dir, env);
+            project
+                .state
+                .as_deref()
+                .map(|s| crate::config::env::expand(s, &resolve))
+                .transpose()
+        };
+        let state = match expanded {
+            Ok(state) => state,
+            Err(why) => {
+                diagnostics.push(
+                    doc.error(codes::CONFIG_ENV, why.reason, "state")
+                        .with_help(why.help),
+                );
+                None
+            }
+        };
 
         let context = ModuleContext {
             settings: &settings,
@@ -173,7 +192,8 @@ impl Project {
         let modules = order_by_dependencies(modules, &mut diagnostics);
 
         add_module_files(&mut files, &modules, &connection_files);
-        let state_file = match project.state.as_deref() {
+        // The state store's file, when it is one (a PostgreSQL URL is not).
+        let state_file = match state.as_deref() {
             None => Some(base_dir.join(DEFAULT_STATE)),
             Some(s) => match s.split_once("://") {
                 None => Some(base_dir.join(s)),
@@ -187,7 +207,7 @@ impl Project {
             &connection_files,
             state_file.as_deref().map(|path| StateFile {
                 path,
-                named: project.state.is_some(),
+                named: state.is_some(),
             }),
             &doc,
             &mut diagnostics,
@@ -198,7 +218,7 @@ impl Project {
         }
         Ok(Project {
             // A path relative to the project file, or a URL as written.
-            state: project.state.as_ref().map(|s| match s.split_once("://") {
+            state: state.as_ref().map(|s| match s.split_once("://") {
                 None => base_dir.join(s),
                 // A relative SQLite path is the project's too, wherever the run starts.
                 Some(("sqlite", path)) if Path::new(path).is_relative() => {
