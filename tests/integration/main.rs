@@ -10,6 +10,7 @@ mod crash;
 mod diagnostics;
 mod duplicate_ids;
 mod exit_codes;
+mod inputs;
 mod integrators;
 mod live_sync;
 mod organisations;

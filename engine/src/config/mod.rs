@@ -4,11 +4,13 @@
 
 pub mod duration;
 pub mod env;
+pub mod file_id;
 pub mod mapping;
 pub mod project_file;
 pub mod serve;
 pub mod settings;
 
+pub use file_id::FileId;
 pub use mapping::{
     EnrichSpec, FieldSpec, MappingFile, RuleStages, SourceSpec, TargetSpec, TargetSystem, ValueType,
 };
