@@ -21,7 +21,9 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Loads the project, printing diagnostics to stderr on failure.
-pub(crate) fn load_project(config: &Path, sets: &[String]) -> Result<Project, u8> {
+/// `sandboxed`: its connections will be pointed at the sandbox, so a file
+/// connection a module writes to is never written (see [`LoadOptions`]).
+pub(crate) fn load_project(config: &Path, sets: &[String], sandboxed: bool) -> Result<Project, u8> {
     let overrides = match parse_sets(sets) {
         Ok(o) => o,
         Err(msg) => {
@@ -31,6 +33,7 @@ pub(crate) fn load_project(config: &Path, sets: &[String]) -> Result<Project, u8
     };
     let project = load_with(&LoadOptions {
         overrides,
+        sandboxed,
         ..LoadOptions::new(config)
     })?;
     print_warnings(&project);

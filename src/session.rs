@@ -40,7 +40,8 @@ impl Session {
         time_scale: f64,
         runtime: Runtime,
     ) -> Result<Self, u8> {
-        let mut project = load_project(config, sets)?;
+        let sandboxed = target.sandbox || target.sandbox_url.is_some();
+        let mut project = load_project(config, sets, sandboxed)?;
         let sandbox = attach(&mut project, &runtime, target, time_scale)?;
         Ok(Self {
             project,

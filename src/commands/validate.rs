@@ -19,7 +19,7 @@ pub struct ValidateArgs {
 /// Compiles everything and reports; 0 when clean, 2 otherwise.
 pub fn validate(args: ValidateArgs) -> u8 {
     let config = &args.project.config;
-    match load_project(config, &args.overrides.set) {
+    match load_project(config, &args.overrides.set, false) {
         Ok(project) => {
             let rules: usize = project
                 .modules

@@ -47,6 +47,11 @@ pub struct LoadOptions {
     pub overrides: Vec<(String, String)>,
     /// Script bounds.
     pub limits: ScriptLimits,
+    /// True when every connection will be pointed at the sandbox after
+    /// loading (`--sandbox`, `--sandbox-url`): no module then writes to a
+    /// connection's files, so outputs are not checked against inputs (the
+    /// state file still is).
+    pub sandboxed: bool,
 }
 
 impl LoadOptions {
@@ -56,6 +61,7 @@ impl LoadOptions {
             config: config.into(),
             overrides: Vec::new(),
             limits: ScriptLimits::default(),
+            sandboxed: false,
         }
     }
 }
@@ -215,7 +221,7 @@ impl Project {
         };
         check_outputs(
             &mut files,
-            &modules,
+            if options.sandboxed { &[] } else { &modules },
             &connection_files,
             state_file.as_deref().map(|path| StateFile {
                 path,
