@@ -171,10 +171,10 @@ pub async fn run_module(
         let evaluated: Vec<(RecordOutcome, Option<String>)> = items
             .into_par_iter()
             .map(|item| match item {
-                SourceItem::Record(record) => (
-                    module.evaluate_in_run(&record, &cache, run),
-                    module.record_modified(&record),
-                ),
+                SourceItem::Record(record) => {
+                    let modified = module.record_modified(&record);
+                    (module.evaluate_owned(record, &cache, run), modified)
+                }
                 SourceItem::Unreadable { position, reason } => {
                     (unreadable(&position, &reason), None)
                 }
