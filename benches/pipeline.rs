@@ -332,7 +332,7 @@ fn minimal_agreement(engine_plan: &Path, jq_out: &Path) -> (usize, usize, Option
         comparable += 1;
         let mut payload = e["payload"].clone();
         if let (Some(lines), Some(found)) = (
-            payload["LineItems"].as_array_mut(),
+            payload.get_mut("LineItems").and_then(Value::as_array_mut),
             j["payload"]["LineItems"].as_array(),
         ) {
             for (line, theirs) in lines.iter_mut().zip(found) {
