@@ -471,12 +471,13 @@ fn api_efficiency(bin: &Path, work: &Path, config: &Path, related: &Value, sizes
             // What the data needs besides the writes: the listing (a page of
             // 200 ids, then full records 100 a call), one call per related
             // or reference kind (the data names at most 7 ids of each, under
-            // the 100 a call takes), and the write-backs, 100 records a call.
+            // the 100 a call takes), and the write-backs, 100 records a call:
+            // a cold run writes back every record's verdict, a quiet one none.
             let listing = n.div_ceil(200) + n.div_ceil(100);
             let lookups_ok = kinds.iter().all(|((vendor, method, what), &count)| {
                 match (vendor.as_str(), method.as_str(), what.as_str()) {
                     ("zoho_api", "GET", "Invoices") => count <= listing,
-                    ("zoho_api", "PUT", "Invoices") => count <= synced.div_ceil(100),
+                    ("zoho_api", "PUT", "Invoices") => count <= n.div_ceil(100),
                     ("xero_api", "POST", "Invoices") => true,
                     _ => count <= 1,
                 }
