@@ -3,11 +3,25 @@
 
 use syncwright_engine::config::mapping::TargetSystem;
 use syncwright_engine::Project;
-use syncwright_sandbox::{Sandbox, SandboxConfig, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN};
+use syncwright_sandbox::{
+    check_time_scale, Sandbox, SandboxConfig, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN,
+};
 
 use crate::args::SandboxTarget;
 use crate::exit_code::EXIT_FAILED;
 use crate::json_file::read_json;
+
+/// Parses a vendor minute's length in real seconds (`--time-scale`,
+/// `--sandbox-time-scale`): a finite number above zero, so `inf`, `nan`
+/// and `0` are refused while the flags are read.
+pub(crate) fn parse_time_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    check_time_scale(scale).map_err(|e| e.to_string())?;
+    Ok(scale)
+}
 
 /// What `--sandbox` keeps alive during a command: the in-process sandbox
 /// and the temporary folder of its state store. Dropping it stops both.
@@ -16,6 +30,8 @@ pub struct Attached {
     _sandbox: Option<Sandbox>,
     /// The folder of the temporary state store of runs against it.
     _state_dir: Option<tempfile::TempDir>,
+    /// The sandbox's base URL.
+    pub(crate) base_url: String,
 }
 
 /// Points the project's connections at the sandbox `target` selects, if
@@ -49,6 +65,7 @@ fn attach_to(
     let mut attached = Attached {
         _sandbox: None,
         _state_dir: None,
+        base_url: String::new(),
     };
     let base = match &target.sandbox_url {
         Some(url) => {
@@ -80,6 +97,7 @@ fn attach_to(
         }
     };
     point_at_sandbox(project, &base, time_scale);
+    attached.base_url = base;
     Ok(Some(attached))
 }
 

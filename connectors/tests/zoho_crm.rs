@@ -1,6 +1,7 @@
 //! The `zoho_crm` connector against the sandbox's Zoho CRM, over HTTP: how
 //! the source lists a module (page 1, then by `page_token`, which reaches
-//! past the 2,000 records `page` can; with `If-Modified-Since`), asks for fields 50 a call
+//! past the 2,000 records `page` can; with `If-Modified-Since`; stopped when it would page
+//! without end), asks for fields 50 a call
 //! and merges them, and writes back 100 records a call; how the sink splits
 //! updates from creates; and that one connection keeps one token.
 
@@ -298,4 +299,76 @@ async fn one_connection_keeps_one_token_for_its_sources_and_sinks() {
         1
     );
     sandbox.shutdown().await;
+}
+
+/// A Zoho API that lists `Invoices` without end: every answer has new
+/// records and `more_records: true`, and hands out the same page token.
+/// The sandbox pages faithfully, so this one is served here, over HTTP.
+fn endless_zoho() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut next = 0u64;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            loop {
+                // The request line and headers, up to the empty line; the
+                // calls have no body.
+                let mut head = 0;
+                let mut line = String::new();
+                while {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap_or(0) > 0
+                } {
+                    head += 1;
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                if head == 0 {
+                    break;
+                }
+                next += 1;
+                let body = json!({
+                    "data": [{"id": id(next as usize), "Modified_Time": "2026-11-01T00:00:00+00:00"}],
+                    "info": {"more_records": true, "next_page_token": "the-same-token", "per_page": 1},
+                })
+                .to_string();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if writer.write_all(answer.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_with_more_records_forever_stops_at_a_repeated_token() {
+    let sandbox = support::sandbox(SandboxConfig::default()).await;
+    let mut source = support::zoho(&sandbox, json!({ "api_url": endless_zoho() }))
+        .source()
+        .unwrap();
+    source.open(&request(&["Subject"])).await.unwrap();
+    let mut records = 0;
+    let err = loop {
+        match source.next_batch().await {
+            Ok(Some(batch)) => records += batch.len(),
+            Ok(None) => panic!("an endless listing ended"),
+            Err(err) => break err.to_string(),
+        }
+        assert!(records < 100, "still paging after {records} records");
+    };
+    assert!(
+        err.contains("Invoices") && err.contains("page 2") && err.contains("handed out before"),
+        "{err}"
+    );
+    assert_eq!(records, 1, "the first page's record went on");
 }

@@ -232,6 +232,22 @@ pub trait Connector: Send + Sync {
     async fn organisation(&self) -> Result<Option<Organisation>, ConnectorError> {
         Ok(None)
     }
+    /// The files on this machine it reads as a source and writes as a
+    /// sink, so that a project whose output would write over one of its
+    /// inputs is refused before it runs. None by default.
+    fn files(&self) -> ConnectionFiles {
+        ConnectionFiles::default()
+    }
+}
+
+/// The files on this machine a connection reads and writes, each with the
+/// option that names it (`path`).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFiles {
+    /// Read when the connection is a module's source.
+    pub read_as_source: Vec<(String, PathBuf)>,
+    /// Written when the connection is a module's target.
+    pub written_as_target: Vec<(String, PathBuf)>,
 }
 
 /// An organisation a connection reaches.

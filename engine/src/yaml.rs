@@ -1,7 +1,9 @@
 //! YAML loading with positions: typed deserialisation through serde_yaml, plus
 //! an index from dotted key paths to their place in the file, so that errors
 //! found after parsing (a bad JSONPath, an unknown lookup) still point at the
-//! exact line and column.
+//! exact line and column. A file without keys at its top (a secret, a word
+//! list, `/etc/passwd`) is refused without a word of its content, and
+//! serde's messages lose the string values they would quote.
 
 use std::collections::HashMap;
 
@@ -25,6 +27,8 @@ pub struct YamlDoc {
     /// The file the document came from.
     pub file: SourceFile,
     spans: HashMap<String, NodeSpan>,
+    /// Whether the document's top is keys and values; `None` when empty.
+    top_is_mapping: Option<bool>,
 }
 
 impl YamlDoc {
@@ -46,20 +50,34 @@ impl YamlDoc {
                 location,
             ));
         }
-        let spans = builder.spans;
-        Ok(Self { file, spans })
+        let (spans, top_is_mapping) = (builder.spans, builder.top_is_mapping);
+        Ok(Self {
+            file,
+            spans,
+            top_is_mapping,
+        })
     }
 
     /// Deserialises the whole document into `T`, turning serde errors (unknown
     /// key, wrong type, missing key) into diagnostics with positions.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        if self.top_is_mapping == Some(false) {
+            return Err(ConfigError::without_source(
+                codes::CONFIG_FILE_KIND,
+                format!(
+                    "{} has no YAML keys at its top, so it is not a project or mapping file \
+                     (its content is not shown)",
+                    self.file.path.display()
+                ),
+            ));
+        }
         let text = self.file.text.as_str();
         let text = if text.trim().is_empty() { "{}" } else { text };
         serde_yaml::from_str(text).map_err(|e| self.serde_error(e))
     }
 
     fn serde_error(&self, err: serde_yaml::Error) -> ConfigError {
-        let full = err.to_string();
+        let full = without_string_values(&err.to_string());
         // serde_yaml appends " at line L column C"; the location carries that.
         let message = match full.rfind(" at line ") {
             Some(i) => full[..i].to_string(),
@@ -150,6 +168,43 @@ impl YamlDoc {
     }
 }
 
+/// serde's message without the string values it quotes (`invalid type:
+/// string "many", expected u32` becomes `invalid type: a string, expected
+/// u32`): the quoted line shows the value, which may run over lines.
+fn without_string_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("string \"") {
+        out.push_str(&rest[..at]);
+        let quoted = &rest[at + "string \"".len()..];
+        let mut escaped = false;
+        let end = quoted.char_indices().find_map(|(i, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            '"' => Some(i),
+            _ => None,
+        });
+        match end {
+            Some(end) => {
+                out.push_str("a string");
+                rest = &quoted[end + 1..];
+            }
+            None => {
+                out.push_str("a string");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// serde_yaml prefixes messages with the key path (`fields.Date: unknown field`).
 fn split_key_path(message: &str) -> (Option<String>, String) {
     if let Some((head, tail)) = message.split_once(": ") {
@@ -181,6 +236,7 @@ struct IndexBuilder<'a> {
     ascii: bool,
     stack: Vec<Frame>,
     spans: HashMap<String, NodeSpan>,
+    top_is_mapping: Option<bool>,
 }
 
 impl<'a> IndexBuilder<'a> {
@@ -190,6 +246,7 @@ impl<'a> IndexBuilder<'a> {
             ascii: file.text.is_ascii(),
             stack: Vec::new(),
             spans: HashMap::new(),
+            top_is_mapping: None,
         }
     }
 
@@ -290,6 +347,15 @@ impl<'a> IndexBuilder<'a> {
 impl MarkedEventReceiver for IndexBuilder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let offset = self.byte_offset(mark.index());
+        if self.stack.is_empty() && self.top_is_mapping.is_none() {
+            match ev {
+                Event::MappingStart(..) => self.top_is_mapping = Some(true),
+                Event::SequenceStart(..) | Event::Scalar(..) | Event::Alias(_) => {
+                    self.top_is_mapping = Some(false)
+                }
+                _ => {}
+            }
+        }
         match ev {
             Event::Scalar(value, ..) => {
                 let len = self.scalar_len(offset, &value);
@@ -339,6 +405,46 @@ mod tests {
     fn positions_count_characters_after_unicode() {
         let d = doc("é: ü\nk: v\n");
         assert_eq!(d.locate("k").line_col(), (2, 4));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Model {
+        name: String,
+        count: u32,
+    }
+
+    #[test]
+    fn a_file_without_keys_is_refused_unquoted() {
+        for text in [
+            "s3cr3t-token-value\n",
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+            "- s3cr3t\n- hunter2\n",
+        ] {
+            let err = doc(text).deserialize::<Model>().unwrap_err();
+            assert_eq!(err.code, "config::file_kind");
+            let shown = format!("{err}\n{}", err.render(false));
+            assert!(
+                shown.contains("t.yaml") && shown.contains("no YAML keys"),
+                "{shown}"
+            );
+            for word in ["s3cr3t", "root", "daemon", "hunter2"] {
+                assert!(!shown.contains(word), "{word} shown:\n{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn string_values_stay_out_of_messages() {
+        let err = doc("name: x\ncount: \"many \\\"more\\\" lines\\nof it\"\n")
+            .deserialize::<Model>()
+            .unwrap_err();
+        assert_eq!(err.message, "invalid type: a string, expected u32");
+        assert_eq!(err.key_path.as_deref(), Some("count"));
+        assert_eq!(
+            without_string_values(r#"invalid type: string "a\"b", expected u32"#),
+            "invalid type: a string, expected u32"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use syncwright_sandbox::{serve_cli, SandboxConfig, XeroLimits};
 use crate::exit_code::{EXIT_CONFIG, EXIT_FAILED};
 use crate::json_file::read_json;
 use crate::runtime;
+use crate::sandbox_target::parse_time_scale;
 
 /// Options of `syncwright sandbox`.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,7 +23,7 @@ pub struct SandboxArgs {
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
     /// Real seconds per vendor minute, to make rate-limit windows short (60 = real time).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = parse_time_scale)]
     pub time_scale: f64,
     /// Turn Xero's rate limits off.
     #[arg(long)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use syncwright_engine::pipeline::SyncMode;
 
 use crate::args::{FormatChoice, ProjectFile, SandboxTarget, SettingOverrides};
+use crate::sandbox_target::parse_time_scale;
 
 /// Options of `syncwright plan`, `run` and `retry`.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,7 +36,7 @@ pub struct SyncArgs {
     #[arg(long, conflicts_with = "since")]
     pub since_last_sync: bool,
     /// Only records modified after this time (ISO-8601 with offset).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
     pub since: Option<String>,
     /// Print the time spent in each rule to stderr after the run.
     #[arg(long)]
@@ -44,7 +45,7 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub target: SandboxTarget,
     /// Real seconds per Xero minute in the sandbox (as given to `syncwright sandbox --time-scale`).
-    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_time_scale)]
     pub sandbox_time_scale: f64,
     /// When another run is syncing a module, wait for it instead of
     /// exiting (the default with `--id`).
@@ -53,4 +54,16 @@ pub struct SyncArgs {
     /// Threads evaluating records (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+}
+
+/// Parses `--since`: a time with its offset, as Zoho's `If-Modified-Since`
+/// takes it (`2026-11-01T09:00:00+11:00`), refused while the flags are read.
+fn parse_since(text: &str) -> Result<String, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|_| text.trim().to_string())
+        .map_err(|e| {
+            format!(
+                "`{text}` is not a time with its offset, such as 2026-11-01T09:00:00+11:00 ({e})"
+            )
+        })
 }

@@ -4,7 +4,8 @@
 //! first sink of the process that writes a path truncates it, the sinks of
 //! later modules (each module gets its own) append. So `run` over several
 //! modules keeps every module's requests, in run order, and a second run does
-//! not pile onto the first one's.
+//! not pile onto the first one's. A file a source of the process is
+//! reading is never written: its batches are not sent.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -85,6 +86,12 @@ impl Sink for FileSink {
             ConnectorError::Io(format!("cannot write {}: {e}", self.path.display()))
         };
         if self.writer.is_none() {
+            if super::in_use::is_being_read(&self.path) {
+                return Err(ConnectorError::NotSent(format!(
+                    "{} is being read as this run's input; a file connection writes to another file",
+                    self.path.display()
+                )));
+            }
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(io)?;
             }

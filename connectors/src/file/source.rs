@@ -1,4 +1,7 @@
-//! The file source: a snapshot read whole, or JSON Lines streamed a line at a time.
+//! The file source: a snapshot document streamed a module at a time (read
+//! through once first, so that a broken file is refused before any record
+//! goes anywhere and the records can be counted), or JSON Lines streamed a
+//! line at a time. Related records are read when first asked for.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -8,7 +11,11 @@ use async_trait::async_trait;
 use serde_json::Value;
 use syncwright_engine::connector::{ConnectorError, ExtractRequest, Source, SourceItem};
 
-use super::snapshot::{id_of, Snapshot};
+use super::in_use::Reading;
+use super::related::{id_of, Related};
+use super::shape::{survey, NotSnapshot, Records, Shape};
+use super::stream::RecordStream;
+use super::{io_error, json_error};
 
 const BATCH: usize = 200;
 
@@ -16,15 +23,18 @@ const BATCH: usize = 200;
 pub struct FileSource {
     path: PathBuf,
     related_path: Option<PathBuf>,
-    snapshot: Snapshot,
-    related: Option<Snapshot>,
+    related: Related,
     state: State,
+    /// How many records the opened read gives, when known.
+    count: Option<u64>,
     ids: Vec<String>,
+    /// The files read, marked as such while the source lives.
+    _reading: Vec<Reading>,
 }
 
 enum State {
     Closed,
-    Records(std::vec::IntoIter<Value>),
+    Document(RecordStream),
     Lines {
         reader: Box<dyn BufRead + Send>,
         line: usize,
@@ -37,50 +47,91 @@ impl FileSource {
         Self {
             path,
             related_path,
-            snapshot: Snapshot::default(),
-            related: None,
+            related: Related::default(),
             state: State::Closed,
+            count: None,
             ids: Vec::new(),
+            _reading: Vec::new(),
         }
     }
 
-    fn is_json_lines(&self) -> Result<bool, ConnectorError> {
-        let ext = self.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    /// The next batch of JSON Lines: a record per line, a bad line
+    /// unreadable on its own.
+    fn next_lines(&mut self) -> Result<Option<Vec<SourceItem>>, ConnectorError> {
+        let State::Lines { reader, line } = &mut self.state else {
+            return Ok(None);
+        };
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            let mut text = String::new();
+            let read = reader
+                .read_line(&mut text)
+                .map_err(|e| io_error(&self.path, e))?;
+            if read == 0 {
+                break;
+            }
+            *line += 1;
+            if text.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(&text) {
+                Ok(record) => {
+                    if wanted(&self.ids, &record) {
+                        batch.push(SourceItem::Record(record));
+                    }
+                }
+                Err(e) => batch.push(SourceItem::Unreadable {
+                    position: format!("{}:{}", self.path.display(), line),
+                    reason: format!("not valid JSON: {e}"),
+                }),
+            }
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+
+    /// What the file at `path` holds, and where `module`'s records are.
+    fn shape_of(path: &std::path::Path, module: &str) -> Result<Shape, ConnectorError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         if ext == "jsonl" || ext == "ndjson" {
-            return Ok(true);
+            return Ok(Shape::Lines);
         }
-        // A JSON document parses as one value; JSON Lines has more after the first.
-        let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
-        let mut stream = serde_json::Deserializer::from_reader(BufReader::new(file))
-            .into_iter::<serde::de::IgnoredAny>();
-        let first_ok = matches!(stream.next(), Some(Ok(_)));
-        Ok(first_ok && stream.next().is_some())
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        survey(file, module).map_err(|e| match e {
+            NotSnapshot::Json(e) => json_error(path, e),
+            NotSnapshot::Shape(m) => ConnectorError::Io(format!("{}: {m}", path.display())),
+        })
     }
 }
 
-fn io_error(path: &std::path::Path, err: std::io::Error) -> ConnectorError {
-    ConnectorError::Io(format!("cannot read {}: {err}", path.display()))
-}
-
-fn load_snapshot(path: &std::path::Path) -> Result<Snapshot, ConnectorError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        ConnectorError::Io(format!(
-            "{}:{}:{}: not valid JSON: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    Snapshot::from_value(value).map_err(|m| ConnectorError::Io(format!("{}: {m}", path.display())))
+/// True when `record` is one of `ids`, or every record is (`ids` empty).
+fn wanted(ids: &[String], record: &Value) -> bool {
+    ids.is_empty() || id_of(record).is_some_and(|id| ids.contains(&id))
 }
 
 #[async_trait]
 impl Source for FileSource {
     async fn open(&mut self, request: &ExtractRequest) -> Result<(), ConnectorError> {
         self.ids = request.ids.clone();
-        if let Some(related) = &self.related_path {
-            self.related = Some(load_snapshot(related)?);
+        self.count = None;
+        self._reading.clear();
+        let mut related = Related::default();
+        if let Some(path) = &self.related_path {
+            // Checked whole now, read a module at a time when asked.
+            match Self::shape_of(path, "")? {
+                Shape::Document {
+                    records: Records::Absent,
+                    lists,
+                    ..
+                } => related = Related::from(Some(path.clone()), lists),
+                Shape::Document { .. } => {}
+                Shape::Lines => {
+                    return Err(ConnectorError::Io(format!(
+                        "{}: related records are one JSON object keyed by module",
+                        path.display()
+                    )))
+                }
+            }
+            self._reading.push(Reading::start(path));
         }
         if self.path.as_os_str() == "-" {
             // `-`: JSON Lines on standard input, streamed.
@@ -88,68 +139,69 @@ impl Source for FileSource {
                 reader: Box::new(BufReader::new(std::io::stdin())),
                 line: 0,
             };
-        } else if self.is_json_lines()? {
-            let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
-            self.state = State::Lines {
-                reader: Box::new(BufReader::new(file)),
-                line: 0,
-            };
         } else {
-            self.snapshot = load_snapshot(&self.path)?;
-            let records = self.snapshot.take_records(&request.module);
-            self.state = State::Records(records.into_iter());
+            self._reading.push(Reading::start(&self.path));
+            match Self::shape_of(&self.path, &request.module)? {
+                Shape::Lines => {
+                    let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
+                    self.state = State::Lines {
+                        reader: Box::new(BufReader::new(file)),
+                        line: 0,
+                    };
+                }
+                Shape::Document {
+                    records,
+                    count,
+                    lists,
+                } => {
+                    if self.related_path.is_none() {
+                        related = Related::from(Some(self.path.clone()), lists);
+                    }
+                    let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
+                    let stream = RecordStream::start(file, records, BATCH)
+                        .map_err(|e| io_error(&self.path, e))?;
+                    self.count = Some(count);
+                    self.state = State::Document(stream);
+                }
+            }
         }
+        self.related = related;
         Ok(())
     }
 
     async fn total_hint(&mut self) -> Option<u64> {
-        match &self.state {
-            State::Records(_) if !self.ids.is_empty() => Some(self.ids.len() as u64),
-            State::Records(records) => Some(records.len() as u64),
-            _ => None,
+        match self.count {
+            Some(_) if !self.ids.is_empty() => Some(self.ids.len() as u64),
+            count => count,
         }
     }
 
     async fn next_batch(&mut self) -> Result<Option<Vec<SourceItem>>, ConnectorError> {
-        let mut batch = Vec::new();
-        while batch.len() < BATCH {
-            let item = match &mut self.state {
-                State::Closed => break,
-                State::Records(iter) => match iter.next() {
-                    Some(record) => SourceItem::Record(record),
-                    None => break,
-                },
-                State::Lines { reader, line } => {
-                    let mut text = String::new();
-                    let read = reader
-                        .read_line(&mut text)
-                        .map_err(|e| io_error(&self.path, e))?;
-                    if read == 0 {
-                        break;
+        match &mut self.state {
+            State::Closed => Ok(None),
+            State::Document(stream) => loop {
+                let records = match stream.next().await {
+                    None => {
+                        self.state = State::Closed;
+                        return Ok(None);
                     }
-                    *line += 1;
-                    if text.trim().is_empty() {
-                        continue;
+                    Some(Err(e)) => {
+                        self.state = State::Closed;
+                        return Err(json_error(&self.path, e));
                     }
-                    match serde_json::from_str::<Value>(&text) {
-                        Ok(record) => SourceItem::Record(record),
-                        Err(e) => SourceItem::Unreadable {
-                            position: format!("{}:{}", self.path.display(), line),
-                            reason: format!("not valid JSON: {e}"),
-                        },
-                    }
+                    Some(Ok(records)) => records,
+                };
+                let batch: Vec<SourceItem> = records
+                    .into_iter()
+                    .filter(|r| wanted(&self.ids, r))
+                    .map(SourceItem::Record)
+                    .collect();
+                if !batch.is_empty() {
+                    return Ok(Some(batch));
                 }
-            };
-            if !self.ids.is_empty() {
-                if let SourceItem::Record(r) = &item {
-                    if !id_of(r).is_some_and(|id| self.ids.contains(&id)) {
-                        continue;
-                    }
-                }
-            }
-            batch.push(item);
+            },
+            State::Lines { .. } => self.next_lines(),
         }
-        Ok((!batch.is_empty()).then_some(batch))
     }
 
     async fn fetch_related(
@@ -158,11 +210,8 @@ impl Source for FileSource {
         ids: &[String],
         _fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
-        let from = self.related.as_ref().unwrap_or(&self.snapshot);
-        Ok(ids
-            .iter()
-            .filter_map(|id| from.get(module, id).cloned())
-            .collect())
+        let index = self.related.module(module)?;
+        Ok(ids.iter().filter_map(|id| index.get(id).cloned()).collect())
     }
 
     async fn fetch_related_by(
@@ -172,8 +221,7 @@ impl Source for FileSource {
         values: &[String],
         _fields: &[String],
     ) -> Result<Vec<Value>, ConnectorError> {
-        let from = self.related.as_ref().unwrap_or(&self.snapshot);
-        Ok(from.find_by(module, key, values))
+        Ok(self.related.module(module)?.find_by(key, values))
     }
 
     fn describe(&self) -> String {

@@ -2,9 +2,11 @@
 //! `If-Modified-Since` for incremental runs), goes on from the first page by
 //! the `page_token` Zoho hands out (by `page` when it hands none, which
 //! reaches only 2,000 records), and fetches full records, line items
-//! included, 100 ids a call.
+//! included, 100 ids a call. A listing that says there are more records
+//! but hands out a page token it handed out before, or the page it just
+//! answered again, is stopped with an error instead of paged without end.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -33,8 +35,49 @@ pub struct ZohoSource {
     record_fields: Vec<String>,
     page: u32,
     page_token: Option<String>,
+    /// What the listing has answered so far, to stop one that repeats.
+    paging: PagingGuard,
     listing: bool,
     done: bool,
+}
+
+/// What a listing has answered so far: the page tokens handed out and the
+/// ids of the last page, so that a Zoho that says `more_records: true`
+/// forever is stopped at the first repeat. It holds one page of ids and the
+/// tokens (one a page), never the records listed.
+#[derive(Debug, Default)]
+struct PagingGuard {
+    tokens: HashSet<String>,
+    last_page: Vec<String>,
+    pages: u64,
+}
+
+impl PagingGuard {
+    /// Checks one page of `module` that says there are more records, with
+    /// its `ids` and the token it handed out for the next page, if any.
+    fn check(&mut self, module: &str, ids: &[String], token: Option<&str>) -> Result<(), String> {
+        self.pages += 1;
+        let page = self.pages;
+        let stop = |why: &str| {
+            format!(
+                "Zoho CRM's listing of {module} stopped at page {page}: it says there are \
+                 more records but {why}, so paging on would never end"
+            )
+        };
+        if ids.is_empty() {
+            return Err(stop("the page has none"));
+        }
+        if self.last_page.as_slice() == ids {
+            return Err(stop("the page has the same records as the page before"));
+        }
+        if let Some(token) = token {
+            if !self.tokens.insert(token.to_string()) {
+                return Err(stop("it hands out a page token it handed out before"));
+            }
+        }
+        self.last_page = ids.to_vec();
+        Ok(())
+    }
 }
 
 impl ZohoSource {
@@ -53,6 +96,7 @@ impl ZohoSource {
             record_fields: Vec::new(),
             page: 1,
             page_token: None,
+            paging: PagingGuard::default(),
             listing: false,
             done: false,
         }
@@ -160,7 +204,11 @@ impl ZohoSource {
             .collect();
         let info = &body["info"];
         if info["more_records"].as_bool() == Some(true) {
-            match info["next_page_token"].as_str() {
+            let token = info["next_page_token"].as_str();
+            self.paging
+                .check(&module, &ids, token)
+                .map_err(ConnectorError::Remote)?;
+            match token {
                 Some(token) => self.page_token = Some(token.to_string()),
                 None => self.page += 1,
             }
@@ -181,6 +229,7 @@ impl Source for ZohoSource {
         self.listing = request.ids.is_empty();
         self.page = 1;
         self.page_token = None;
+        self.paging = PagingGuard::default();
         self.done = false;
         Ok(())
     }
@@ -225,6 +274,7 @@ impl Source for ZohoSource {
         let mut out = Vec::new();
         for chunk in values.chunks(50) {
             let mut page = 1;
+            let mut paging = PagingGuard::default();
             loop {
                 let mut query = vec![
                     ("criteria", format!("({field}:in:{})", chunk.join(","))),
@@ -248,10 +298,19 @@ impl Source for ZohoSource {
                     .call(Method::GET, &path, &query, &[], None)
                     .await
                     .map_err(ConnectorError::Remote)?;
-                out.extend(body["data"].as_array().cloned().unwrap_or_default());
+                let records = body["data"].as_array().cloned().unwrap_or_default();
                 if body["info"]["more_records"].as_bool() != Some(true) {
+                    out.extend(records);
                     break;
                 }
+                let ids: Vec<String> = records
+                    .iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_string))
+                    .collect();
+                paging
+                    .check(&path, &ids, None)
+                    .map_err(ConnectorError::Remote)?;
+                out.extend(records);
                 page += 1;
             }
         }
@@ -328,5 +387,51 @@ impl Source for ZohoSource {
 
     fn describe(&self) -> String {
         format!("zoho_crm {}", self.client.api_url())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PagingGuard;
+
+    fn ids(from: u32, n: u32) -> Vec<String> {
+        (from..from + n).map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn new_pages_and_tokens_go_on() {
+        let mut guard = PagingGuard::default();
+        for page in 0..50 {
+            let token = format!("t{page}");
+            guard
+                .check("Invoices", &ids(page * 10, 10), Some(&token))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_token_handed_out_twice_stops_the_listing() {
+        let mut guard = PagingGuard::default();
+        guard.check("Invoices", &ids(0, 10), Some("a")).unwrap();
+        guard.check("Invoices", &ids(10, 10), Some("b")).unwrap();
+        let err = guard
+            .check("Invoices", &ids(20, 10), Some("a"))
+            .unwrap_err();
+        assert!(
+            err.contains("Invoices") && err.contains("page 3") && err.contains("handed out before"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_same_page_again_or_an_empty_one_stops_the_listing() {
+        let mut guard = PagingGuard::default();
+        guard.check("Invoices", &ids(0, 10), None).unwrap();
+        let err = guard.check("Invoices", &ids(0, 10), None).unwrap_err();
+        assert!(err.contains("same records as the page before"), "{err}");
+        let err = PagingGuard::default()
+            .check("Invoices", &[], Some("a"))
+            .unwrap_err();
+        assert!(err.contains("page 1") && err.contains("has none"), "{err}");
     }
 }

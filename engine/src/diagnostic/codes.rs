@@ -37,6 +37,8 @@ macro_rules! codes {
 codes! {
     CONFIG_IO = "config::io",
         "A project, mapping or rule file cannot be read.";
+    CONFIG_FILE_KIND = "config::file_kind",
+        "A file named as a project, mapping or rule file is not one: not a regular file, over 8 MiB, a `${file:...}` secret, a mapping not named `.yaml` or `.yml`, a rule not named `.rhai`, or YAML without keys at its top.";
     YAML_SYNTAX = "yaml::syntax",
         "A file is not valid YAML.";
     CONFIG_INVALID = "config::invalid",
@@ -49,6 +51,8 @@ codes! {
         "A module is listed twice in the project file.";
     CONFIG_MISSING_FILE = "config::missing_file",
         "A module's mapping file does not exist.";
+    CONFIG_OVERWRITE = "config::overwrite",
+        "An output would write over a file the project reads: a `file` connection a module writes to, or `state:`, is a module's snapshot, the project file, a mapping, a rule, a `${file:...}` secret or the state file.";
     CONFIG_DEPENDS_ON = "config::depends_on",
         "Modules depend on each other in a cycle.";
     CONFIG_SET = "config::set",

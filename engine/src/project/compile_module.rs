@@ -2,7 +2,7 @@
 //! target fields checked against the target's catalogue) and its rules.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::catalogue;
@@ -20,18 +20,37 @@ use crate::transform::{collect_properties, compile_fields, Transform};
 use crate::yaml::YamlDoc;
 
 use super::dependencies::unlisted_modules;
+use super::files::{ConfigKind, ProjectFiles};
+
+/// What every module of a project is compiled against.
+pub(super) struct ModuleContext<'a> {
+    /// Effective settings.
+    pub settings: &'a Settings,
+    /// The project file as written.
+    pub project: &'a ProjectFile,
+    /// Script bounds.
+    pub limits: &'a ScriptLimits,
+    /// The project file's document, for messages.
+    pub project_doc: &'a YamlDoc,
+    /// The files the project reads so far (its secrets among them).
+    pub files: &'a ProjectFiles,
+}
 
 /// Compiles the module `name` from its mapping file; things that compile
 /// but look wrong go to `warnings`.
 pub(super) fn compile_module(
     name: &str,
     mapping_path: &Path,
-    settings: &Settings,
-    project: &ProjectFile,
-    limits: &ScriptLimits,
-    project_doc: &YamlDoc,
+    context: &ModuleContext<'_>,
     warnings: &mut Vec<ConfigError>,
 ) -> Result<Module, Vec<ConfigError>> {
+    let ModuleContext {
+        settings,
+        project,
+        limits,
+        project_doc,
+        files,
+    } = *context;
     let file = SourceFile::read(mapping_path).map_err(|e| vec![*e])?;
     let doc = YamlDoc::parse(file).map_err(|e| vec![e])?;
     let mapping: MappingFile = doc.deserialize().map_err(|e| vec![e])?;
@@ -123,6 +142,7 @@ pub(super) fn compile_module(
 
     let mut source_rules = RuleSet::new(name, *limits);
     let mut target_rules = RuleSet::new(name, *limits);
+    let mut compiled_rules: Vec<PathBuf> = Vec::new();
     for (stage, list, set) in [
         ("source", &mapping.rules.source, &mut source_rules),
         ("target", &mapping.rules.target, &mut target_rules),
@@ -141,17 +161,19 @@ pub(super) fn compile_module(
                 );
                 continue;
             }
-            if let Err(e) = set.add(&full, &full) {
-                errors.push(e);
+            if let Some(why) = files.refuse_as(&full, ConfigKind::Rule) {
+                errors.push(doc.error(codes::CONFIG_FILE_KIND, why, &key));
+                continue;
+            }
+            match set.add(&full, &full) {
+                Ok(()) => compiled_rules.push(full),
+                Err(e) => errors.push(e),
             }
         }
     }
-    let rule_texts: Vec<String> = mapping
-        .rules
-        .source
+    let rule_texts: Vec<String> = compiled_rules
         .iter()
-        .chain(&mapping.rules.target)
-        .filter_map(|rel| std::fs::read_to_string(mapping_dir.join(rel)).ok())
+        .filter_map(|path| std::fs::read_to_string(path).ok())
         .collect();
     let demand = crate::demand::field_demand(&mapping, &rule_texts, settings);
     warnings.extend(unlisted_modules(&mapping, project, &doc, project_doc));

@@ -1,14 +1,18 @@
 //! The project's connections: `${VAR}` and `${file:PATH}` references
-//! expanded, and each one's options checked by its connector.
+//! expanded (the secret files noted), each one's options checked by its
+//! connector, and the files each reads and writes.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::env::{expand_value, resolver};
 use crate::config::project_file::ProjectFile;
-use crate::connector::{ConnectorContext, ConnectorRegistry};
+use crate::connector::{ConnectionFiles, ConnectorContext, ConnectorRegistry};
 use crate::diagnostic::{codes, Diagnostics};
 use crate::yaml::YamlDoc;
+
+use super::files::ProjectFiles;
 
 /// A connection after `${VAR}` expansion and option checks.
 #[derive(Debug, Clone)]
@@ -21,22 +25,39 @@ pub struct Connection {
     pub options: serde_json::Value,
 }
 
-/// Every connection of the project file; what is wrong with one is added
-/// to `diagnostics`.
+/// Every connection of the project file, and the files each reads and
+/// writes, by name; the secret files they read are added to `files`, and
+/// what is wrong with one to `diagnostics`.
 pub(super) fn load_connections(
     project: &ProjectFile,
     doc: &YamlDoc,
     base_dir: &Path,
     registry: &ConnectorRegistry,
     env: &dyn Fn(&str) -> Option<String>,
+    files: &mut ProjectFiles,
     diagnostics: &mut Diagnostics,
-) -> BTreeMap<String, Connection> {
-    let resolve = resolver(base_dir, env);
+) -> (
+    BTreeMap<String, Connection>,
+    BTreeMap<String, ConnectionFiles>,
+) {
+    let project_resolver = resolver(base_dir, env);
+    let secrets: RefCell<Vec<PathBuf>> = RefCell::new(Vec::new());
+    let resolve = |name: &str| {
+        if let Some(path) = name.strip_prefix("file:") {
+            secrets.borrow_mut().push(base_dir.join(path.trim()));
+        }
+        project_resolver(name)
+    };
     let mut connections = BTreeMap::new();
+    let mut connection_files = BTreeMap::new();
     for (name, spec) in &project.connections {
         let key_path = format!("connections.{name}");
         let mut options_yaml = serde_yaml::Value::Mapping(spec.options.clone());
-        if let Err((path, why)) = expand_value(&mut options_yaml, &key_path, &resolve) {
+        let expanded = expand_value(&mut options_yaml, &key_path, &resolve);
+        for secret in secrets.borrow_mut().drain(..) {
+            files.add_secret(&secret, format!("a secret file of connection `{name}`"));
+        }
+        if let Err((path, why)) = expanded {
             diagnostics.push(
                 doc.error(codes::CONFIG_ENV, why.reason, &path)
                     .with_help(why.help),
@@ -60,12 +81,15 @@ pub(super) fn load_connections(
                     connection: name.clone(),
                     store: None,
                 };
-                if let Err(msg) = factory.configure(&ctx, &options_json) {
-                    diagnostics.push(doc.error(
+                match factory.configure(&ctx, &options_json) {
+                    Ok(connector) => {
+                        connection_files.insert(name.clone(), connector.files());
+                    }
+                    Err(msg) => diagnostics.push(doc.error(
                         codes::CONFIG_CONNECTOR,
                         format!("connection `{name}` ({}): {msg}", spec.kind),
                         &key_path,
-                    ));
+                    )),
                 }
             }
         }
@@ -78,5 +102,5 @@ pub(super) fn load_connections(
             },
         );
     }
-    connections
+    (connections, connection_files)
 }

@@ -3,13 +3,17 @@
 //! once and checked completely before any record is touched.
 //!
 //! Each step has a file: `overrides` (`--set`), `connections`,
-//! `compile_module` (one mapping file and its rules) and `dependencies`
-//! (run order, and modules a mapping names that the project does not list).
+//! `compile_module` (one mapping file and its rules), `dependencies`
+//! (run order, and modules a mapping names that the project does not list)
+//! and `files` (each file read in its role only, and no output written
+//! over a file the project reads).
 
 mod compile_module;
 mod connections;
 mod dependencies;
+mod files;
 mod overrides;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,12 +26,17 @@ use crate::module::Module;
 use crate::script::ScriptLimits;
 use crate::yaml::YamlDoc;
 
-use compile_module::compile_module;
+use compile_module::{compile_module, ModuleContext};
 use connections::load_connections;
 use dependencies::order_by_dependencies;
+use files::{add_module_files, check_outputs, ConfigKind, ProjectFiles, StateFile};
 
 pub use connections::Connection;
 pub use overrides::apply_overrides;
+pub use serve::{check_cron, Notifications, Schedule, ScheduleWhen, ServeConfig, DEFAULT_EVERY};
+
+/// The state store's file when the project names none, relative to the project file.
+const DEFAULT_STATE: &str = ".syncwright/state.db";
 
 /// How to load a project.
 #[derive(Debug, Clone)]
@@ -65,6 +74,9 @@ pub struct Project {
     pub modules: Vec<Module>,
     /// State store path, when the project names one.
     pub state: Option<PathBuf>,
+    /// How `syncwright serve` runs the project (defaults without a
+    /// `serve:` block).
+    pub serve: ServeConfig,
     /// Things that compile but look wrong (a dependency the project does not
     /// list): shown by `validate`, `plan` and `run`, never fatal.
     pub warnings: Vec<ConfigError>,
@@ -103,8 +115,17 @@ impl Project {
             }
         };
 
-        let connections =
-            load_connections(&project, &doc, &base_dir, registry, env, &mut diagnostics);
+        let mut files = ProjectFiles::default();
+        files.add(&options.config, "the project file");
+        let (connections, connection_files) = load_connections(
+            &project,
+            &doc,
+            &base_dir,
+            registry,
+            env,
+            &mut files,
+            &mut diagnostics,
+        );
         // `state:` may carry a URL's password as `${VAR}` or `${file:PATH}`.
         let expanded = {
             let resolve = crate::config::env::resolver(&base_dir, env);
@@ -125,6 +146,13 @@ impl Project {
             }
         };
 
+        let context = ModuleContext {
+            settings: &settings,
+            project: &project,
+            limits: &options.limits,
+            project_doc: &doc,
+            files: &files,
+        };
         let mut modules = Vec::new();
         let mut warnings = Vec::new();
         let mut seen = BTreeMap::new();
@@ -150,15 +178,15 @@ impl Project {
                 ));
                 continue;
             }
-            match compile_module(
-                &module_ref.name,
-                &mapping_path,
-                &settings,
-                &project,
-                &options.limits,
-                &doc,
-                &mut warnings,
-            ) {
+            if let Some(why) = files.refuse_as(&mapping_path, ConfigKind::Mapping) {
+                diagnostics.push(doc.error(
+                    codes::CONFIG_FILE_KIND,
+                    why,
+                    &format!("{key_path}.mapping"),
+                ));
+                continue;
+            }
+            match compile_module(&module_ref.name, &mapping_path, &context, &mut warnings) {
                 Ok(module) => modules.push(module),
                 Err(errors) => diagnostics.errors.extend(errors),
             }
@@ -167,6 +195,35 @@ impl Project {
         // Dependencies the project lists run first; a shipped mapping may name
         // modules a smaller project leaves out.
         let modules = order_by_dependencies(modules, &mut diagnostics);
+        let serve = match &project.serve {
+            Some(spec) => {
+                let names: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
+                serve::load_serve(spec, &names, &doc, &base_dir, env, &mut diagnostics)
+            }
+            None => ServeConfig::default(),
+        };
+
+        add_module_files(&mut files, &modules, &connection_files);
+        // The state store's file, when it is one (a PostgreSQL URL is not).
+        let state_file = match state.as_deref() {
+            None => Some(base_dir.join(DEFAULT_STATE)),
+            Some(s) => match s.split_once("://") {
+                None => Some(base_dir.join(s)),
+                Some(("sqlite", path)) => Some(base_dir.join(path)),
+                Some(_) => None,
+            },
+        };
+        check_outputs(
+            &mut files,
+            &modules,
+            &connection_files,
+            state_file.as_deref().map(|path| StateFile {
+                path,
+                named: state.is_some(),
+            }),
+            &doc,
+            &mut diagnostics,
+        );
 
         if !diagnostics.is_empty() {
             return Err(diagnostics);
@@ -186,6 +243,7 @@ impl Project {
             settings,
             connections,
             modules,
+            serve,
             warnings,
         })
     }
@@ -195,7 +253,7 @@ impl Project {
     pub fn state_path(&self) -> PathBuf {
         self.state
             .clone()
-            .unwrap_or_else(|| self.base_dir.join(".syncwright/state.db"))
+            .unwrap_or_else(|| self.base_dir.join(DEFAULT_STATE))
     }
 
     /// The module called `name`.
