@@ -4,9 +4,12 @@
 //! - throughput of `syncwright plan` (one thread and all cores) against a
 //!   floor (this program with `--floor`: serde_json parsing and writing the
 //!   same JSON Lines, no mapping) and jq running the same mapping and rules
-//!   (`benches/jq/invoices.jq`). All three are processes reading the same
-//!   file on stdin and writing their answer to a file; jq's answers are
-//!   checked against the engine's, record by record;
+//!   (`benches/jq/invoices.jq`), and a second jq baseline, the program a
+//!   user would write (`benches/jq/minimal.jq`: the seed's mandatory fields
+//!   and the mapping). All are processes reading the same file on stdin and
+//!   writing their answer to a file; jq's answers are checked against the
+//!   engine's, record by record (the minimal program's where they are
+//!   comparable);
 //! - peak RSS of `plan` for 10,000 and 1,000,000 invoices streamed on stdin;
 //! - time in Rhai per invoice, per rule and for the mapping expressions;
 //! - API calls per system for 1,000 and 10,000 invoices synced through the
@@ -243,9 +246,22 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Compares jq's answers with the engine's plan: (records that agree on
-/// verdict, violation codes and payload, records, first disagreement).
-fn agreement(engine_plan: &Path, jq_out: &Path) -> (usize, usize, Option<String>) {
+/// The violation codes of the checks `benches/jq/minimal.jq` makes.
+const MINIMAL_CODES: [&str; 4] = [
+    "MISSING_ACCOUNT",
+    "MISSING_CONTACT",
+    "NO_PRODUCT_LINES",
+    "ADD_TO_XERO_UNCHECKED",
+];
+
+/// Compares jq's answers with the engine's plan, record by record, on
+/// verdict, violation codes and payload: (records that agree, records
+/// compared, first disagreement). With `minimal` (the answers of
+/// `benches/jq/minimal.jq`), only where they are comparable: records whose
+/// engine violations are all checks that program makes, with the item
+/// codes of a payload compared where it found one itself (the engine also
+/// takes them from the Products module).
+fn agreement(engine_plan: &Path, jq_out: &Path, minimal: bool) -> (usize, usize, Option<String>) {
     let plan: Value = serde_json::from_slice(&std::fs::read(engine_plan).expect("plan"))
         .expect("the plan is one JSON document");
     let engine = plan["records"].as_array().expect("records");
@@ -257,18 +273,41 @@ fn agreement(engine_plan: &Path, jq_out: &Path) -> (usize, usize, Option<String>
     let codes = |r: &Value| {
         let mut c: Vec<String> = r["violations"]
             .as_array()
-            .map(|v| v.iter().map(|v| v["code"].to_string()).collect())
+            .map(|v| {
+                v.iter()
+                    .filter_map(|v| v["code"].as_str())
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         c.sort();
         c
     };
-    let mut agree = 0;
-    let mut first = None;
+    let (mut agree, mut compared, mut first) = (0, 0, None);
     for (e, j) in engine.iter().zip(&jq) {
+        let mut payload = e["payload"].clone();
+        if minimal {
+            if !codes(e).iter().all(|c| MINIMAL_CODES.contains(&c.as_str())) {
+                continue;
+            }
+            if let (Some(lines), Some(found)) = (
+                payload.get_mut("LineItems").and_then(Value::as_array_mut),
+                j["payload"]["LineItems"].as_array(),
+            ) {
+                for (line, theirs) in lines.iter_mut().zip(found) {
+                    if theirs.get("ItemCode").is_none() {
+                        if let Some(line) = line.as_object_mut() {
+                            line.remove("ItemCode");
+                        }
+                    }
+                }
+            }
+        }
+        compared += 1;
         let ok = e["source_id"] == j["source_id"]
             && e["verdict"] == j["verdict"]
             && codes(e) == codes(j)
-            && same(&e["payload"], &j["payload"]);
+            && same(&payload, &j["payload"]);
         if ok {
             agree += 1;
         } else if first.is_none() {
@@ -282,7 +321,12 @@ fn agreement(engine_plan: &Path, jq_out: &Path) -> (usize, usize, Option<String>
             jq.len()
         ));
     }
-    (agree, engine.len().max(jq.len()), first)
+    let compared = if minimal {
+        compared
+    } else {
+        engine.len().max(jq.len())
+    };
+    (agree, compared, first)
 }
 
 fn met(ok: bool) -> &'static str {
@@ -393,12 +437,13 @@ fn api_efficiency(bin: &Path, work: &Path, config: &Path, related: &Value, sizes
             // What the data needs besides the writes: the listing (a page of
             // 200 ids, then full records 100 a call), one call per related
             // or reference kind (the data names at most 7 ids of each, under
-            // the 100 a call takes), and the write-backs, 100 records a call.
+            // the 100 a call takes), and the write-backs, 100 records a call:
+            // a cold run writes back every record's verdict, a quiet one none.
             let listing = n.div_ceil(200) + n.div_ceil(100);
             let lookups_ok = kinds.iter().all(|((vendor, method, what), &count)| {
                 match (vendor.as_str(), method.as_str(), what.as_str()) {
                     ("zoho_api", "GET", "Invoices") => count <= listing,
-                    ("zoho_api", "PUT", "Invoices") => count <= synced.div_ceil(100),
+                    ("zoho_api", "PUT", "Invoices") => count <= n.div_ceil(100),
                     ("xero_api", "POST", "Invoices") => true,
                     _ => count <= 1,
                 }
@@ -538,6 +583,15 @@ fn main() {
         })
     });
 
+    let minimal_s = jq_version.as_ref().map(|_| {
+        best_of(reps, || {
+            let mut cmd = Command::new("jq");
+            cmd.args(["-n", "-c", "-f"])
+                .arg(root.join("benches/jq/minimal.jq"));
+            measure(cmd, file(), Some(&work.join("jq-minimal.jsonl"))).0
+        })
+    });
+
     let big = if quick { 100_000 } else { 1_000_000 };
     let streamed = |count: usize| {
         let started = Instant::now();
@@ -579,20 +633,24 @@ fn main() {
         all_s,
     );
     match (jq_s, &jq_version) {
-        (Some(s), Some(v)) => row(&format!("{v}: same mapping and rules"), s),
+        (Some(s), Some(v)) => {
+            row(&format!("{v}: same mapping and rules"), s);
+            if let Some(m) = minimal_s {
+                row(&format!("{v}: minimal (mandatory fields, mapping)"), m);
+            }
+        }
         _ => println!(
             "{:<52} {:>9}",
             "jq: not installed (scripts/bench.sh installs it)", "-"
         ),
     }
     println!("\ntargets");
-    let floor_target = |s: f64| floor_s / s >= 1.0 / 3.0;
     println!(
-        "  engine >= 1/3 of the floor's speed: one thread {:.3} {}; all cores {:.3} {}",
-        floor_s / one_s,
-        met(floor_target(one_s)),
+        "  engine >= 1/3 of the floor's speed on all cores: {:.3} {}; >= 0.2 on one thread: {:.3} {}",
         floor_s / all_s,
-        met(floor_target(all_s))
+        met(floor_s / all_s >= 1.0 / 3.0),
+        floor_s / one_s,
+        met(floor_s / one_s >= 0.2)
     );
     if let Some(jq) = jq_s {
         println!(
@@ -602,9 +660,28 @@ fn main() {
             jq / all_s,
             met(jq / all_s >= 5.0)
         );
-        let (agree, total, first) = agreement(&work.join("engine-1.json"), &work.join("jq.jsonl"));
+        let (agree, total, first) =
+            agreement(&work.join("engine-1.json"), &work.join("jq.jsonl"), false);
         println!(
             "  jq agrees with the engine (verdict, violation codes, payload) on {agree} of {total} records{}",
+            first.map(|f| format!("; first difference:\n    {f}")).unwrap_or_default()
+        );
+    }
+    if let Some(m) = minimal_s {
+        println!(
+            "  engine ahead of the minimal jq program: one thread {:.2}x {}; all cores {:.2}x {}",
+            m / one_s,
+            met(m / one_s > 1.0),
+            m / all_s,
+            met(m / all_s > 1.0)
+        );
+        let (agree, total, first) = agreement(
+            &work.join("engine-1.json"),
+            &work.join("jq-minimal.jsonl"),
+            true,
+        );
+        println!(
+            "  the minimal jq program agrees with the engine on {agree} of the {total} records where they are comparable{}",
             first.map(|f| format!("; first difference:\n    {f}")).unwrap_or_default()
         );
     }

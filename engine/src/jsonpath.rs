@@ -100,20 +100,32 @@ impl Selector {
     }
 }
 
-/// The items of the array a chain ends on, cloned from a Rhai value.
+/// The items of the array a chain ends on, taken from a Rhai value: Rhai's
+/// own maps and arrays are cloned from, views give views.
 fn dynamic_walk(steps: &[Step], value: &rhai::Dynamic) -> Option<Vec<rhai::Dynamic>> {
-    match steps.split_first() {
-        None => value.read_lock::<rhai::Array>().map(|items| items.to_vec()),
-        Some((Step::Key(k), rest)) => {
-            let map = value.read_lock::<rhai::Map>()?;
-            dynamic_walk(rest, map.get(k.as_str())?)
+    use crate::script::{ArrayView, ObjectView};
+    let Some((step, rest)) = steps.split_first() else {
+        if let Some(items) = value.read_lock::<rhai::Array>() {
+            return Some(items.to_vec());
         }
-        Some((Step::Index(i), rest)) => {
-            let items = value.read_lock::<rhai::Array>()?;
-            dynamic_walk(rest, items.get(*i)?)
-        }
-        Some((Step::All, _)) => None,
-    }
+        let array = value.read_lock::<ArrayView>()?;
+        return Some(array.clone().into_iter().collect());
+    };
+    let next = match step {
+        Step::Key(k) => match value.read_lock::<rhai::Map>() {
+            Some(map) => map.get(k.as_str())?.clone(),
+            None => value.read_lock::<ObjectView>()?.get(k),
+        },
+        Step::Index(i) => match value.read_lock::<rhai::Array>() {
+            Some(items) => items.get(*i)?.clone(),
+            None => {
+                let array = value.read_lock::<ArrayView>()?;
+                (*i < array.items().len()).then(|| array.get(*i))?
+            }
+        },
+        Step::All => return None,
+    };
+    dynamic_walk(rest, &next)
 }
 
 /// Every value a chain with wildcards reaches, in document order.

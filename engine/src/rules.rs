@@ -4,16 +4,16 @@
 
 mod shared_modules;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use rhai::{Dynamic, Engine, Scope, AST};
 
 use crate::diagnostic::{codes, ConfigError, Location, SourceFile};
 use crate::outcome::{Severity, Violation};
-use crate::script::{collect_reports, describe_failure, ScriptLimits};
+use crate::script::{collect_properties, collect_reports, describe_failure, ScriptLimits};
 use shared_modules::SharedModules;
 
 /// Names every rule script may use (checked at compile time).
@@ -59,22 +59,29 @@ pub struct RuleSet {
     module: String,
     rules: Vec<Rule>,
     shared: SharedModules,
-    engine: Arc<Engine>,
     limits: ScriptLimits,
     profiling: AtomicBool,
 }
 
 impl RuleSet {
-    /// An empty set of the rules of `module`.
-    pub fn new(module: &str, engine: Arc<Engine>, limits: ScriptLimits) -> Self {
+    /// An empty set of the rules of `module`, run within `limits`.
+    pub fn new(module: &str, limits: ScriptLimits) -> Self {
         Self {
             module: module.to_string(),
             rules: Vec::new(),
             shared: SharedModules::default(),
-            engine,
             limits,
             profiling: AtomicBool::new(false),
         }
+    }
+
+    /// Adds the name of every property the rules and the shared modules
+    /// they import read (`record.Status`) to `into`.
+    pub fn collect_properties(&self, into: &mut BTreeSet<String>) {
+        for rule in &self.rules {
+            collect_properties(&rule.ast, into);
+        }
+        self.shared.collect_properties(into);
     }
 
     /// Compiles the script at `path`, with the shared modules it imports;
@@ -129,18 +136,18 @@ impl RuleSet {
         &self.rules
     }
 
-    /// Runs every rule over the record whose variables are in `scope`; a rule
-    /// that fails (runaway loop, type error, `throw`) becomes an error
-    /// violation naming the rule and the record, and the other rules still run.
-    pub fn check(&self, scope: &mut Scope, record_id: &str) -> Vec<Violation> {
+    /// Runs every rule on `engine` over the record whose variables are in
+    /// `scope`; a rule that fails (runaway loop, type error, `throw`) becomes
+    /// an error violation naming the rule and the record, and the other
+    /// rules still run.
+    pub fn check(&self, engine: &Engine, scope: &mut Scope, record_id: &str) -> Vec<Violation> {
         let mut all = Vec::new();
         let profiling = self.profiling.load(Ordering::Relaxed);
         for rule in &self.rules {
             let mark = scope.len();
             let started = profiling.then(Instant::now);
-            let (result, mut violations) = collect_reports(&rule.name, || {
-                self.engine.run_ast_with_scope(scope, &rule.ast)
-            });
+            let (result, mut violations) =
+                collect_reports(&rule.name, || engine.run_ast_with_scope(scope, &rule.ast));
             if let Some(started) = started {
                 rule.calls.fetch_add(1, Ordering::Relaxed);
                 rule.nanos

@@ -11,6 +11,13 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::outcome::{Severity, Violation};
 
+mod json_view;
+
+pub use json_view::{
+    collect_properties, is_view, register_properties, view, viewed_json, ArrayView, Document,
+    ObjectView,
+};
+
 /// Bounds applied to every script evaluation.
 #[derive(Debug, Clone, Copy)]
 pub struct ScriptLimits {
@@ -62,6 +69,7 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
     // that finds it taken sleeps 10 ms: with records evaluated in parallel it
     // serialised them. Strings are cheap to build; no interner.
     engine.set_max_strings_interned(0);
+    json_view::register(&mut engine);
     engine.on_print(|text| tracing::info!(target: "syncwright::script", "{text}"));
     engine.on_debug(|text, source, pos| {
         tracing::debug!(target: "syncwright::script", "{} {pos:?}: {text}", source.unwrap_or(""))
@@ -113,7 +121,9 @@ fn dynamic_key(key: &Dynamic) -> String {
     if key.is_string() {
         key.clone().into_string().unwrap_or_default()
     } else {
-        key.to_string()
+        json_view::materialised(key)
+            .unwrap_or_else(|| key.clone())
+            .to_string()
     }
 }
 
@@ -130,6 +140,12 @@ pub fn is_blank(value: &Dynamic) -> bool {
     }
     if let Some(m) = value.read_lock::<Map>() {
         return m.is_empty();
+    }
+    if let Some(o) = value.read_lock::<ObjectView>() {
+        return o.members().is_empty();
+    }
+    if let Some(a) = value.read_lock::<ArrayView>() {
+        return a.items().is_empty();
     }
     false
 }
@@ -204,6 +220,9 @@ pub fn dynamic_to_json(value: &Dynamic) -> serde_json::Value {
                 .map(|(k, v)| (k.to_string(), dynamic_to_json(v)))
                 .collect(),
         );
+    }
+    if let Some(json) = viewed_json(value) {
+        return json;
     }
     serde_json::Value::String(value.to_string())
 }

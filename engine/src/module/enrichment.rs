@@ -3,11 +3,14 @@
 //! what a run has fetched.
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::RwLock;
 
 use serde_json::Value;
 
 use crate::config::mapping::EnrichSpec;
 use crate::jsonpath::Selector;
+use crate::script::Document;
 
 use super::scalar_text;
 
@@ -27,8 +30,58 @@ pub struct Enrichment {
     pub link: Option<String>,
 }
 
-/// Related records fetched so far in a run, by (module, key, value).
-pub type RelatedCache = HashMap<(String, String, String), Vec<Value>>;
+/// Related records fetched so far in a run, by (module, key, value): a map
+/// of what was fetched, with the documents scripts read them through, each
+/// made once per run (on first use) rather than once per record.
+#[derive(Default)]
+pub struct RelatedCache {
+    records: HashMap<(String, String, String), Vec<Value>>,
+    /// By the address of the record in `records`. A record stays where it
+    /// is until `records` changes, which only `deref_mut` allows: that
+    /// forgets every document.
+    documents: RwLock<HashMap<usize, Document>>,
+}
+
+impl RelatedCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The document scripts read `record`, one of the cache's own, through.
+    pub(crate) fn document(&self, record: &Value) -> Document {
+        let at = record as *const Value as usize;
+        let documents = self.documents.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(document) = documents.get(&at) {
+            return document.clone();
+        }
+        drop(documents);
+        self.documents
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(at)
+            .or_insert_with(|| Document::new(record.clone()))
+            .clone()
+    }
+}
+
+impl Deref for RelatedCache {
+    type Target = HashMap<(String, String, String), Vec<Value>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.records
+    }
+}
+
+impl DerefMut for RelatedCache {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.documents
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        &mut self.records
+    }
+}
 
 /// Reads a dotted field (`Account_Name.id`) of a record as text.
 pub fn dotted_value(record: &Value, key: &str) -> Option<String> {
@@ -66,12 +119,14 @@ impl Enrichment {
     ) -> Vec<(String, &'a Value)> {
         let ids = self.ids(record);
         let wanted = if self.many { ids.len() } else { 1 };
+        // One key, its last part replaced for each id.
+        let mut key = (self.module.clone(), self.key.clone(), String::new());
         ids.into_iter()
             .take(wanted)
             .filter_map(|id| {
-                let found = cache
-                    .get(&(self.module.clone(), self.key.clone(), id.clone()))?
-                    .first()?;
+                key.2.clear();
+                key.2.push_str(&id);
+                let found = cache.get(&key)?.first()?;
                 Some((id, found))
             })
             .collect()

@@ -15,7 +15,7 @@ use crate::describe::kind_of;
 use crate::jsonpath::Selector;
 use crate::outcome::{RecordOutcome, Severity, Verdict, Violation};
 use crate::rules::{RuleCost, RuleSet};
-use crate::script::{json_to_dynamic, RecordScope};
+use crate::script::{view, Document, RecordScope};
 use crate::transform::Transform;
 
 pub(crate) use enrichment::compile_enrichment;
@@ -106,11 +106,13 @@ impl Module {
         related: &HashMap<String, Value>,
         run: RunContext,
     ) -> RecordOutcome {
-        self.evaluate_with(record, run, || {
+        self.evaluate_document(Document::new(record.clone()), run, || {
             self.enrichments
                 .iter()
                 .map(|e| {
-                    let value = related.get(&e.name).map_or(Dynamic::UNIT, json_to_dynamic);
+                    let value = related
+                        .get(&e.name)
+                        .map_or(Dynamic::UNIT, |r| view(&Document::new(r.clone())));
                     (e.name.as_str().into(), value)
                 })
                 .collect()
@@ -125,11 +127,24 @@ impl Module {
         found: &RelatedCache,
         run: RunContext,
     ) -> RecordOutcome {
-        self.evaluate_with(record, run, || self.related_values(record, found))
+        self.evaluate_owned(record.clone(), found, run)
+    }
+
+    /// As [`Module::evaluate_in_run`], taking the record: scripts then read
+    /// it where it is, without a copy.
+    pub fn evaluate_owned(
+        &self,
+        record: Value,
+        found: &RelatedCache,
+        run: RunContext,
+    ) -> RecordOutcome {
+        let record = Document::new(record);
+        let related = || self.related_values(&record, found);
+        self.evaluate_document(record.clone(), run, related)
     }
 
     /// The `related` variable of scripts for `record`: what
-    /// [`Module::related_for`] finds, as Rhai values.
+    /// [`Module::related_for`] finds, as views of the run's related records.
     fn related_values(&self, record: &Value, found: &RelatedCache) -> Map {
         let mut related = Map::new();
         for e in &self.enrichments {
@@ -138,28 +153,28 @@ impl Module {
                 let mut by_id = Map::new();
                 for (id, r) in records {
                     if !by_id.contains_key(id.as_str()) {
-                        by_id.insert(id.as_str().into(), json_to_dynamic(r));
+                        by_id.insert(id.as_str().into(), view(&found.document(r)));
                     }
                 }
                 Dynamic::from_map(by_id)
             } else {
                 records
                     .first()
-                    .map_or(Dynamic::UNIT, |(_, r)| json_to_dynamic(r))
+                    .map_or(Dynamic::UNIT, |(_, r)| view(&found.document(r)))
             };
             related.insert(e.name.as_str().into(), value);
         }
         related
     }
 
-    fn evaluate_with(
+    fn evaluate_document(
         &self,
-        record: &Value,
+        record: Document,
         run: RunContext,
         related: impl FnOnce() -> Map,
     ) -> RecordOutcome {
-        let source_id = self.record_id(record);
-        let label = self.record_label(record);
+        let source_id = self.record_id(&record);
+        let label = self.record_label(&record);
         let shown_id = source_id
             .clone()
             .or_else(|| label.clone())
@@ -173,7 +188,7 @@ impl Module {
                     rule: "source".into(),
                     severity: Severity::Error,
                     field: None,
-                    message: format!("the record is {}, not an object", kind_of(record)),
+                    message: format!("the record is {}, not an object", kind_of(&record)),
                     code: "NOT_A_RECORD".into(),
                 }],
                 payload: None,
@@ -204,7 +219,7 @@ impl Module {
             Dynamic::from(if run.single_record { "single" } else { "bulk" }),
         );
         let mut scope = RecordScope::new(
-            json_to_dynamic(record),
+            view(&record),
             Dynamic::from_map(related_map),
             self.settings.clone(),
             Dynamic::from_map(run_map),
@@ -212,14 +227,19 @@ impl Module {
         .scope;
         scope.push_constant_dynamic("lookups", self.lookups.clone());
 
-        violations.extend(self.source_rules.check(&mut scope, &shown_id));
+        violations.extend(self.source_rules.check(&self.engine, &mut scope, &shown_id));
         let mut payload = None;
         if Verdict::from_violations(&violations) == Verdict::Sync {
-            match self.transform.apply(record, &mut scope) {
+            match self.transform.apply(&record, &mut scope) {
                 Ok(mapped) => {
-                    scope.push_constant_dynamic("payload", json_to_dynamic(&mapped));
-                    violations.extend(self.target_rules.check(&mut scope, &shown_id));
-                    payload = Some(mapped);
+                    // The target rules read the payload where it is; it is
+                    // taken back once they are done.
+                    let mark = scope.len();
+                    let mapped = Document::new(mapped);
+                    scope.push_constant_dynamic("payload", view(&mapped));
+                    violations.extend(self.target_rules.check(&self.engine, &mut scope, &shown_id));
+                    scope.rewind(mark);
+                    payload = Some(Document::try_unwrap(mapped).unwrap_or_else(|m| (*m).clone()));
                 }
                 Err(problems) => violations.extend(problems),
             }

@@ -195,11 +195,11 @@ pub async fn run_module(
         let evaluated: Vec<(RecordOutcome, Option<String>, Shown)> = items
             .into_par_iter()
             .map(|item| match item {
-                SourceItem::Record(record) => (
-                    module.evaluate_in_run(&record, &cache, run),
-                    module.record_modified(&record),
-                    shown(module.write_back.as_ref(), &record),
-                ),
+                SourceItem::Record(record) => {
+                    let modified = module.record_modified(&record);
+                    let shown = shown(module.write_back.as_ref(), &record);
+                    (module.evaluate_owned(record, &cache, run), modified, shown)
+                }
                 SourceItem::Unreadable { position, reason } => {
                     (unreadable(&position, &reason), None, Shown::default())
                 }

@@ -1,6 +1,7 @@
 //! Compiling one module: its mapping file (fields, JSONPaths, enrichments,
 //! target fields checked against the target's catalogue) and its rules.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,8 +13,10 @@ use crate::diagnostic::{codes, ConfigError, SourceFile};
 use crate::jsonpath::Selector;
 use crate::module::{compile_enrichment, Module};
 use crate::rules::RuleSet;
-use crate::script::{build_engine, json_to_dynamic, LookupTables, ScriptLimits};
-use crate::transform::{compile_fields, Transform};
+use crate::script::{
+    build_engine, json_to_dynamic, register_properties, LookupTables, ScriptLimits,
+};
+use crate::transform::{collect_properties, compile_fields, Transform};
 use crate::yaml::YamlDoc;
 
 use super::dependencies::unlisted_modules;
@@ -89,7 +92,7 @@ pub(super) fn compile_module(
     ));
 
     let lookups: LookupTables = Arc::new(mapping.lookups.clone());
-    let engine = Arc::new(build_engine(*limits, lookups.clone()));
+    let mut engine = build_engine(*limits, lookups.clone());
     let fields = compile_fields(
         &mapping.fields,
         &doc,
@@ -137,8 +140,8 @@ pub(super) fn compile_module(
         }
     }
 
-    let mut source_rules = RuleSet::new(name, engine.clone(), *limits);
-    let mut target_rules = RuleSet::new(name, engine.clone(), *limits);
+    let mut source_rules = RuleSet::new(name, *limits);
+    let mut target_rules = RuleSet::new(name, *limits);
     let mut compiled_rules: Vec<PathBuf> = Vec::new();
     for (stage, list, set) in [
         ("source", &mapping.rules.source, &mut source_rules),
@@ -178,6 +181,13 @@ pub(super) fn compile_module(
     if !errors.is_empty() {
         return Err(errors);
     }
+    // Scripts read records through views: the properties they name get getters.
+    let mut properties = BTreeSet::new();
+    collect_properties(&fields, &mut properties);
+    source_rules.collect_properties(&mut properties);
+    target_rules.collect_properties(&mut properties);
+    register_properties(&mut engine, properties.iter().map(String::as_str));
+    let engine = Arc::new(engine);
     let settings_json = serde_json::to_value(settings).expect("settings serialise");
     let lookups_json = serde_json::to_value(&*lookups).expect("lookups serialise");
     Ok(Module {

@@ -6,7 +6,7 @@
 //! outside the rules folder can be imported, and a shared module cannot
 //! import another.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
@@ -14,7 +14,7 @@ use rhai::module_resolvers::StaticModuleResolver;
 use rhai::{ASTNode, Engine, Expr, Module, Position, Scope, Stmt, AST};
 
 use crate::diagnostic::{codes, ConfigError, Location, SourceFile};
-use crate::script::ScriptLimits;
+use crate::script::{collect_properties, ScriptLimits};
 
 /// The name of the folder rules import shared modules from.
 const RULES_FOLDER: &str = "rules";
@@ -22,13 +22,20 @@ const RULES_FOLDER: &str = "rules";
 /// What an import must look like, for the help of every import diagnostic.
 const IMPORT_HELP: &str = "a rule imports a module of its project's rules folder by its path there, without `.rhai`: `import \"shared/xero_lines\" as lines;`";
 
-/// The shared modules rules have imported so far, by canonical path.
+/// The shared modules rules have imported so far, by canonical path, and
+/// the properties their functions read.
 #[derive(Default)]
 pub(super) struct SharedModules {
     loaded: HashMap<PathBuf, Module>,
+    properties: BTreeSet<String>,
 }
 
 impl SharedModules {
+    /// Adds the properties the loaded modules read (`x.name`) to `into`.
+    pub(super) fn collect_properties(&self, into: &mut BTreeSet<String>) {
+        into.extend(self.properties.iter().cloned());
+    }
+
     /// Compiles `rule` (whose text `file` holds) with every module it
     /// imports embedded, so the rule runs on an engine that cannot load files.
     pub(super) fn compile_rule(
@@ -127,6 +134,7 @@ impl SharedModules {
             syntax_error(&module_file, err)
                 .with_label(format!("in a module `{}` imports", at.file.path.display()))
         })?;
+        collect_properties(&ast, &mut self.properties);
         let module = Module::eval_ast_as_new(Scope::new(), &ast, &engine).map_err(|err| {
             ConfigError::at(
                 codes::RULE_IMPORT,

@@ -4,6 +4,8 @@
 //!
 //! [`Transform`]: super::Transform
 
+use std::collections::BTreeSet;
+
 use indexmap::IndexMap;
 use rhai::{Dynamic, Engine, Scope, AST};
 use serde_json::Value;
@@ -260,4 +262,22 @@ fn compile_field(
         when,
         required: spec.required,
     })
+}
+
+/// Adds the name of every property the fields' expressions read (`line.Quantity`) to `into`.
+pub(crate) fn collect_properties(fields: &[CompiledField], into: &mut BTreeSet<String>) {
+    for field in fields {
+        if let Some(when) = &field.when {
+            crate::script::collect_properties(&when.ast, into);
+        }
+        match &field.value {
+            ValueSource::Expr(_, expression) => {
+                crate::script::collect_properties(&expression.ast, into)
+            }
+            ValueSource::Object(nested) | ValueSource::Each { item: nested, .. } => {
+                collect_properties(nested, into)
+            }
+            ValueSource::Path(_) | ValueSource::Const(_) => {}
+        }
+    }
 }

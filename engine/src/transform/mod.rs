@@ -23,7 +23,7 @@ use crate::script::{
     describe_failure, dynamic_to_json, json_to_dynamic, LookupTables, ScriptLimits,
 };
 
-pub(crate) use compile::compile_fields;
+pub(crate) use compile::{collect_properties, compile_fields};
 use compile::{CompiledField, ValueSource};
 use expression::{Answer, Expression};
 
