@@ -6,6 +6,7 @@
 
 pub mod file;
 pub(crate) mod http;
+pub mod rest;
 pub(crate) mod secret;
 pub(crate) mod shared;
 pub mod stdout;
@@ -18,6 +19,7 @@ use syncwright_engine::connector::ConnectorRegistry;
 pub fn registry() -> ConnectorRegistry {
     let mut registry = ConnectorRegistry::default();
     registry.register::<file::FileConfig>();
+    registry.register::<rest::RestConfig>();
     registry.register::<stdout::StdoutConfig>();
     registry.register::<xero::XeroConfig>();
     registry.register::<zoho_crm::ZohoConfig>();

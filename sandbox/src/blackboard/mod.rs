@@ -94,12 +94,8 @@ impl BlackboardData {
                     let o = v
                         .as_object_mut()
                         .ok_or_else(|| format!("blackboard {name}[{i}] is not an object"))?;
-                    if needs_id
-                        && !o
-                            .get("id")
-                            .and_then(Value::as_str)
-                            .is_some_and(|s| serial(s).is_some())
-                    {
+                    let serial_id = o.get("id").and_then(Value::as_str).and_then(serial);
+                    if needs_id && serial_id.is_none() {
                         return Err(format!("blackboard {name}[{i}] has no id of the form _N_1"));
                     }
                     o.entry("created").or_insert_with(|| json!(stamp));

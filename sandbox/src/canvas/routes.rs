@@ -241,6 +241,15 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// An id (a number or a string) as text.
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// True when `record`'s `fields` contain `term` (case-insensitive).
 fn matches(record: &Value, fields: &[&str], term: &str) -> bool {
     let term = term.to_lowercase();
@@ -267,7 +276,7 @@ async fn account(State(st): St, Path(account): Path<String>) -> Response {
     } else {
         data.accounts
             .iter()
-            .find(|a| a["id"].to_string() == account || a["id"] == account.as_str())
+            .find(|a| id_text(&a["id"]).as_deref() == Some(account.as_str()))
     };
     match found {
         Some(a) => reply((200, Some(a.clone()))),
@@ -399,7 +408,7 @@ async fn enrollments(State(st): St, Path(id): Path<String>, uri: Uri) -> Respons
             .iter()
             .filter(|e| e["course_id"] == course_id)
             .filter(|e| types.is_empty() || types.iter().any(|t| e["type"] == t.as_str()))
-            .filter(|e| user.as_ref().is_none_or(|u| e["user_id"].to_string() == *u))
+            .filter(|e| user.is_none() || id_text(&e["user_id"]) == user)
             .cloned()
             .collect()
     };
