@@ -19,6 +19,7 @@ pub mod canvas;
 pub mod delivery;
 pub mod faults;
 mod form;
+pub mod imitations;
 pub mod organisations;
 mod serve;
 mod server;

@@ -295,7 +295,9 @@ pub struct Resource {
     /// How a record is created, when the resource is written.
     #[serde(default)]
     pub create: Option<WriteSpec>,
-    /// How a linked record is updated (`{id}` is its id).
+    /// How a linked record is updated: `{id}` in the path is its id (an
+    /// API that updates by writing again, as Canvas re-enrolls, may leave it
+    /// out; the answer's id then becomes the link's).
     #[serde(default)]
     pub update: Option<WriteSpec>,
     /// JSONPath of the record's id in a write's answer.
@@ -652,13 +654,7 @@ fn check_resource(config: &RestConfig, name: &str, resource: &Resource) -> Resul
     }
     for (what, write) in [("create", &resource.create), ("update", &resource.update)] {
         if let Some(write) = write {
-            let t = path(&format!("{key}.{what}.path"), &write.path)?;
-            if what == "update" && !t.names().any(|n| n == "id") {
-                return Err(format!(
-                    "`{key}.update.path`: `{}` must name the record with `{{id}}`",
-                    write.path
-                ));
-            }
+            path(&format!("{key}.{what}.path"), &write.path)?;
         }
     }
     let Some(list) = &resource.list else {
@@ -792,8 +788,8 @@ mod tests {
                 "`resources.users.get`: `/users/1` must name the record with `{id}`",
             ),
             (
-                json!({"users": {"update": {"path": "/users"}}}),
-                "`resources.users.update.path`: `/users` must name the record with `{id}`",
+                json!({"users": {"update": {"path": "users/{id}"}}}),
+                "`resources.users.update.path`: `users/{id}` must start with `/`",
             ),
             (json!({"users": {}}), "`resources.users`: give at least one of"),
             (
