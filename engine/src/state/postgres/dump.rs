@@ -170,6 +170,7 @@ pub(super) async fn read_all(client: &mut Client, project: &str) -> Result<State
             outcomes: mine,
         });
     }
+    dump.pair_links = super::pairs::pair_links_in(&tx, project, None).await?;
     tx.commit().await?;
     Ok(dump)
 }
@@ -216,6 +217,7 @@ pub(super) async fn write_all(
 }
 
 async fn write_tables(tx: &Transaction<'_>, p: &str, dump: &StateDump) -> RowResult<()> {
+    super::pairs::save_pair_links_in(tx, p, &dump.pair_links).await?;
     let texts = |f: &dyn Fn(usize) -> Option<String>, n: usize| -> Vec<Option<String>> {
         (0..n).map(f).collect()
     };

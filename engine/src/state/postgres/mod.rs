@@ -13,6 +13,7 @@
 //! ([`PostgresStore::for_project`]).
 
 mod dump;
+mod pairs;
 mod schema;
 mod url;
 
@@ -31,7 +32,7 @@ use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
-use super::{now, StateError, StateStore};
+use super::{now, PairLink, Side, StateError, StateStore};
 use url::Target;
 
 /// Connections one pool opens at most.
@@ -569,6 +570,30 @@ impl StateStore for PostgresStore {
         Ok(())
     }
 
+    async fn pair_links_of(
+        &self,
+        orgs: &OrgPair,
+        pair: &str,
+        side: Side,
+        ids: &[String],
+    ) -> Result<HashMap<String, PairLink>, StateError> {
+        let client = self.client().await?;
+        Ok(pairs::pair_links_of_in(&client, &self.project, orgs, pair, side, ids).await?)
+    }
+
+    async fn pair_links(&self, orgs: &OrgPair, pair: &str) -> Result<Vec<PairLink>, StateError> {
+        let client = self.client().await?;
+        Ok(pairs::pair_links_in(&client, &self.project, Some((orgs, pair))).await?)
+    }
+
+    async fn save_pair_links(&self, links: &[PairLink]) -> Result<(), StateError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        pairs::save_pair_links_in(&tx, &self.project, links).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn cursor(&self, module: &str) -> Result<Option<String>, StateError> {
         let row = self
             .client()
@@ -863,6 +888,7 @@ impl StateStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         save_links_in(&tx, &self.project, &paired).await?;
+        pairs::save_pair_links_in(&tx, &self.project, &settlement.pair_links).await?;
         for (source_id, fields) in &settlement.write_backs {
             queue_write_back_in(&tx, key, source_id, fields).await?;
         }

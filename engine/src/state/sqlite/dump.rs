@@ -156,6 +156,14 @@ fn read_all(conn: &Connection) -> rusqlite::Result<StateDump> {
             .collect::<Result<_, _>>()?;
         dump.runs.push(DumpedRun { run, outcomes });
     }
+
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM pair_links ORDER BY orgs, pair, left_id",
+        super::pairs::PAIR_COLUMNS
+    ))?;
+    dump.pair_links = stmt
+        .query_map([], super::pairs::pair_from_row)?
+        .collect::<Result<_, _>>()?;
     Ok(dump)
 }
 
@@ -168,6 +176,7 @@ fn paired<T>(r: &rusqlite::Row, at: usize, record: T) -> rusqlite::Result<Paired
 }
 
 fn write_all(conn: &Connection, dump: &StateDump) -> rusqlite::Result<()> {
+    super::pairs::save_pair_links_in(conn, &dump.pair_links)?;
     let mut stmt =
         conn.prepare("INSERT INTO bindings (module, orgs, updated_at) VALUES (?1, ?2, ?3)")?;
     for b in &dump.bindings {

@@ -5,6 +5,7 @@
 
 mod dump;
 mod file;
+mod pairs;
 mod schema;
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
-use super::{now, StateError, StateStore};
+use super::{now, PairLink, Side, StateError, StateStore};
 use schema::{APPLICATION_ID, MIGRATIONS};
 
 /// How long a call waits for another process's write to finish.
@@ -421,6 +422,34 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
+    async fn pair_links_of(
+        &self,
+        orgs: &OrgPair,
+        pair: &str,
+        side: Side,
+        ids: &[String],
+    ) -> Result<HashMap<String, PairLink>, StateError> {
+        Ok(pairs::pair_links_of_in(
+            &self.conn(),
+            orgs,
+            pair,
+            side,
+            ids,
+        )?)
+    }
+
+    async fn pair_links(&self, orgs: &OrgPair, pair: &str) -> Result<Vec<PairLink>, StateError> {
+        Ok(pairs::pair_links_in(&self.conn(), orgs, pair)?)
+    }
+
+    async fn save_pair_links(&self, links: &[PairLink]) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        pairs::save_pair_links_in(&tx, links)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     async fn cursor(&self, module: &str) -> Result<Option<String>, StateError> {
         Ok(self
             .conn()
@@ -659,6 +688,7 @@ impl StateStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         save_links_in(&tx, &|m| self.orgs(m), &settlement.links)?;
+        pairs::save_pair_links_in(&tx, &settlement.pair_links)?;
         for (source_id, fields) in &settlement.write_backs {
             queue_write_back_in(&tx, &orgs, module, source_id, fields)?;
         }
