@@ -5,8 +5,8 @@
 //! The demand is read from the mapping: every JSONPath's first step, every
 //! `record.Field`, `record["Field"]` and `related.name.Field` in expressions
 //! and rule scripts (through `let x = related.name` too), the enrichment keys,
-//! the "Add to Xero" setting, the write-back field of the target id, and
-//! the lists a mapping declares itself
+//! the "Add to Xero" setting, the write-back fields of the target id, status
+//! and error, and the lists a mapping declares itself
 //! (`source.fields`, `enrich.<name>.fields`) for what scripts read in ways
 //! a reader of the text cannot follow.
 
@@ -45,13 +45,16 @@ pub fn field_demand(
     }
     demand.record.extend(source.fields.iter().cloned());
     demand.record.insert(settings.add_to_xero_field.clone());
-    // `link` reads the target id an earlier sync wrote back.
-    if let Some(id) = mapping
-        .write_back
-        .as_ref()
-        .and_then(|w| w.target_id.clone())
-    {
-        demand.record.insert(id);
+    // `link` and a run without links read the target id an earlier sync
+    // wrote back; a run compares the status and reasons a record shows with
+    // its verdict, to write back only what changed.
+    if let Some(spec) = &mapping.write_back {
+        for field in [&spec.target_id, &spec.status, &spec.error]
+            .into_iter()
+            .flatten()
+        {
+            demand.record.insert(field.clone());
+        }
     }
     for (name, spec) in &mapping.enrich {
         let related = demand.related.entry(name.clone()).or_default();

@@ -1,6 +1,7 @@
 //! Reports of a run: the [`Reporter`] the pipeline hands each outcome to,
 //! and its two forms, the plan JSON document (a contract) and the table for people.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use crate::module::Module;
@@ -170,6 +171,30 @@ impl<W: Write> TableReport<W> {
     }
 }
 
+/// Text from the systems synced (an invoice number, a CRM field, a
+/// target's message) as a terminal may show it: control characters and
+/// the marks that reorder text (which could retitle the terminal, move the
+/// cursor over a line, or hide one) are shown as `\u{1b}` escapes. Every
+/// table line passes through it.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    fn hidden(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            shown.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
 fn fit(text: &str, width: usize) -> String {
     let count = text.chars().count();
     if count <= width {
@@ -194,8 +219,12 @@ impl<W: Write> Reporter for TableReport<W> {
         };
         writeln!(
             self.out,
-            "{} ({} -> {}): from {source}, {action}",
-            module.name, module.source.module, module.target.resource
+            "{} ({} -> {}): from {}, {}",
+            module.name,
+            module.source.module,
+            module.target.resource,
+            printable(source),
+            printable(&action)
         )?;
         writeln!(
             self.out,
@@ -207,7 +236,7 @@ impl<W: Write> Reporter for TableReport<W> {
     }
 
     fn notice(&mut self, message: &str) -> std::io::Result<()> {
-        writeln!(self.out, "note: {message}")
+        writeln!(self.out, "note: {}", printable(message))
     }
 
     fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()> {
@@ -271,10 +300,10 @@ impl<W: Write> Reporter for TableReport<W> {
         writeln!(
             self.out,
             "{} {} {} {}",
-            fit(id, ID_WIDTH),
-            fit(label, LABEL_WIDTH),
+            fit(&printable(id), ID_WIDTH),
+            fit(&printable(label), LABEL_WIDTH),
             self.paint(&verdict, outcome.verdict),
-            details.join(" | ")
+            printable(&details.join(" | "))
         )
     }
 
@@ -323,4 +352,22 @@ fn load_messages(load: &crate::outcome::LoadResult) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_and_reordering_marks_are_shown_not_obeyed() {
+        assert_eq!(printable("INV-10101"), "INV-10101");
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+        // A title change, a carriage return over the line, a bell, and a
+        // right-to-left override.
+        assert_eq!(
+            printable("INV\u{1b}]0;pwned\u{7}\r\u{202e}1"),
+            "INV\\u{1b}]0;pwned\\u{7}\\u{d}\\u{202e}1"
+        );
+        assert_eq!(printable("Zoë – Ltd"), "Zoë – Ltd", "text is left alone");
+    }
 }

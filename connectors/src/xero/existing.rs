@@ -112,8 +112,12 @@ async fn invoices(
         .iter()
         .filter_map(|i| i.payload["InvoiceNumber"].as_str())
         .collect();
-    if numbers.len() != unresolved.len() {
-        // Without a number for every record there is no reliable lookup.
+    // A record with neither an id nor a number cannot be looked up; one whose
+    // id the organisation does not hold, and that has no number, is not held.
+    if unresolved
+        .iter()
+        .any(|i| i.target_id.is_none() && i.payload["InvoiceNumber"].as_str().is_none())
+    {
         return Ok(None);
     }
     let mut by_number: HashMap<String, Vec<Value>> = HashMap::new();

@@ -129,9 +129,9 @@ pub struct EnrichSpec {
 }
 
 /// Where the outcome of a load is written back in the source record (the
-/// CRM then shows the Xero id, number, status, time and error). Omit a field
-/// to leave it out.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+/// CRM then shows the Xero id, number, status, time and error), and the
+/// reasons of records the rules reject or skip. Omit a field to leave it out.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteBackSpec {
     /// Receives the target id (Xero `InvoiceID`).
@@ -140,15 +140,88 @@ pub struct WriteBackSpec {
     /// Receives the target number (Xero `InvoiceNumber`).
     #[serde(default)]
     pub target_number: Option<String>,
-    /// Receives `created`, `updated` or `failed`.
+    /// Receives `created`, `updated`, `failed` or `refused` after a load;
+    /// `rejected` or `skipped` for a verdict of the rules (see `verdicts`);
+    /// `unchanged` when a record that showed one of those syncs again with
+    /// nothing to send.
     #[serde(default)]
     pub status: Option<String>,
     /// Receives the time of the sync (ISO-8601).
     #[serde(default)]
     pub time: Option<String>,
-    /// Receives the target's error text (empty after a success).
+    /// Receives the target's error text, or the reasons of a rejected or
+    /// skipped record (empty after a success).
     #[serde(default)]
     pub error: Option<String>,
+    /// The rules' verdicts written back too, besides loads: `reject` and
+    /// `skip` unless set (`[]`: loads only). A record's status and reasons
+    /// are written when they differ from what the record shows, and are
+    /// replaced when it later syncs.
+    #[serde(default = "WriteBackSpec::all_verdicts")]
+    pub verdicts: Vec<WrittenVerdict>,
+    /// Records written back per call, 1 to 100 (Zoho CRM takes at most 100
+    /// a call, the default).
+    #[serde(
+        default = "WriteBackSpec::most_per_call",
+        deserialize_with = "write_back_batch"
+    )]
+    #[schemars(range(min = 1, max = 100))]
+    pub batch_size: usize,
+}
+
+impl WriteBackSpec {
+    /// Most records one write-back call takes (Zoho CRM's limit).
+    pub const MAX_BATCH: usize = 100;
+
+    fn all_verdicts() -> Vec<WrittenVerdict> {
+        vec![WrittenVerdict::Reject, WrittenVerdict::Skip]
+    }
+
+    fn most_per_call() -> usize {
+        Self::MAX_BATCH
+    }
+
+    /// True when records with `verdict` have it written back.
+    pub fn writes(&self, verdict: WrittenVerdict) -> bool {
+        self.verdicts.contains(&verdict)
+    }
+}
+
+impl Default for WriteBackSpec {
+    fn default() -> Self {
+        Self {
+            target_id: None,
+            target_number: None,
+            status: None,
+            time: None,
+            error: None,
+            verdicts: Self::all_verdicts(),
+            batch_size: Self::MAX_BATCH,
+        }
+    }
+}
+
+/// A verdict of the rules that `write_back` can show in the source record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WrittenVerdict {
+    /// Records the rules refuse.
+    Reject,
+    /// Records the rules leave out of the run.
+    Skip,
+}
+
+/// `write_back.batch_size`: 1 to 100.
+fn write_back_batch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if (1..=WriteBackSpec::MAX_BATCH).contains(&n) {
+        Ok(n)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "batch_size {n} is out of range: 1 to {} records a call (Zoho CRM takes at most {0})",
+            WriteBackSpec::MAX_BATCH
+        )))
+    }
 }
 
 /// Rule scripts per stage.

@@ -21,7 +21,7 @@ use crate::outcome::Summary;
 use crate::pipeline::{run_module, PipelineError, PipelineOptions, Reporter, SyncMode};
 use crate::state::{writer_key, LockError, RunState, StateError, StateStore, WriterLock};
 
-pub use organisations::ModuleOrganisations;
+pub use organisations::{Bound, ModuleOrganisations};
 use recorder::Recorder;
 
 /// Where a job starts reading.
@@ -167,11 +167,13 @@ pub enum JobError {
 
 impl JobError {
     /// True when the job's request or the project is at fault (exit code 2),
-    /// rather than a run that could not finish.
+    /// rather than a run that could not finish: a module or a record id
+    /// that does not exist, a connection's options.
     pub fn is_config(&self) -> bool {
         matches!(
             self,
             JobError::UnknownModule { .. }
+                | JobError::NoSuchRecords { .. }
                 | JobError::Connector {
                     error: ConnectorError::Config(_),
                     ..
@@ -249,11 +251,13 @@ async fn run_modules(
             .await
             .map_err(fail)?;
         let store = ctx.store.as_deref();
+        let mut other_pairs = Vec::new();
         if let Some(store) = store {
-            let notes = orgs.bind(store, module, load).await?;
-            for note in notes {
-                reporter.notice(&note)?;
+            let bound = orgs.bind(store, module, load).await?;
+            for note in &bound.notes {
+                reporter.notice(note)?;
             }
+            other_pairs = bound.other_pairs;
         }
         let lock = match (&ctx.store, load) {
             (Some(store), true) => {
@@ -280,9 +284,12 @@ async fn run_modules(
         let result = run_one(
             ctx,
             request,
-            module,
-            store,
-            lock.as_ref(),
+            Binding {
+                module,
+                store,
+                lock: lock.as_ref(),
+                other_pairs,
+            },
             reporter,
             outcome,
         )
@@ -299,16 +306,29 @@ async fn run_modules(
     Ok(())
 }
 
+/// A module as the job holds it: its state and writer lock.
+struct Binding<'a> {
+    module: &'a Module,
+    store: Option<&'a dyn StateStore>,
+    lock: Option<&'a WriterLock>,
+    /// Other organisation pairs its state holds links for.
+    other_pairs: Vec<crate::state::OrgPair>,
+}
+
 /// One module under its lock: source and sink, the pipeline, the cursor.
 async fn run_one(
     ctx: &JobContext<'_>,
     request: &JobRequest,
-    module: &Module,
-    store: Option<&dyn StateStore>,
-    lock: Option<&WriterLock>,
+    binding: Binding<'_>,
     reporter: &mut dyn Reporter,
     outcome: &mut JobOutcome,
 ) -> Result<(), JobError> {
+    let Binding {
+        module,
+        store,
+        lock,
+        other_pairs,
+    } = binding;
     let load = request.pass.loads();
     let fail = |error: ConnectorError| JobError::Connector {
         module: module.name.clone(),
@@ -353,6 +373,7 @@ async fn run_one(
         dry_run: !load,
         retry: matches!(request.pass, Pass::Load { release_held: true }),
         stop: lock.map(|l| l.lost_flag()),
+        other_pairs,
     };
     let mut recorder = Recorder::new(
         reporter,

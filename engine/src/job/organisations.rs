@@ -4,11 +4,20 @@
 //! demo company, then the real one; a sandbox restarted) starts clean for
 //! it, and says so.
 
-use crate::connector::{ConnectorError, Organisation};
+use crate::connector::{Connections, ConnectorError, Organisation};
 use crate::module::Module;
 use crate::state::{OrgPair, StateError, StateStore};
 
 use super::JobContext;
+
+/// What binding a module to its organisations found.
+#[derive(Debug, Clone, Default)]
+pub struct Bound {
+    /// What people should know (a new organisation, state adopted).
+    pub notes: Vec<String>,
+    /// Other organisation pairs the module's state holds links for.
+    pub other_pairs: Vec<OrgPair>,
+}
 
 /// The organisations of one module's source and target.
 #[derive(Debug, Clone, Default)]
@@ -23,17 +32,26 @@ impl ModuleOrganisations {
     /// Asks the module's connections which organisations they reach (a
     /// snapshot read instead of the source has none).
     pub async fn reach(ctx: &JobContext<'_>, module: &Module) -> Result<Self, ConnectorError> {
-        let source = match ctx.input {
-            Some(_) => None,
-            None => {
-                ctx.connections
+        Self::of(ctx.connections, module, ctx.input.is_some()).await
+    }
+
+    /// Asks `connections` which organisations the module's source (unless
+    /// a `snapshot` is read instead) and target reach.
+    pub async fn of(
+        connections: &Connections<'_>,
+        module: &Module,
+        snapshot: bool,
+    ) -> Result<Self, ConnectorError> {
+        let source = match snapshot {
+            true => None,
+            false => {
+                connections
                     .get(&module.source.connection)?
                     .organisation()
                     .await?
             }
         };
-        let target = ctx
-            .connections
+        let target = connections
             .get(&module.target.connection)?
             .organisation()
             .await?;
@@ -66,20 +84,21 @@ impl ModuleOrganisations {
     }
 
     /// Reads the module's state as this pair's: recorded for a run that
-    /// loads, only looked at for a plan. Returns what people should know.
+    /// loads, only looked at for a plan. Returns what people should know,
+    /// and the other pairs the module's state holds links for.
     pub async fn bind(
         &self,
         store: &dyn StateStore,
         module: &Module,
         load: bool,
-    ) -> Result<Vec<String>, StateError> {
+    ) -> Result<Bound, StateError> {
         let pair = self.pair();
         if pair.key().is_empty() {
-            return Ok(Vec::new());
+            return Ok(Bound::default());
         }
         if !load {
             store.look_at(&module.name, &pair);
-            return Ok(Vec::new());
+            return Ok(Bound::default());
         }
         let report = store.bind(&module.name, &pair).await?;
         let mut notes = Vec::new();
@@ -98,7 +117,10 @@ impl ModuleOrganisations {
                 module.name
             ));
         }
-        Ok(notes)
+        Ok(Bound {
+            notes,
+            other_pairs: report.other_pairs.into_iter().map(|(p, _)| p).collect(),
+        })
     }
 
     /// The target organisation for people: `Xero organisation "Demo Company" (xero:...)`.

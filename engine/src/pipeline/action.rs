@@ -34,6 +34,21 @@ impl Known {
     }
 }
 
+/// Leaves a record out of the run with the reason: it is not sent.
+pub(super) fn skip(outcome: &mut RecordOutcome, rule: &str, code: &str, message: String) {
+    outcome.verdict = Verdict::Skip;
+    outcome.payload = None;
+    outcome.action = None;
+    outcome.changes.clear();
+    outcome.violations.push(Violation {
+        rule: rule.into(),
+        severity: Severity::Skip,
+        field: None,
+        message,
+        code: code.into(),
+    });
+}
+
 /// Decides create / update / unchanged from the record's link and the mode.
 /// Returns the linked target id for updates.
 pub(super) fn decide_action(
@@ -53,17 +68,6 @@ pub(super) fn decide_action(
         .as_ref()
         .map(payload_hash)
         .unwrap_or_default();
-    let skip = |outcome: &mut RecordOutcome, rule: &str, code: &str, message: String| {
-        outcome.verdict = Verdict::Skip;
-        outcome.payload = None;
-        outcome.violations.push(Violation {
-            rule: rule.into(),
-            severity: Severity::Skip,
-            field: None,
-            message,
-            code: code.into(),
-        });
-    };
     match (link, options.mode) {
         (Some(link), SyncMode::CreateOnly) => {
             let shown = link.target_number.unwrap_or(link.target_id);

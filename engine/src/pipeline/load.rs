@@ -13,7 +13,7 @@ use crate::state::{now, payload_hash, Intent, Link, Settlement, StateStore};
 
 use super::crash::crash_point;
 use super::queue::Pending;
-use super::write_back::write_back_fields;
+use super::write_back::{write_back_fields, Leftovers};
 use super::{PipelineError, PipelineOptions};
 
 /// The idempotency key of a batch, made when its intent is: the time (ms
@@ -29,15 +29,48 @@ pub fn idempotency_key(module: &str, items: &[LoadItem], made_ms: i64) -> String
     format!("syncwright-{made_ms}-{module}-{}", payload_hash(&content))
 }
 
+/// What every batch of a module run is loaded with.
+pub(super) struct Loader<'a> {
+    /// The module.
+    pub(super) module: &'a Module,
+    /// The state store, where intents, links and write-backs go.
+    pub(super) state: Option<&'a dyn StateStore>,
+    /// The run's options.
+    pub(super) options: &'a PipelineOptions,
+    /// Write-backs the source has not taken yet, when the run writes back.
+    pub(super) write_backs: Option<Leftovers>,
+}
+
+impl Loader<'_> {
+    /// Loads the first `n` waiting outcomes of the queue as one batch.
+    pub(super) async fn load(
+        &mut self,
+        sink: &mut dyn Sink,
+        queue: &mut VecDeque<Pending>,
+        n: usize,
+    ) -> Result<(), PipelineError> {
+        load_batch(
+            self.module,
+            sink,
+            self.state,
+            self.options,
+            queue,
+            n,
+            self.write_backs.as_mut(),
+        )
+        .await
+    }
+}
+
 /// Loads the first `n` waiting outcomes of the queue as one batch.
-pub(super) async fn load_batch(
+async fn load_batch(
     module: &Module,
     sink: &mut dyn Sink,
     state: Option<&dyn StateStore>,
     options: &PipelineOptions,
     queue: &mut VecDeque<Pending>,
     n: usize,
-    writes_back: bool,
+    mut write_backs: Option<&mut Leftovers>,
 ) -> Result<(), PipelineError> {
     let picked: Vec<usize> = queue
         .iter()
@@ -127,12 +160,11 @@ pub(super) async fn load_batch(
     // Everything the answer produced is recorded in one transaction.
     let mut settled = Settlement::default();
     for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
-        if let (Some(spec), true) = (&module.write_back, writes_back) {
+        if let (Some(spec), Some(leftovers)) = (&module.write_back, write_backs.as_deref_mut()) {
             let fields = write_back_fields(spec, item, &result);
             if !fields.is_empty() {
-                settled
-                    .write_backs
-                    .push((item.source_id.clone(), Value::Object(fields)));
+                let fields = leftovers.merged(&item.source_id, fields);
+                settled.write_backs.push((item.source_id.clone(), fields));
             }
         }
         if let Some(state) = state {

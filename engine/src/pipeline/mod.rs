@@ -9,18 +9,23 @@
 //!
 //! This file holds the run loop; each step it takes has a file of its own:
 //! `enrich` (related records and other modules' links, fetched per batch),
-//! `action` (create, update or unchanged, from the record's link and the
-//! sync mode), `references` (what a payload names, checked in the target),
+//! `duplicates` (a source id the read gave before), `action` (create,
+//! update or unchanged, from the record's link and the sync mode), `adopt`
+//! (a record with no link that carries the target id an earlier sync wrote
+//! back), `references` (what a payload names, checked in the target),
 //! `queue` (outcomes waiting for their batch, reported in source order),
 //! `load` (one batch: intent, request, settlement), `write_back` (load
-//! outcomes written into the source records), `reconcile` (intents a dead
-//! run left open), `cursor` (how far `--since-last-sync` may move next
-//! time) and `crash` (the crash tests' fault injection). `link` matches
-//! records the target already holds (`syncwright link`).
+//! outcomes and the rules' verdicts written into the source records),
+//! `reconcile` (intents a dead run left open), `cursor` (how far
+//! `--since-last-sync` may move next time) and `crash` (the crash tests'
+//! fault injection). `link` matches records the target already holds
+//! (`syncwright link`).
 
 mod action;
+mod adopt;
 mod crash;
 mod cursor;
+mod duplicates;
 mod enrich;
 mod link;
 mod load;
@@ -36,20 +41,22 @@ use rayon::prelude::*;
 use crate::connector::{ConnectorError, ExtractRequest, Sink, Source, SourceItem};
 use crate::module::{Module, RelatedCache, RunContext};
 use crate::outcome::{Action, RecordOutcome, Severity, Summary, Verdict, Violation};
-use crate::state::{StateError, StateStore};
+use crate::state::{OrgPair, StateError, StateStore};
 
 pub use crate::report::Reporter;
 pub use link::{link_existing, LinkMatch};
 pub use load::idempotency_key;
 
 use action::{decide_action, Known};
+use adopt::Adopter;
 use cursor::{covers_whole_module, CursorTracker};
+use duplicates::{reject_duplicate, SeenIds};
 use enrich::fetch_related;
-use load::load_batch;
+use load::Loader;
 use queue::{drain, Pending};
 use reconcile::reconcile;
 use references::reject_unknown_references;
-use write_back::flush_write_backs;
+use write_back::{flush_write_backs, queue_verdicts, shown, verdict_fields, Leftovers, Shown};
 
 /// Which records a run may write, as the portal's Sync Mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,6 +89,10 @@ pub struct PipelineOptions {
     /// Turns true when the run must send nothing more (its writer lock was
     /// lost to another process): batches not yet sent fail as not sent.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Organisation pairs the module's state holds links for besides the
+    /// one it is bound to: a target id a record carries that a sync to one
+    /// of them made is another organisation's, not a lost link.
+    pub other_pairs: Vec<OrgPair>,
 }
 
 /// Why a pipeline run stopped early.
@@ -127,9 +138,20 @@ pub async fn run_module(
     let started = std::time::Instant::now();
     let writes_back =
         module.write_back.is_some() && source.supports_write_back() && !options.dry_run;
+    let loading = !options.dry_run && sink.is_some();
+    let mut loader = Loader {
+        module,
+        state,
+        options,
+        write_backs: None,
+    };
     if let (false, Some(sink), Some(state)) = (options.dry_run, sink.as_deref_mut(), state) {
         reconcile(module, sink, state, writes_back).await?;
         flush_write_backs(module, source, state).await?;
+        if writes_back {
+            // What the source has not taken yet is carried into newer write-backs.
+            loader.write_backs = Some(Leftovers::read(module, state).await?);
+        }
     }
     let request = ExtractRequest {
         module: module.source.module.clone(),
@@ -159,6 +181,8 @@ pub async fn run_module(
         .unwrap_or(usize::MAX)
         .max(1);
     let mut cursor = CursorTracker::default();
+    let mut seen = SeenIds::default();
+    let mut adopter = Adopter::default();
     // Outcomes wait here, in source order, until their batch is loaded.
     let mut queue: VecDeque<Pending> = VecDeque::new();
     let mut waiting = 0usize;
@@ -168,70 +192,98 @@ pub async fn run_module(
         // Records are independent: evaluated on all cores (see
         // `module::set_evaluation_threads`), collected back in source order;
         // each record is also freed there.
-        let evaluated: Vec<(RecordOutcome, Option<String>)> = items
+        let evaluated: Vec<(RecordOutcome, Option<String>, Shown)> = items
             .into_par_iter()
             .map(|item| match item {
                 SourceItem::Record(record) => (
                     module.evaluate_in_run(&record, &cache, run),
                     module.record_modified(&record),
+                    shown(module.write_back.as_ref(), &record),
                 ),
                 SourceItem::Unreadable { position, reason } => {
-                    (unreadable(&position, &reason), None)
+                    (unreadable(&position, &reason), None, Shown::default())
                 }
             })
             .collect();
-        let synced: Vec<String> = evaluated
-            .iter()
-            .filter(|(o, _)| o.verdict == Verdict::Sync)
-            .filter_map(|(o, _)| o.source_id.clone())
-            .collect();
-        let known = Known::read(module, state, &synced).await?;
-        for (mut outcome, modified) in evaluated {
-            let mut target_id = None;
+        let mut rows: Vec<Pending> = Vec::with_capacity(evaluated.len());
+        let mut shown_rows: Vec<Shown> = Vec::with_capacity(evaluated.len());
+        for (mut outcome, modified, shows) in evaluated {
             let mut hold = false;
-            if outcome.verdict == Verdict::Sync {
-                target_id = decide_action(&mut outcome, &known, options);
+            if let Some((first, this)) = seen.next(outcome.source_id.as_deref()) {
+                reject_duplicate(&mut outcome, first, this);
+                // The copy may be the newer one (edited during the read):
+                // the cursor stays before it, so the next run reads it.
+                hold = true;
             }
-            // What will be written is checked against the target's reference
-            // data first; unchanged records were accepted before.
-            let writes = matches!(outcome.action, Some(Action::Create | Action::Update));
-            if let (Verdict::Sync, true, Some(sink)) =
-                (outcome.verdict, writes, sink.as_deref_mut())
-            {
-                if reject_unknown_references(module, sink, &mut outcome).await? {
-                    target_id = None;
-                    // Fixed in the target, not in the source: the record's
-                    // modification time will not move, so the cursor waits.
-                    hold = true;
-                }
-            }
-            let loads = !options.dry_run
-                && sink.is_some()
-                && outcome.verdict == Verdict::Sync
-                && matches!(outcome.action, Some(Action::Create | Action::Update));
-            if loads {
-                waiting += 1;
-            }
-            queue.push_back(Pending {
+            rows.push(Pending {
                 outcome,
                 modified,
-                target_id,
-                loads,
+                target_id: None,
+                loads: false,
                 hold,
             });
+            shown_rows.push(shows);
+        }
+        let synced: Vec<String> = rows
+            .iter()
+            .filter(|p| p.outcome.verdict == Verdict::Sync)
+            .filter_map(|p| p.outcome.source_id.clone())
+            .collect();
+        let known = Known::read(module, state, &synced).await?;
+        for row in rows.iter_mut() {
+            if row.outcome.verdict == Verdict::Sync {
+                row.target_id = decide_action(&mut row.outcome, &known, options);
+            }
+        }
+        if let (true, Some(sink), Some(state)) = (loading, sink.as_deref_mut(), state) {
+            let batch = adopt::Batch {
+                rows: &mut rows,
+                shown: &shown_rows,
+            };
+            adopter
+                .settle(module, sink, state, options, reporter, batch)
+                .await?;
+        }
+        let mut verdicts = Vec::new();
+        for (mut row, shows) in rows.into_iter().zip(shown_rows) {
+            // What will be written is checked against the target's reference
+            // data first; unchanged records were accepted before.
+            let writes = row.outcome.load.is_none()
+                && matches!(row.outcome.action, Some(Action::Create | Action::Update));
+            if let (Verdict::Sync, true, Some(sink)) =
+                (row.outcome.verdict, writes, sink.as_deref_mut())
+            {
+                if reject_unknown_references(module, sink, &mut row.outcome).await? {
+                    row.target_id = None;
+                    // Fixed in the target, not in the source: the record's
+                    // modification time will not move, so the cursor waits.
+                    row.hold = true;
+                }
+            }
+            row.loads = loading
+                && row.outcome.verdict == Verdict::Sync
+                && row.outcome.load.is_none()
+                && matches!(row.outcome.action, Some(Action::Create | Action::Update));
+            if row.loads {
+                waiting += 1;
+            }
+            if let (Some(spec), Some(_), Some(id)) = (
+                &module.write_back,
+                &loader.write_backs,
+                &row.outcome.source_id,
+            ) {
+                if let Some(fields) = verdict_fields(spec, &row.outcome, &shows) {
+                    verdicts.push((id.clone(), fields));
+                }
+            }
+            queue.push_back(row);
+        }
+        if let (Some(state), Some(leftovers)) = (state, loader.write_backs.as_mut()) {
+            queue_verdicts(module, state, leftovers, verdicts).await?;
         }
         while waiting >= batch_size {
             let sink = sink.as_deref_mut().expect("waiting implies a sink");
-            load_batch(
-                module,
-                sink,
-                state,
-                options,
-                &mut queue,
-                batch_size,
-                writes_back,
-            )
-            .await?;
+            loader.load(sink, &mut queue, batch_size).await?;
             waiting -= batch_size;
             drain(&mut queue, &mut summary, &mut cursor, reporter)?;
         }
@@ -242,11 +294,11 @@ pub async fn run_module(
     while waiting > 0 {
         let sink = sink.as_deref_mut().expect("waiting implies a sink");
         let n = waiting.min(batch_size);
-        load_batch(module, sink, state, options, &mut queue, n, writes_back).await?;
+        loader.load(sink, &mut queue, n).await?;
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
-    if let (true, Some(state)) = (sink.is_some() && !options.dry_run, state) {
+    if let (true, Some(state)) = (loading, state) {
         flush_write_backs(module, source, state).await?;
     }
     if let (false, Some(sink)) = (options.dry_run, sink) {

@@ -3,161 +3,154 @@
 //! project's advisory lock, each table in a statement.
 
 use deadpool_postgres::{Client, Transaction};
-use tokio_postgres::IsolationLevel;
+use tokio_postgres::{IsolationLevel, Row};
 
-use super::{
-    all, channel_from, failure_from, intent_from, link_from, outcome_from, save_links_in,
-    stored_run_from, RowResult, LOCK,
-};
-use crate::state::codec::{json_text, parse_json};
+use super::links::save_links_in;
+use super::runs::insert_outcomes;
+use super::{all, PostgresStore, RowResult, LOCK};
+use crate::state::codec::{binding_from, cursor_from, paired, write_back_from};
+use crate::state::codec::{channel_from, failure_from, intent_from, link_from, outcome_from};
+use crate::state::codec::{json_text, stored_run_from};
+use crate::state::codec::{BINDING_COLUMNS, CURSOR_COLUMNS, WRITE_BACK_COLUMNS};
+use crate::state::codec::{CHANNEL_COLUMNS, OUTCOME_COLUMNS};
 use crate::state::codec::{FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, RUN_COLUMNS};
-use crate::state::model::{
-    DumpedBinding, DumpedCursor, DumpedRun, DumpedWriteBack, Link, OrgPair, Paired, StateDump,
-    StoredOutcome, DUMP_TABLES,
-};
-use crate::state::StateError;
+use crate::state::model::{DumpedRun, Link, StateDump, DUMP_TABLES};
+use crate::state::{StateError, StateStore};
+
+/// Everything the store holds for its project, in one consistent read.
+pub(super) async fn export(store: &PostgresStore) -> Result<StateDump, StateError> {
+    let mut client = store.client().await?;
+    read_all(&mut client, &store.project).await
+}
+
+/// Writes a dump into a project that holds no state yet, and reads its
+/// modules' state as the pairs it binds them to.
+pub(super) async fn import(store: &PostgresStore, dump: &StateDump) -> Result<(), StateError> {
+    let mut client = store.client().await?;
+    write_all(&mut client, &store.project, &store.location(), dump).await?;
+    store.bindings.set_all(&dump.bindings);
+    Ok(())
+}
 
 /// Reads everything the project holds, as of one moment.
-pub(super) async fn read_all(client: &mut Client, project: &str) -> Result<StateDump, StateError> {
+async fn read_all(client: &mut Client, project: &str) -> Result<StateDump, StateError> {
     let tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .await?;
-    let p = &project;
-    let mut dump = StateDump::default();
-
-    let rows = tx
-        .query(
-            "SELECT module, orgs, updated_at FROM syncwright_bindings WHERE project = $1
-             ORDER BY module",
-            &[p],
+    let dump = StateDump {
+        bindings: read(
+            &tx,
+            project,
+            &format!(
+                "SELECT {BINDING_COLUMNS} FROM syncwright_bindings WHERE project = $1
+                 ORDER BY module"
+            ),
+            binding_from,
         )
-        .await?;
-    dump.bindings = rows
-        .iter()
-        .map(|r| {
-            Ok(DumpedBinding {
-                module: r.try_get(0)?,
-                orgs: OrgPair::from_key(r.try_get(1)?),
-                updated_at: r.try_get(2)?,
-            })
-        })
-        .collect::<RowResult<_>>()?;
-
-    let rows = tx
-        .query(
+        .await?,
+        links: read(
+            &tx,
+            project,
             &format!(
                 "SELECT {LINK_COLUMNS}, orgs FROM syncwright_links WHERE project = $1
                  ORDER BY orgs, module, source_id"
             ),
-            &[p],
+            |r| paired(r, 9, link_from(r)?),
         )
-        .await?;
-    dump.links = rows
-        .iter()
-        .map(|r| paired(r, 9, link_from(r)?))
-        .collect::<RowResult<_>>()?;
-
-    let rows = tx
-        .query(
-            "SELECT module, cursor, updated_at, orgs FROM syncwright_cursors WHERE project = $1
-             ORDER BY orgs, module",
-            &[p],
+        .await?,
+        cursors: read(
+            &tx,
+            project,
+            &format!(
+                "SELECT {CURSOR_COLUMNS}, orgs FROM syncwright_cursors WHERE project = $1
+                 ORDER BY orgs, module"
+            ),
+            |r| paired(r, 3, cursor_from(r)?),
         )
-        .await?;
-    dump.cursors = rows
-        .iter()
-        .map(|r| {
-            let cursor = DumpedCursor {
-                module: r.try_get(0)?,
-                cursor: r.try_get(1)?,
-                updated_at: r.try_get(2)?,
-            };
-            paired(r, 3, cursor)
-        })
-        .collect::<RowResult<_>>()?;
-
-    let rows = tx
-        .query(
+        .await?,
+        failures: read(
+            &tx,
+            project,
             &format!(
                 "SELECT {FAILURE_COLUMNS}, orgs FROM syncwright_failures WHERE project = $1
                  ORDER BY orgs, module, source_id"
             ),
-            &[p],
+            |r| paired(r, 6, failure_from(r)?),
         )
-        .await?;
-    dump.failures = rows
-        .iter()
-        .map(|r| paired(r, 6, failure_from(r)?))
-        .collect::<RowResult<_>>()?;
-
-    let rows = tx
-        .query(
+        .await?,
+        intents: read(
+            &tx,
+            project,
             &format!(
                 "SELECT {INTENT_COLUMNS}, orgs FROM syncwright_intents WHERE project = $1
                  ORDER BY id"
             ),
-            &[p],
+            |r| paired(r, 8, intent_from(r)?),
         )
-        .await?;
-    dump.intents = rows
-        .iter()
-        .map(|r| paired(r, 8, intent_from(r)?))
-        .collect::<RowResult<_>>()?;
+        .await?,
+        write_backs: read(
+            &tx,
+            project,
+            &format!(
+                "SELECT {WRITE_BACK_COLUMNS}, orgs FROM syncwright_writebacks
+                 WHERE project = $1 ORDER BY orgs, module, source_id"
+            ),
+            |r| paired(r, 6, write_back_from(r)?),
+        )
+        .await?,
+        channels: read(
+            &tx,
+            project,
+            &format!(
+                "SELECT {CHANNEL_COLUMNS} FROM syncwright_channels
+                 WHERE project = $1 ORDER BY channel_id"
+            ),
+            channel_from,
+        )
+        .await?,
+        runs: runs(&tx, project).await?,
+        pair_links: super::pairs::pair_links_in(&tx, project, None).await?,
+    };
+    tx.commit().await?;
+    Ok(dump)
+}
 
-    let rows = tx
-        .query(
-            "SELECT module, source_id, fields, attempts, last_error, updated_at, orgs
-             FROM syncwright_writebacks WHERE project = $1 ORDER BY orgs, module, source_id",
-            &[p],
-        )
-        .await?;
-    dump.write_backs = rows
-        .iter()
-        .map(|r| {
-            let write_back = DumpedWriteBack {
-                module: r.try_get(0)?,
-                source_id: r.try_get(1)?,
-                fields: parse_json(r.try_get(2)?),
-                attempts: r.try_get(3)?,
-                last_error: r.try_get(4)?,
-                updated_at: r.try_get(5)?,
-            };
-            paired(r, 6, write_back)
-        })
-        .collect::<RowResult<_>>()?;
+/// Every row of the project's that `sql` reads (`$1` is the project),
+/// each read by `each`.
+async fn read<T>(
+    tx: &Transaction<'_>,
+    project: &str,
+    sql: &str,
+    each: fn(&Row) -> RowResult<T>,
+) -> RowResult<Vec<T>> {
+    all(&tx.query(sql, &[&project]).await?, each)
+}
 
-    let rows = tx
-        .query(
-            "SELECT channel_id, module, token, expires_at FROM syncwright_channels
-             WHERE project = $1 ORDER BY channel_id",
-            &[p],
-        )
-        .await?;
-    dump.channels = all(&rows, channel_from)?;
-
-    let rows = tx
-        .query(
-            &format!("SELECT {RUN_COLUMNS} FROM syncwright_runs WHERE project = $1 ORDER BY id"),
-            &[p],
-        )
-        .await?;
-    let runs = all(&rows, stored_run_from)?;
-    let rows = tx
-        .query(
-            "SELECT module, source_id, verdict, outcome, run_id FROM syncwright_run_outcomes
-             WHERE project = $1 ORDER BY run_id, seq",
-            &[p],
-        )
-        .await?;
-    let mut outcomes = rows
-        .iter()
-        .map(|r| Ok((r.try_get::<_, i64>(4)?, outcome_from(r)?)))
-        .collect::<RowResult<Vec<_>>>()?
-        .into_iter()
-        .peekable();
+/// Every run of the project with its records' outcomes, by id.
+async fn runs(tx: &Transaction<'_>, project: &str) -> RowResult<Vec<DumpedRun>> {
+    let runs = read(
+        tx,
+        project,
+        &format!("SELECT {RUN_COLUMNS} FROM syncwright_runs WHERE project = $1 ORDER BY id"),
+        stored_run_from,
+    )
+    .await?;
+    let mut outcomes = read(
+        tx,
+        project,
+        &format!(
+            "SELECT {OUTCOME_COLUMNS}, run_id FROM syncwright_run_outcomes
+             WHERE project = $1 ORDER BY run_id, seq"
+        ),
+        |r| Ok((r.try_get::<_, i64>(4)?, outcome_from(r)?)),
+    )
+    .await?
+    .into_iter()
+    .peekable();
+    let mut dumped = Vec::new();
     for run in runs {
         // Outcomes of a run that is not there are left out, as SQLite's are.
         while outcomes.next_if(|(id, _)| *id < run.id).is_some() {}
@@ -165,26 +158,16 @@ pub(super) async fn read_all(client: &mut Client, project: &str) -> Result<State
         while let Some((_, o)) = outcomes.next_if(|(id, _)| *id == run.id) {
             mine.push(o);
         }
-        dump.runs.push(DumpedRun {
+        dumped.push(DumpedRun {
             run,
             outcomes: mine,
         });
     }
-    dump.pair_links = super::pairs::pair_links_in(&tx, project, None).await?;
-    tx.commit().await?;
-    Ok(dump)
-}
-
-/// A record with the pair read from column `at`.
-fn paired<T>(r: &tokio_postgres::Row, at: usize, record: T) -> RowResult<Paired<T>> {
-    Ok(Paired {
-        orgs: OrgPair::from_key(r.try_get(at)?),
-        record,
-    })
+    Ok(dumped)
 }
 
 /// Writes a dump into a project that holds nothing yet.
-pub(super) async fn write_all(
+async fn write_all(
     client: &mut Client,
     project: &str,
     location: &str,
@@ -216,6 +199,8 @@ pub(super) async fn write_all(
     Ok(())
 }
 
+/// Every table of a dump, each in one statement, with ids and times as
+/// they were; the project's counters then follow the ids brought in.
 async fn write_tables(tx: &Transaction<'_>, p: &str, dump: &StateDump) -> RowResult<()> {
     super::pairs::save_pair_links_in(tx, p, &dump.pair_links).await?;
     let texts = |f: &dyn Fn(usize) -> Option<String>, n: usize| -> Vec<Option<String>> {
@@ -370,48 +355,6 @@ async fn write_tables(tx: &Transaction<'_>, p: &str, dump: &StateDump) -> RowRes
          ON CONFLICT (project, name) DO UPDATE
          SET value = greatest(syncwright_counters.value, excluded.value)",
         &[&p, &last_run, &last_intent],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Appends a run's outcomes after sequence number `after`, in one statement.
-pub(super) async fn insert_outcomes(
-    tx: &Transaction<'_>,
-    project: &str,
-    run: i64,
-    after: i64,
-    outcomes: &[StoredOutcome],
-) -> RowResult<()> {
-    if outcomes.is_empty() {
-        return Ok(());
-    }
-    let o = outcomes;
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO syncwright_run_outcomes (project, run_id, seq, module, source_id,
-                verdict, outcome)
-             SELECT $1::text, $2::int8, * FROM unnest($3::int8[], $4::text[], $5::text[],
-                $6::text[], $7::text[])",
-        )
-        .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &project,
-            &run,
-            &(1..=o.len() as i64)
-                .map(|i| after + i)
-                .collect::<Vec<i64>>(),
-            &o.iter().map(|x| x.module.clone()).collect::<Vec<String>>(),
-            &o.iter()
-                .map(|x| x.source_id.clone())
-                .collect::<Vec<Option<String>>>(),
-            &o.iter().map(|x| x.verdict.clone()).collect::<Vec<String>>(),
-            &o.iter()
-                .map(|x| json_text(&x.outcome))
-                .collect::<Vec<String>>(),
-        ],
     )
     .await?;
     Ok(())

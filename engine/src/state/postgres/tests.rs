@@ -9,9 +9,10 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use tokio::sync::Barrier;
+use tokio_postgres::NoTls;
 
 use super::*;
-use crate::state::{copy, suite, SqliteStore};
+use crate::state::{copy, now, suite, SqliteStore};
 
 /// The server the tests use. Without one, says once why the PostgreSQL
 /// tests did not run; under CI that is a failure.

@@ -29,7 +29,10 @@ impl Target {
         let mut config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
             let shown = scrub(&without_userinfo(url), &secrets);
             StateError::Storage(scrub(
-                &format!("{shown}: not a PostgreSQL URL ({})", super::describe(&e)),
+                &format!(
+                    "{shown}: not a PostgreSQL URL ({})",
+                    super::open::describe(&e)
+                ),
                 &secrets,
             ))
         })?;

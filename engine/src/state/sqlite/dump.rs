@@ -3,45 +3,41 @@
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::stored_run_from_row;
-use super::{failure_from_row, intent_from_row, link_from_row, save_links_in, SqliteStore};
-use crate::state::codec::{json_text, parse_json};
+use super::links::save_links_in;
+use super::SqliteStore;
+use crate::state::codec::{binding_from, cursor_from, paired, write_back_from};
+use crate::state::codec::{channel_from, failure_from, intent_from, link_from, outcome_from};
+use crate::state::codec::{json_text, stored_run_from};
+use crate::state::codec::{BINDING_COLUMNS, CURSOR_COLUMNS, WRITE_BACK_COLUMNS};
+use crate::state::codec::{CHANNEL_COLUMNS, OUTCOME_COLUMNS};
 use crate::state::codec::{FAILURE_COLUMNS, INTENT_COLUMNS, LINK_COLUMNS, RUN_COLUMNS};
-use crate::state::model::{
-    DumpedBinding, DumpedCursor, DumpedRun, DumpedWriteBack, OrgPair, Paired, RunRecord, StateDump,
-    StoredOutcome, WatchChannel, DUMP_TABLES,
-};
+use crate::state::model::{DumpedRun, Paired, StateDump, DUMP_TABLES};
 use crate::state::StateError;
 
-impl SqliteStore {
-    /// Reads everything the file holds, in one read transaction.
-    pub(super) fn dump(&self) -> Result<StateDump, StateError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let dump = read_all(&tx)?;
-        tx.commit()?;
-        Ok(dump)
-    }
+/// Reads everything the file holds, in one read transaction.
+pub(super) fn export(store: &SqliteStore) -> Result<StateDump, StateError> {
+    let mut conn = store.conn();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let dump = read_all(&tx)?;
+    tx.commit()?;
+    Ok(dump)
+}
 
-    /// Writes a dump into a file that holds no state yet, in one transaction.
-    pub(super) fn load(&self, dump: &StateDump) -> Result<(), StateError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let held = held(&tx)?;
-        if !held.is_empty() {
-            return Err(StateError::NotEmpty {
-                location: self.path.display().to_string(),
-                what: held.join(", "),
-            });
-        }
-        write_all(&tx, dump)?;
-        tx.commit()?;
-        let mut bindings = self.bindings.write().unwrap_or_else(|p| p.into_inner());
-        for b in &dump.bindings {
-            bindings.insert(b.module.clone(), b.orgs.key());
-        }
-        Ok(())
+/// Writes a dump into a file that holds no state yet, in one transaction.
+pub(super) fn import(store: &SqliteStore, dump: &StateDump) -> Result<(), StateError> {
+    let mut conn = store.conn();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let held = held(&tx)?;
+    if !held.is_empty() {
+        return Err(StateError::NotEmpty {
+            location: store.path.display().to_string(),
+            what: held.join(", "),
+        });
     }
+    write_all(&tx, dump)?;
+    tx.commit()?;
+    store.bindings.set_all(&dump.bindings);
+    Ok(())
 }
 
 /// What the file holds already, as `3 links`, `1 runs`...
@@ -56,125 +52,92 @@ fn held(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     Ok(held)
 }
 
+/// Every table of the file, read on `conn`.
 fn read_all(conn: &Connection) -> rusqlite::Result<StateDump> {
-    let mut dump = StateDump::default();
-    let mut stmt = conn.prepare("SELECT module, orgs, updated_at FROM bindings ORDER BY module")?;
-    dump.bindings = stmt
-        .query_map([], |r| {
-            Ok(DumpedBinding {
-                module: r.get(0)?,
-                orgs: OrgPair::from_key(&r.get::<_, String>(1)?),
-                updated_at: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {LINK_COLUMNS}, orgs FROM links ORDER BY orgs, module, source_id"
-    ))?;
-    dump.links = stmt
-        .query_map([], |r| paired(r, 9, link_from_row(r)?))?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt =
-        conn.prepare("SELECT module, cursor, updated_at, orgs FROM cursors ORDER BY orgs, module")?;
-    dump.cursors = stmt
-        .query_map([], |r| {
-            let cursor = DumpedCursor {
-                module: r.get(0)?,
-                cursor: r.get(1)?,
-                updated_at: r.get(2)?,
-            };
-            paired(r, 3, cursor)
-        })?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {FAILURE_COLUMNS}, orgs FROM failures ORDER BY orgs, module, source_id"
-    ))?;
-    dump.failures = stmt
-        .query_map([], |r| paired(r, 6, failure_from_row(r)?))?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {INTENT_COLUMNS}, orgs FROM intents ORDER BY id"
-    ))?;
-    dump.intents = stmt
-        .query_map([], |r| paired(r, 8, intent_from_row(r)?))?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare(
-        "SELECT module, source_id, fields, attempts, last_error, updated_at, orgs
-         FROM writebacks ORDER BY orgs, module, source_id",
-    )?;
-    dump.write_backs = stmt
-        .query_map([], |r| {
-            let write_back = DumpedWriteBack {
-                module: r.get(0)?,
-                source_id: r.get(1)?,
-                fields: parse_json(r.get(2)?),
-                attempts: r.get(3)?,
-                last_error: r.get(4)?,
-                updated_at: r.get(5)?,
-            };
-            paired(r, 6, write_back)
-        })?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare(
-        "SELECT channel_id, module, token, expires_at FROM channels ORDER BY channel_id",
-    )?;
-    dump.channels = stmt
-        .query_map([], |r| {
-            Ok(WatchChannel {
-                channel_id: r.get(0)?,
-                module: r.get(1)?,
-                token: r.get(2)?,
-                expires_at: r.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-
-    let mut stmt = conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"))?;
-    let runs: Vec<RunRecord> = stmt
-        .query_map([], stored_run_from_row)?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT module, source_id, verdict, outcome FROM run_outcomes WHERE run_id = ?1
-         ORDER BY seq",
-    )?;
-    for run in runs {
-        let outcomes = stmt
-            .query_map(params![run.id], |r| {
-                Ok(StoredOutcome {
-                    module: r.get(0)?,
-                    source_id: r.get(1)?,
-                    verdict: r.get(2)?,
-                    outcome: parse_json(r.get(3)?),
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        dump.runs.push(DumpedRun { run, outcomes });
-    }
-
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {} FROM pair_links ORDER BY orgs, pair, left_id",
-        super::pairs::PAIR_COLUMNS
-    ))?;
-    dump.pair_links = stmt
-        .query_map([], super::pairs::pair_from_row)?
-        .collect::<Result<_, _>>()?;
-    Ok(dump)
-}
-
-/// A record with the pair read from column `at`.
-fn paired<T>(r: &rusqlite::Row, at: usize, record: T) -> rusqlite::Result<Paired<T>> {
-    Ok(Paired {
-        orgs: OrgPair::from_key(&r.get::<_, String>(at)?),
-        record,
+    Ok(StateDump {
+        bindings: all(
+            conn,
+            &format!("SELECT {BINDING_COLUMNS} FROM bindings ORDER BY module"),
+            |r| binding_from(r),
+        )?,
+        links: all(
+            conn,
+            &format!("SELECT {LINK_COLUMNS}, orgs FROM links ORDER BY orgs, module, source_id"),
+            |r| paired(r, 9, link_from(r)?),
+        )?,
+        cursors: all(
+            conn,
+            &format!("SELECT {CURSOR_COLUMNS}, orgs FROM cursors ORDER BY orgs, module"),
+            |r| paired(r, 3, cursor_from(r)?),
+        )?,
+        failures: all(
+            conn,
+            &format!(
+                "SELECT {FAILURE_COLUMNS}, orgs FROM failures ORDER BY orgs, module, source_id"
+            ),
+            |r| paired(r, 6, failure_from(r)?),
+        )?,
+        intents: all(
+            conn,
+            &format!("SELECT {INTENT_COLUMNS}, orgs FROM intents ORDER BY id"),
+            |r| paired(r, 8, intent_from(r)?),
+        )?,
+        write_backs: all(
+            conn,
+            &format!(
+                "SELECT {WRITE_BACK_COLUMNS}, orgs FROM writebacks ORDER BY orgs, module, source_id"
+            ),
+            |r| paired(r, 6, write_back_from(r)?),
+        )?,
+        channels: all(
+            conn,
+            &format!("SELECT {CHANNEL_COLUMNS} FROM channels ORDER BY channel_id"),
+            |r| channel_from(r),
+        )?,
+        runs: runs(conn)?,
+        pair_links: all(
+            conn,
+            &format!(
+                "SELECT {} FROM pair_links ORDER BY orgs, pair, left_id",
+                super::pairs::PAIR_COLUMNS
+            ),
+            super::pairs::pair_from_row,
+        )?,
     })
 }
 
+/// Every run with its records' outcomes, by id.
+fn runs(conn: &Connection) -> rusqlite::Result<Vec<DumpedRun>> {
+    let runs = all(
+        conn,
+        &format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"),
+        |r| stored_run_from(r),
+    )?;
+    let mut outcomes = conn.prepare(&format!(
+        "SELECT {OUTCOME_COLUMNS} FROM run_outcomes WHERE run_id = ?1 ORDER BY seq"
+    ))?;
+    runs.into_iter()
+        .map(|run| {
+            let outcomes = outcomes
+                .query_map(params![run.id], |r| outcome_from(r))?
+                .collect::<Result<_, _>>()?;
+            Ok(DumpedRun { run, outcomes })
+        })
+        .collect()
+}
+
+/// Every row `sql` reads, each read by `read`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| read(r))?;
+    rows.collect()
+}
+
+/// Every table of a dump, written on `conn` with ids and times as they were.
 fn write_all(conn: &Connection, dump: &StateDump) -> rusqlite::Result<()> {
     super::pairs::save_pair_links_in(conn, &dump.pair_links)?;
     let mut stmt =

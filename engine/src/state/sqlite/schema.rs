@@ -1,5 +1,9 @@
 //! The SQLite store's schema: migrations in order, the file's
-//! `user_version` saying how many ran.
+//! `user_version` saying how many ran, and running those a file lacks.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::state::StateError;
 
 /// Marks a SQLite file as syncwright's (`PRAGMA application_id`, "SYNC").
 pub(super) const APPLICATION_ID: i64 = 0x5359_4E43;
@@ -89,3 +93,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL, PRIMARY KEY (orgs, pair, left_id));
      CREATE UNIQUE INDEX pair_links_right ON pair_links (orgs, pair, right_id);",
 ];
+
+/// Runs the migrations a file lacks, each in a transaction that takes the
+/// write lock first, so two processes opening a new file at once migrate it
+/// once.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StateError> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(version as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
+            version + 1
+        ))?;
+        tx.commit()?;
+    }
+}

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::schema::{APPLICATION_ID, MIGRATIONS};
 use super::*;
 use crate::state::suite;
 
