@@ -300,6 +300,10 @@ pub struct Resource {
     /// out; the answer's id then becomes the link's).
     #[serde(default)]
     pub update: Option<WriteSpec>,
+    /// Path that deletes a record, with `{id}` (`/v1/users/{id}`), sent as
+    /// `DELETE`: for a two-way pair whose deletions are propagated.
+    #[serde(default)]
+    pub delete: Option<String>,
     /// JSONPath of the record's id in a write's answer.
     #[serde(default = "default_written_id")]
     pub written_id: String,
@@ -634,9 +638,10 @@ fn check_resource(config: &RestConfig, name: &str, resource: &Resource) -> Resul
         && resource.get.is_none()
         && resource.create.is_none()
         && resource.update.is_none()
+        && resource.delete.is_none()
     {
         return Err(format!(
-            "`{key}`: give at least one of `list`, `get`, `create` or `update`"
+            "`{key}`: give at least one of `list`, `get`, `create`, `update` or `delete`"
         ));
     }
     Template::parse_id(&resource.id).map_err(|e| format!("`{key}.id`: {e}"))?;
@@ -646,6 +651,14 @@ fn check_resource(config: &RestConfig, name: &str, resource: &Resource) -> Resul
         if !t.names().any(|n| n == "id") {
             return Err(format!(
                 "`{key}.get`: `{get}` must name the record with `{{id}}`"
+            ));
+        }
+    }
+    if let Some(delete) = &resource.delete {
+        let t = path(&format!("{key}.delete"), delete)?;
+        if !t.names().any(|n| n == "id") {
+            return Err(format!(
+                "`{key}.delete`: `{delete}` must name the record with `{{id}}`"
             ));
         }
     }

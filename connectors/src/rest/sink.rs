@@ -298,6 +298,51 @@ impl Sink for RestSink {
         Ok(Some(out))
     }
 
+    async fn delete(&mut self, name: &str, id: &str) -> Result<(), ConnectorError> {
+        let resource = resource(&self.client, name)?.clone();
+        let Some(path) = &resource.delete else {
+            return Err(ConnectorError::Config(format!(
+                "resource `{name}` cannot be deleted: the connection gives it no `delete`"
+            )));
+        };
+        let template = Template::parse(path).map_err(ConnectorError::Config)?;
+        let filled = template
+            .fill(
+                |n| {
+                    if n == "id" {
+                        Some(id.to_string())
+                    } else if n == "account" {
+                        self.client.config.account.clone()
+                    } else {
+                        self.client.config.vars.get(n).cloned()
+                    }
+                },
+                true,
+            )
+            .map_err(|e| ConnectorError::Config(format!("resources.{name}.delete: {e}")))?;
+        let url = self.client.url(&filled).map_err(ConnectorError::Config)?;
+        let answer = self
+            .client
+            .call(Method::DELETE, &url, None)
+            .await
+            .map_err(|e| ConnectorError::Remote(e.reason().to_string()))?;
+        // Gone already is as good as deleted.
+        if answer.status.is_success() || answer.status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let messages: Vec<String> = self
+            .client
+            .error_messages(&answer)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        Err(ConnectorError::Remote(format!(
+            "DELETE {}: {}",
+            url.path(),
+            messages.join("; ")
+        )))
+    }
+
     async fn finish(&mut self) -> Result<(), ConnectorError> {
         Ok(())
     }

@@ -31,7 +31,7 @@ pub fn routes(st: Arc<AppState>) -> Router<Arc<AppState>> {
         .route(&format!("{PUBLIC}/v1/users"), get(users).post(create_user))
         .route(
             &format!("{PUBLIC}/v1/users/{{id}}"),
-            get(user).patch(update_user),
+            get(user).patch(update_user).delete(delete_user),
         )
         .route(&format!("{PUBLIC}/v3/courses"), get(courses))
         .route(&format!("{PUBLIC}/v3/courses/{{id}}"), get(course))
@@ -307,6 +307,18 @@ async fn update_user(State(st): St, Path(id): Path<String>, body: Bytes) -> Resp
             .unwrap()
             .update_user(&id, &body, now),
     )
+}
+
+/// `DELETE /v1/users/{userId}`: 204, or 404 for a user there is not.
+async fn delete_user(State(st): St, Path(id): Path<String>) -> Response {
+    let mut data = st.blackboard.data.lock().unwrap();
+    match data.user_index(&id) {
+        Some(i) => {
+            data.users.remove(i);
+            reply((204, None))
+        }
+        None => reply(not_found("User")),
+    }
 }
 
 /// `GET /v3/courses`: `courseId` and `externalId` filters, paged.
