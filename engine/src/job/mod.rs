@@ -18,7 +18,9 @@ use std::sync::Arc;
 use crate::connector::{Connections, ConnectorError, Sink, Source};
 use crate::module::Module;
 use crate::outcome::Summary;
-use crate::pipeline::{run_module, PipelineError, PipelineOptions, Reporter, SyncMode};
+use crate::pipeline::{
+    run_module, run_two_way_module, Peer, PipelineError, PipelineOptions, Reporter, SyncMode,
+};
 use crate::state::{writer_key, LockError, RunState, StateError, StateStore, WriterLock};
 
 pub use organisations::{Bound, ModuleOrganisations};
@@ -382,15 +384,45 @@ async fn run_one(
         &module.name,
         &request.ids,
     );
-    let ran = run_module(
-        module,
-        source.as_mut(),
-        sink.as_deref_mut(),
-        store,
-        &options,
-        &mut recorder,
-    )
-    .await;
+    // A module syncing both ways reads the other side too, through its
+    // peer's source (not from a snapshot, which has one side only).
+    let peer = match (&module.two_way, ctx.input, store) {
+        (Some(half), None, Some(_)) => ctx.connections.project().module(&half.peer),
+        _ => None,
+    };
+    let ran = match peer {
+        Some(peer) => {
+            let mut peer_source = ctx
+                .connections
+                .get(&peer.source.connection)
+                .and_then(|c| c.source())
+                .map_err(fail)?;
+            run_two_way_module(
+                module,
+                Peer {
+                    module: peer,
+                    source: peer_source.as_mut(),
+                },
+                source.as_mut(),
+                sink.as_deref_mut(),
+                store,
+                &options,
+                &mut recorder,
+            )
+            .await
+        }
+        None => {
+            run_module(
+                module,
+                source.as_mut(),
+                sink.as_deref_mut(),
+                store,
+                &options,
+                &mut recorder,
+            )
+            .await
+        }
+    };
     let missing = recorder.missing_ids();
     recorder.flush().await?;
     let ran = ran.map_err(|error| JobError::Pipeline {

@@ -118,6 +118,14 @@ pub(super) fn compile_module(
         }
     }
 
+    let two_way = match crate::module::TwoWay::compile(name, &mapping) {
+        Ok(t) => t,
+        Err((key, msg)) => {
+            errors.push(doc.error(codes::MAPPING_TWO_WAY, msg, &key));
+            None
+        }
+    };
+
     let mut source_rules = RuleSet::new(name, engine.clone(), *limits);
     let mut target_rules = RuleSet::new(name, engine.clone(), *limits);
     for (stage, list, set) in [
@@ -165,6 +173,7 @@ pub(super) fn compile_module(
         target: mapping.target.clone(),
         depends_on: mapping.depends_on.clone(),
         write_back: mapping.write_back.clone(),
+        two_way,
         fields: demand,
         enrichments,
         id: id.expect("checked"),

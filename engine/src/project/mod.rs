@@ -3,13 +3,15 @@
 //! once and checked completely before any record is touched.
 //!
 //! Each step has a file: `overrides` (`--set`), `connections`,
-//! `compile_module` (one mapping file and its rules) and `dependencies`
-//! (run order, and modules a mapping names that the project does not list).
+//! `compile_module` (one mapping file and its rules), `two_way` (modules
+//! that sync the same records both ways, paired) and `dependencies` (run
+//! order, and modules a mapping names that the project does not list).
 
 mod compile_module;
 mod connections;
 mod dependencies;
 mod overrides;
+mod two_way;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,6 +146,10 @@ impl Project {
                 Err(errors) => diagnostics.errors.extend(errors),
             }
         }
+
+        // Two-way halves pair up; link enrichments of a paired module read
+        // its pair's links.
+        two_way::pair_modules(&mut modules, &mut diagnostics);
 
         // Dependencies the project lists run first; a shipped mapping may name
         // modules a smaller project leaves out.

@@ -85,6 +85,9 @@ pub struct PairSide {
     /// Hash of `written`.
     #[serde(default)]
     pub written_hash: Option<String>,
+    /// True once a full read of this side no longer found the record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// The one link of a pair of records across both directions.
