@@ -32,7 +32,10 @@ pub struct TwoWay {
 impl TwoWay {
     /// The half `mapping` declares for module `name`, or why it cannot be
     /// one, as (key path, message).
-    pub(crate) fn compile(name: &str, mapping: &MappingFile) -> Result<Option<TwoWay>, (String, String)> {
+    pub(crate) fn compile(
+        name: &str,
+        mapping: &MappingFile,
+    ) -> Result<Option<TwoWay>, (String, String)> {
         let Some(spec) = &mapping.two_way else {
             return Ok(None);
         };
@@ -44,7 +47,9 @@ impl TwoWay {
         }
         let prefer = if spec.prefer == "newest" {
             Prefer::Newest
-        } else if spec.prefer == mapping.source.connection || spec.prefer == mapping.target.connection {
+        } else if spec.prefer == mapping.source.connection
+            || spec.prefer == mapping.target.connection
+        {
             Prefer::Connection(spec.prefer.clone())
         } else {
             return Err((

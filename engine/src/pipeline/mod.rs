@@ -285,7 +285,14 @@ async fn run<'a>(
                 .filter_map(|(p, r)| r.as_ref().map(|r| (&p.outcome, r)))
                 .collect();
             let links = tw
-                .prepare(state, &kept, known.own_links(), run, &cache, options.dry_run)
+                .prepare(
+                    state,
+                    &kept,
+                    known.own_links(),
+                    run,
+                    &cache,
+                    options.dry_run,
+                )
                 .await?;
             known.add_links(links);
         }

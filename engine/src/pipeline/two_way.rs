@@ -27,7 +27,9 @@ use crate::config::mapping::DeletePolicy;
 use crate::connector::{Sink, Source, SourceItem};
 use crate::module::{Module, Prefer, RelatedCache, RunContext, TwoWay};
 use crate::outcome::{Action, RecordOutcome, Severity, Verdict, Violation};
-use crate::state::{merged, now, payload_hash, Link, OrgPair, PairLink, PairSide, Side, StateStore};
+use crate::state::{
+    merged, now, payload_hash, Link, OrgPair, PairLink, PairSide, Side, StateStore,
+};
 
 use super::enrich::fetch_related;
 use super::PipelineError;
@@ -100,7 +102,12 @@ fn instant(text: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
 impl<'a> TwoWayRun<'a> {
     /// The run of `module`'s half `half` against `peer`, with its pair's
     /// state kept for the organisations `state` bound the module to.
-    pub(super) fn new(module: &'a Module, half: &'a TwoWay, peer: Peer<'a>, state: &dyn StateStore) -> Self {
+    pub(super) fn new(
+        module: &'a Module,
+        half: &'a TwoWay,
+        peer: Peer<'a>,
+        state: &dyn StateStore,
+    ) -> Self {
         TwoWayRun {
             orgs: half.side.orient(&state.bound(&module.name)),
             half,
@@ -180,9 +187,14 @@ impl<'a> TwoWayRun<'a> {
             self.links.insert(id.clone(), link.clone());
             let mine = link.side(side);
             let other = link.side(side.other());
-            let hash = outcome.payload.as_ref().map(payload_hash).unwrap_or_default();
+            let hash = outcome
+                .payload
+                .as_ref()
+                .map(payload_hash)
+                .unwrap_or_default();
             if other.deleted {
-                self.decisions.insert(id.clone(), Decision::Gone(self.gone_message()));
+                self.decisions
+                    .insert(id.clone(), Decision::Gone(self.gone_message()));
                 continue;
             }
             if mine.hash.as_deref() == Some(hash.as_str()) {
@@ -212,7 +224,8 @@ impl<'a> TwoWayRun<'a> {
             changed.push((id.clone(), other.id.clone()));
         }
         if !changed.is_empty() {
-            self.check_other_side(state, &changed, evaluated, &found, run).await?;
+            self.check_other_side(state, &changed, evaluated, &found, run)
+                .await?;
         }
         if !adopted.is_empty() && !dry_run {
             for link in &adopted {
@@ -290,7 +303,14 @@ impl<'a> TwoWayRun<'a> {
             .fetch_related(&peer.source.module, &other_ids, &fields)
             .await?;
         let items: Vec<SourceItem> = records.iter().cloned().map(SourceItem::Record).collect();
-        fetch_related(peer, self.peer.source, Some(state), &items, &mut self.peer_cache).await?;
+        fetch_related(
+            peer,
+            self.peer.source,
+            Some(state),
+            &items,
+            &mut self.peer_cache,
+        )
+        .await?;
         let by_id: HashMap<String, &Value> = records
             .iter()
             .filter_map(|r| peer.record_id(r).map(|id| (id, r)))
@@ -298,7 +318,8 @@ impl<'a> TwoWayRun<'a> {
         let side = self.half.side;
         for (id, other_id) in changed {
             let Some(peer_record) = by_id.get(other_id) else {
-                self.decisions.insert(id.clone(), Decision::Gone(self.gone_message()));
+                self.decisions
+                    .insert(id.clone(), Decision::Gone(self.gone_message()));
                 continue;
             };
             let theirs = found[id].side(side.other());
@@ -369,7 +390,11 @@ impl<'a> TwoWayRun<'a> {
     /// Applies the decision about a record to its outcome, after the
     /// create / update / unchanged decision; returns the target id to use
     /// (`None` when it is no longer sent).
-    pub(super) fn apply(&self, outcome: &mut RecordOutcome, target_id: Option<String>) -> Option<String> {
+    pub(super) fn apply(
+        &self,
+        outcome: &mut RecordOutcome,
+        target_id: Option<String>,
+    ) -> Option<String> {
         let Some(id) = outcome.source_id.clone() else {
             return target_id;
         };
@@ -397,7 +422,9 @@ impl<'a> TwoWayRun<'a> {
                 conflict: Some(message),
                 ..
             }) => {
-                outcome.violations.push(conflict(Severity::Warning, message.clone()));
+                outcome
+                    .violations
+                    .push(conflict(Severity::Warning, message.clone()));
                 target_id
             }
             Some(Decision::Lose(message)) => {
