@@ -12,6 +12,7 @@ mod duplicate_ids;
 mod exit_codes;
 mod integrators;
 mod live_sync;
+mod lms;
 mod organisations;
 mod overlap;
 mod plan_fixtures;
