@@ -64,6 +64,21 @@ impl Lms {
         run(command(&self.config, &self.sandbox.base_url(), verb, extra)).await
     }
 
+    /// Deletes a Blackboard user through the imitation's API.
+    async fn blackboard_delete(&self, id: &str) {
+        let token = self.blackboard_token().await;
+        let answer = reqwest::Client::new()
+            .delete(format!(
+                "{}/blackboard/learn/api/public/v1/users/{id}",
+                self.sandbox.base_url()
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+
     /// Replaces `from` (which must be there) by `to` in the project file.
     fn edit_project(&self, from: &str, to: &str) {
         let text = std::fs::read_to_string(&self.config).unwrap();
@@ -235,9 +250,9 @@ async fn canvas_courses_become_products_and_contacts_on_a_deal_are_enrolled() {
         "{no_role}"
     );
     let canvas_users = lms.sandbox.canvas_records("users");
-    let ada_id = ada["load"]["target_id"].as_str().unwrap().to_string();
+    let ada_id: u64 = ada["load"]["target_id"].as_str().unwrap().parse().unwrap();
     assert!(
-        canvas_users.iter().any(|u| u["id"].to_string() == ada_id),
+        canvas_users.iter().any(|u| u["id"] == ada_id),
         "Ada is a Canvas user: {canvas_users:?}"
     );
 
@@ -272,14 +287,18 @@ async fn canvas_courses_become_products_and_contacts_on_a_deal_are_enrolled() {
     let bio = of(1101);
     assert!(
         bio.iter()
-            .any(|e| e["user_id"].to_string() == ada_id && e["type"] == "StudentEnrollment"),
+            .any(|e| e["user_id"] == ada_id && e["type"] == "StudentEnrollment"),
         "Ada, a Student, is enrolled in Biology 101 as a student: {bio:?}"
     );
-    let grace_id = grace["load"]["target_id"].as_str().unwrap().to_string();
+    let grace_id: u64 = grace["load"]["target_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(
         of(1102)
             .iter()
-            .any(|e| e["user_id"].to_string() == grace_id && e["type"] == "TeacherEnrollment"),
+            .any(|e| e["user_id"] == grace_id && e["type"] == "TeacherEnrollment"),
         "Grace, Staff, teaches Chemistry 101"
     );
     // Courses and users were already there: nothing changed for them.
@@ -387,4 +406,34 @@ async fn blackboard_users_and_contacts_converge_both_ways_and_a_conflict_follows
     // And the run after sends nothing: no echo of either write.
     let fourth = lms.run(&[]).await;
     assert!(nothing_sent(&fourth), "{fourth:?}");
+
+    // A user deleted in Blackboard: deletes are not propagated (the
+    // example does not configure it), so the Contact stays, and its
+    // changes are no longer sent anywhere, with the reason.
+    let tom = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "tom.baker").clone();
+    lms.blackboard_delete("_202_1").await;
+    let fifth = lms.run(&[]).await;
+    assert!(
+        !module(&fifth, "users")["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["source_id"] == "_202_1"),
+        "the deleted user is not read"
+    );
+    assert!(
+        lms.crm("Contacts").iter().any(|c| c["id"] == tom["id"]),
+        "the Contact is kept"
+    );
+    let sixth = lms.run(&[]).await;
+    let tom_contact = record(module(&sixth, "contacts"), tom["id"].as_str().unwrap());
+    assert_eq!(tom_contact["verdict"], "skip", "{tom_contact}");
+    assert_eq!(codes(tom_contact), ["LINKED_RECORD_GONE"]);
+    assert!(
+        !lms.sandbox
+            .blackboard_records("users")
+            .iter()
+            .any(|u| u["userName"] == "tom.baker"),
+        "no user is made again for the Contact"
+    );
 }
