@@ -211,7 +211,7 @@ async fn canvas_courses_become_products_and_contacts_on_a_deal_are_enrolled() {
     // it out.
     let lms = Lms::new("canvas-crm", "canvas", "canvas.json", |c| {
         c.canvas.bucket = 2.0;
-        c.canvas.leak_per_sec = 10.0;
+        c.canvas.leak_per_sec = 1.0;
         c.canvas.request_cost = 1.0;
     })
     .await;

@@ -141,6 +141,23 @@ impl RestClient {
         Ok(url)
     }
 
+    /// The URL of one record: `path` (option `key`, for messages) with
+    /// `{id}`, `{account}` and the connection's `vars` filled in.
+    pub fn record_url(&self, key: &str, path: &str, id: &str) -> Result<Url, String> {
+        let template = super::template::Template::parse(path)?;
+        let filled = template
+            .fill(
+                |n| match n {
+                    "id" => Some(id.to_string()),
+                    "account" => self.config.account.clone(),
+                    _ => self.config.vars.get(n).cloned(),
+                },
+                true,
+            )
+            .map_err(|e| format!("{key}: {e}"))?;
+        self.url(&filled)
+    }
+
     /// The URL of a reference an answer (or an option) gives "from the
     /// host": see [`resolve_from_host`].
     pub fn resolve(&self, reference: &str) -> Result<Url, String> {

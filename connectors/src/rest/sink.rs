@@ -305,22 +305,10 @@ impl Sink for RestSink {
                 "resource `{name}` cannot be deleted: the connection gives it no `delete`"
             )));
         };
-        let template = Template::parse(path).map_err(ConnectorError::Config)?;
-        let filled = template
-            .fill(
-                |n| {
-                    if n == "id" {
-                        Some(id.to_string())
-                    } else if n == "account" {
-                        self.client.config.account.clone()
-                    } else {
-                        self.client.config.vars.get(n).cloned()
-                    }
-                },
-                true,
-            )
-            .map_err(|e| ConnectorError::Config(format!("resources.{name}.delete: {e}")))?;
-        let url = self.client.url(&filled).map_err(ConnectorError::Config)?;
+        let url = self
+            .client
+            .record_url(&format!("resources.{name}.delete"), path, id)
+            .map_err(ConnectorError::Config)?;
         let answer = self
             .client
             .call(Method::DELETE, &url, None)

@@ -160,20 +160,9 @@ async fn get_one(
     path: &str,
     id: &str,
 ) -> Result<Option<Value>, ConnectorError> {
-    let template = Template::parse(path).map_err(ConnectorError::Config)?;
-    let filled = template
-        .fill(
-            |n| {
-                if n == "id" {
-                    Some(id.to_string())
-                } else {
-                    placeholder(client, None, n)
-                }
-            },
-            true,
-        )
-        .map_err(|e| ConnectorError::Config(format!("resources.{name}.get: {e}")))?;
-    let url = client.url(&filled).map_err(ConnectorError::Config)?;
+    let url = client
+        .record_url(&format!("resources.{name}.get"), path, id)
+        .map_err(ConnectorError::Config)?;
     let answer = client
         .call(Method::GET, &url, None)
         .await

@@ -19,7 +19,7 @@ use crate::connector::{Connections, ConnectorError, Sink, Source};
 use crate::module::Module;
 use crate::outcome::Summary;
 use crate::pipeline::{
-    run_module, run_two_way_module, Peer, PipelineError, PipelineOptions, Reporter, SyncMode,
+    run_two_way_module, Peer, PipelineError, PipelineOptions, Reporter, SyncMode,
 };
 use crate::state::{writer_key, LockError, RunState, StateError, StateStore, WriterLock};
 
@@ -390,39 +390,30 @@ async fn run_one(
         (Some(half), None, Some(_)) => ctx.connections.project().module(&half.peer),
         _ => None,
     };
-    let ran = match peer {
-        Some(peer) => {
-            let mut peer_source = ctx
-                .connections
+    let mut peer_source = match peer {
+        Some(peer) => Some((
+            peer,
+            ctx.connections
                 .get(&peer.source.connection)
                 .and_then(|c| c.source())
-                .map_err(fail)?;
-            run_two_way_module(
-                module,
-                Peer {
-                    module: peer,
-                    source: peer_source.as_mut(),
-                },
-                source.as_mut(),
-                sink.as_deref_mut(),
-                store,
-                &options,
-                &mut recorder,
-            )
-            .await
-        }
-        None => {
-            run_module(
-                module,
-                source.as_mut(),
-                sink.as_deref_mut(),
-                store,
-                &options,
-                &mut recorder,
-            )
-            .await
-        }
+                .map_err(fail)?,
+        )),
+        None => None,
     };
+    let peer = peer_source.as_mut().map(|(module, source)| Peer {
+        module,
+        source: source.as_mut(),
+    });
+    let ran = run_two_way_module(
+        module,
+        peer,
+        source.as_mut(),
+        sink.as_deref_mut(),
+        store,
+        &options,
+        &mut recorder,
+    )
+    .await;
     let missing = recorder.missing_ids();
     recorder.flush().await?;
     let ran = ran.map_err(|error| JobError::Pipeline {

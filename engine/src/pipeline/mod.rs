@@ -140,26 +140,15 @@ pub async fn run_module(
     options: &PipelineOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<ModuleRun, PipelineError> {
-    run(module, None, source, sink, state, options, reporter).await
+    run_two_way_module(module, None, source, sink, state, options, reporter).await
 }
 
 /// As [`run_module`], for a module that syncs its records both ways with
 /// `peer` (its mapping's `two_way`): the pair's links are read and written,
 /// echoes of the peer's writes are not sent, conflicts follow `prefer`,
-/// and a full read finds the records deleted on this side.
+/// and a full read finds the records deleted on this side. Without a peer
+/// (or a state store) it is [`run_module`].
 pub async fn run_two_way_module<'a>(
-    module: &'a Module,
-    peer: Peer<'a>,
-    source: &mut dyn Source,
-    sink: Option<&mut (dyn Sink + '_)>,
-    state: Option<&dyn StateStore>,
-    options: &PipelineOptions,
-    reporter: &mut dyn Reporter,
-) -> Result<ModuleRun, PipelineError> {
-    run(module, Some(peer), source, sink, state, options, reporter).await
-}
-
-async fn run<'a>(
     module: &'a Module,
     peer: Option<Peer<'a>>,
     source: &mut dyn Source,

@@ -31,6 +31,7 @@ use crate::state::{
     merged, now, payload_hash, Link, OrgPair, PairLink, PairSide, Side, StateStore,
 };
 
+use super::action::skip;
 use super::enrich::fetch_related;
 use super::PipelineError;
 
@@ -398,19 +399,6 @@ impl<'a> TwoWayRun<'a> {
         let Some(id) = outcome.source_id.clone() else {
             return target_id;
         };
-        let skip = |outcome: &mut RecordOutcome, code: &str, message: String| {
-            outcome.verdict = Verdict::Skip;
-            outcome.payload = None;
-            outcome.action = None;
-            outcome.changes.clear();
-            outcome.violations.push(Violation {
-                rule: "two_way".into(),
-                severity: Severity::Skip,
-                field: None,
-                message,
-                code: code.into(),
-            });
-        };
         match self.decisions.get(&id) {
             None | Some(Decision::Send { conflict: None, .. }) => target_id,
             Some(Decision::Echo) => {
@@ -428,11 +416,11 @@ impl<'a> TwoWayRun<'a> {
                 target_id
             }
             Some(Decision::Lose(message)) => {
-                skip(outcome, "CONFLICT", message.clone());
+                skip(outcome, "two_way", "CONFLICT", message.clone());
                 None
             }
             Some(Decision::Gone(message)) => {
-                skip(outcome, "LINKED_RECORD_GONE", message.clone());
+                skip(outcome, "two_way", "LINKED_RECORD_GONE", message.clone());
                 None
             }
         }
