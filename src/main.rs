@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncwright::commands::{
-    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, StatusArgs, SyncArgs, TestArgs,
-    ValidateArgs,
+    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, StateArgs, StatusArgs,
+    SyncArgs, TestArgs, ValidateArgs,
 };
 use syncwright::logging::init_logging;
 
@@ -42,6 +42,9 @@ enum Command {
     /// Before a first sync into an organisation that already holds data:
     /// match existing target records to CRM records and record the links.
     Link(LinkArgs),
+    /// The state store: `state copy` moves a project's state between
+    /// SQLite and PostgreSQL.
+    State(StateArgs),
     /// Serve local Zoho CRM and Xero APIs (one listener, no credentials needed).
     Sandbox(SandboxArgs),
     /// Scaffold a project: project file, the shipped mappings and rules, a sample snapshot and a passing test.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::History(args) => commands::history(args),
         Command::Retry(args) => commands::retry(args),
         Command::Link(args) => commands::link(args),
+        Command::State(args) => commands::state(args),
         Command::Sandbox(args) => commands::sandbox(args),
         Command::Init(args) => commands::init(args),
         Command::Test(args) => commands::test(args),

@@ -5,6 +5,7 @@
 //! (the connection the options make, which builds its sources and sinks).
 
 pub mod file;
+pub mod flight;
 pub(crate) mod http;
 pub mod rest;
 pub(crate) mod secret;

@@ -8,8 +8,12 @@ use std::sync::Mutex;
 pub struct CallRecord {
     /// Sequence number, from 1.
     pub seq: u64,
-    /// Milliseconds since the sandbox started.
+    /// Milliseconds since the sandbox started, when the answer was ready.
     pub at_ms: u64,
+    /// Milliseconds since the sandbox started, when the request arrived
+    /// (with `at_ms`, how long it was in flight).
+    #[serde(default)]
+    pub started_ms: u64,
     /// Which vendor host: `zoho_accounts`, `zoho_api`, `xero_identity`, `xero_api`,
     /// `canvas`, `blackboard` or `other`.
     pub vendor: String,

@@ -14,6 +14,7 @@ use crate::connections::{open_sink, open_source};
 use crate::exit_code::{EXIT_CONFIG, EXIT_FAILED};
 use crate::runtime;
 use crate::session::Session;
+use crate::state_store::open_state;
 
 /// Why one module could not be linked.
 #[derive(Debug)]
@@ -97,12 +98,11 @@ pub fn link(args: LinkArgs) -> u8 {
         );
         return EXIT_CONFIG;
     }
-    let store = match syncwright_engine::state::open(&project.state_path()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILED;
-        }
+    let store = match runtime.block_on(open_state(project, true)) {
+        Ok(Some(s)) => s,
+        // A store opened to be written is made when missing.
+        Ok(None) => return EXIT_FAILED,
+        Err(code) => return code,
     };
     let connections = Connections::new(syncwright_connectors::registry(), project)
         .with_store(Some(store.clone()));

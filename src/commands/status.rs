@@ -87,5 +87,6 @@ async fn summarise(state: &ProjectState) -> Result<serde_json::Value, StateError
         }
         modules.push(row);
     }
-    Ok(serde_json::json!({ "state": project.state_path(), "modules": modules }))
+    // Where the store lives, as it names itself: a URL never with its password.
+    Ok(serde_json::json!({ "state": store.location(), "modules": modules }))
 }

@@ -23,7 +23,7 @@ pub(super) async fn run_modules(
     pass: Pass,
     report: &mut dyn Reporter,
 ) -> u8 {
-    let store = match open_state(project, pass.loads()) {
+    let store = match open_state(project, pass.loads()).await {
         Ok(store) => store,
         Err(code) => return code,
     };

@@ -228,13 +228,13 @@ fn a_foreign_state_file_is_refused_not_reset() {
 }
 
 #[test]
-fn a_state_store_this_build_lacks_is_named_not_mistaken_for_a_file() {
+fn a_state_store_syncwright_does_not_know_is_named_not_mistaken_for_a_file() {
     let (dir, _) = harness::example_copy();
     let project = dir.path().join(EXAMPLE);
     let text_of = std::fs::read_to_string(&project).unwrap();
     std::fs::write(
         &project,
-        format!("{text_of}\nstate: postgres://sync@db.internal/syncwright\n"),
+        format!("{text_of}\nstate: mysql://sync:hunter22@db.internal/syncwright\n"),
     )
     .unwrap();
     for command in ["run", "status"] {
@@ -242,14 +242,13 @@ fn a_state_store_this_build_lacks_is_named_not_mistaken_for_a_file() {
         assert_eq!(out.status.code(), Some(1), "{command}");
         let stderr = text(&out.stderr);
         assert!(
-            stderr.contains("`postgres://...` is not part of this build"),
+            stderr.contains("`mysql://...` is not one syncwright knows"),
             "{command}: {stderr}"
         );
+        assert!(!stderr.contains("hunter22"), "{command}: {stderr}");
     }
     assert!(
-        !dir.path()
-            .join("examples/zoho-crm-to-xero/postgres:")
-            .exists(),
+        !dir.path().join("examples/zoho-crm-to-xero/mysql:").exists(),
         "no file made of the URL"
     );
 }

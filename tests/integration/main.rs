@@ -23,3 +23,4 @@ mod state_loss;
 mod sync_state;
 mod terminal;
 mod walkthrough;
+mod workers;

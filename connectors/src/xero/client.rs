@@ -1,10 +1,13 @@
 //! The Xero API client: tokens (client credentials, or refresh tokens
 //! rotated and saved before use), the organisation's tenant id on every
 //! call, pacing and retries. One client serves every module of a run that
-//! writes to the connection, so the organisation has one pacer and one token.
+//! writes to the connection, so the organisation has one pacer and one token;
+//! with a state store, the pacer's budgets are the organisation's, shared by
+//! every process pacing calls to it there.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -15,6 +18,7 @@ use super::config::{Grant, XeroConfig};
 use super::pacer::{DayBudget, Pacer};
 use crate::http::{json_body, send, ungated, Outcome, RetryPolicy};
 use syncwright_engine::connector::{ConnectorConfig, ConnectorError};
+use syncwright_engine::state::StateStore;
 
 /// The access token in use and the refresh token that renews it.
 struct Tokens {
@@ -36,13 +40,19 @@ pub struct XeroClient {
     refresh_token_file: Option<PathBuf>,
     tenant: OnceCell<Tenant>,
     pacer: Pacer,
+    store: Option<Arc<dyn StateStore>>,
     policy: RetryPolicy,
     calls: AtomicU64,
 }
 
 impl XeroClient {
     /// A client for `config`; `base_dir` resolves the refresh-token file.
-    pub fn new(config: XeroConfig, base_dir: &std::path::Path) -> Result<Self, String> {
+    /// With `store`, calls are paced within budgets kept there, per tenant.
+    pub fn new(
+        config: XeroConfig,
+        base_dir: &std::path::Path,
+        store: Option<Arc<dyn StateStore>>,
+    ) -> Result<Self, String> {
         config.validate()?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
@@ -71,7 +81,10 @@ impl XeroClient {
                     cap: config.calls_per_day,
                     reserve: config.day_reserve,
                 },
-            ),
+            )
+            // A request gives up after its timeout: its slot is free by then.
+            .with_slot_ttl(Duration::from_secs(config.timeout_secs + 5)),
+            store,
             policy: RetryPolicy {
                 max_attempts: config.max_attempts.max(1),
                 ..RetryPolicy::default()
@@ -188,10 +201,17 @@ impl XeroClient {
         }
     }
 
-    /// Picks the organisation via `/connections` (once).
+    /// Picks the organisation via `/connections` (once); with a store, its
+    /// calls are paced there from then on.
     pub async fn connect(&self) -> Result<(), String> {
         self.tenant
-            .get_or_try_init(|| self.choose_tenant())
+            .get_or_try_init(|| async {
+                let tenant = self.choose_tenant().await?;
+                if let Some(store) = &self.store {
+                    self.pacer.share(store.clone(), &tenant.id);
+                }
+                Ok(tenant)
+            })
             .await
             .map(|_| ())
     }
@@ -330,7 +350,10 @@ impl XeroClient {
             .await;
             let response = match answer {
                 Outcome::Answer(r) => r,
-                Outcome::GaveUp(reason) => return Err(CallError::Unknown(reason)),
+                Outcome::GaveUp(reason) => {
+                    self.pacer.settle().await;
+                    return Err(CallError::Unknown(reason));
+                }
                 Outcome::NotSent(reason) => return Err(CallError::NotSent(reason)),
             };
             let status = response.status();
@@ -339,13 +362,14 @@ impl XeroClient {
                 self.forget_token(&token).await;
                 continue;
             }
-            if status == StatusCode::NOT_MODIFIED {
-                return Ok((status, Value::Null));
-            }
-            let body = json_body(&format!("Xero {method} {path}"), response)
-                .await
-                .map_err(CallError::Unknown)?;
-            return Ok((status, body));
+            let body = if status == StatusCode::NOT_MODIFIED {
+                Ok(Value::Null)
+            } else {
+                json_body(&format!("Xero {method} {path}"), response).await
+            };
+            // The slot was given back while the body was read.
+            self.pacer.settle().await;
+            return Ok((status, body.map_err(CallError::Unknown)?));
         }
     }
 }

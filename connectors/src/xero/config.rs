@@ -70,8 +70,9 @@ pub struct XeroConfig {
     /// Calls in flight at once per organisation (Xero: 5).
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
-    /// Most calls a run makes in a day, for plans whose day is smaller than
-    /// Xero's 5,000 (the `X-DayLimit-Remaining` header is obeyed either way).
+    /// Most calls in a day, for plans whose day is smaller than Xero's
+    /// 5,000 (the `X-DayLimit-Remaining` header is obeyed either way): a
+    /// run's, or with a state store every worker's sharing it.
     #[serde(default)]
     pub calls_per_day: Option<u64>,
     /// Calls of the organisation's daily budget left for other apps and
@@ -123,7 +124,7 @@ impl ConnectorConfig for XeroConfig {
     }
 
     fn connect(self, ctx: &ConnectorContext) -> Arc<dyn Connector> {
-        Arc::new(XeroConnection::new(self, &ctx.base_dir))
+        Arc::new(XeroConnection::new(self, &ctx.base_dir, ctx.store.clone()))
     }
 }
 

@@ -25,6 +25,7 @@ use std::time::Duration;
 use syncwright_engine::connector::{
     Connector, ConnectorError, Organisation as Reached, Sink, Source,
 };
+use syncwright_engine::state::StateStore;
 
 use crate::shared::Shared;
 
@@ -34,16 +35,20 @@ use crate::shared::Shared;
 pub struct XeroConnection {
     config: XeroConfig,
     base_dir: PathBuf,
+    store: Option<Arc<dyn StateStore>>,
     organisation: Shared<Organisation>,
 }
 
 impl XeroConnection {
     /// The connection `config` describes; `base_dir` resolves the
     /// refresh-token file. Nothing is read or sent until the first source or sink.
-    pub fn new(config: XeroConfig, base_dir: &Path) -> Self {
+    /// With `store`, calls are paced within the organisation's budgets
+    /// kept there, shared by every process using the store.
+    pub fn new(config: XeroConfig, base_dir: &Path, store: Option<Arc<dyn StateStore>>) -> Self {
         Self {
             config,
             base_dir: base_dir.to_path_buf(),
+            store,
             organisation: Shared::default(),
         }
     }
@@ -52,7 +57,8 @@ impl XeroConnection {
     fn organisation(&self) -> Result<Arc<Organisation>, ConnectorError> {
         self.organisation
             .get_or_try_init(|| {
-                let client = XeroClient::new(self.config.clone(), &self.base_dir)?;
+                let client =
+                    XeroClient::new(self.config.clone(), &self.base_dir, self.store.clone())?;
                 let max_age = Duration::from_secs(self.config.reference_max_age_secs);
                 Ok(Organisation::new(client, max_age))
             })

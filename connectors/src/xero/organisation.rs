@@ -200,9 +200,19 @@ impl Organisation {
                     .flatten()
                     .filter_map(|e| e["Message"].as_str())
                     .collect();
+                // Xero marks a refused contact with `HasValidationErrors`
+                // (contacts carry no StatusAttributeString), its reasons in
+                // `ValidationErrors`; either one means the contact was not made.
+                let refused = c["HasValidationErrors"].as_bool() == Some(true);
                 match c["ContactID"].as_str() {
-                    Some(id) if messages.is_empty() => {
+                    Some(id) if messages.is_empty() && !refused => {
                         known.insert(name.to_lowercase(), id.to_string());
+                    }
+                    _ if messages.is_empty() => {
+                        errors.insert(
+                            name.to_lowercase(),
+                            format!("Xero refused the contact {name} without giving a reason"),
+                        );
                     }
                     _ => {
                         errors.insert(name.to_lowercase(), messages.join("; "));

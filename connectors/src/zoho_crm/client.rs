@@ -2,7 +2,9 @@
 //! accounts server, the `api_domain` it names, one refresh on 401. With a
 //! state store, the access token lives there and every module, run and
 //! process using the refresh token shares it (Zoho grants a refresh token
-//! ten access tokens in ten minutes, and at most fifteen alive).
+//! ten access tokens in ten minutes, and at most fifteen alive). Calls in
+//! flight are held to the org's concurrency (`max_concurrent`): in this
+//! process, and with a store, across every process calling the org.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
@@ -15,6 +17,7 @@ use syncwright_engine::state::{payload_hash, StateStore, StoredToken, WriterLock
 use tokio::sync::{Mutex, OnceCell};
 
 use super::config::ZohoConfig;
+use crate::flight::Flight;
 use crate::http::{json_body, send, ungated, Outcome, RetryPolicy};
 
 /// How long before its expiry a token is renewed.
@@ -28,6 +31,7 @@ pub struct ZohoClient {
     shared: Option<SharedToken>,
     api_url: SyncMutex<Option<String>>,
     organisation: OnceCell<Organisation>,
+    flight: Flight,
     policy: RetryPolicy,
     calls: AtomicU64,
     refreshes: AtomicU64,
@@ -79,7 +83,13 @@ impl ZohoClient {
             ),
             store,
         });
+        // A request gives up after its timeout: its slot is free by then.
+        let flight = Flight::new(
+            config.max_concurrent,
+            Duration::from_secs(config.timeout_secs + 5),
+        );
         Ok(Self {
+            flight,
             api_url: SyncMutex::new(config.api_url.clone()),
             http,
             config,
@@ -248,7 +258,8 @@ impl ZohoClient {
         }
     }
 
-    /// The org this client reaches (`GET /crm/v8/org`), read once.
+    /// The org this client reaches (`GET /crm/v8/org`), read once; with a
+    /// store, its calls in flight are counted there from then on.
     pub async fn organisation(&self) -> Result<Organisation, String> {
         self.organisation
             .get_or_try_init(|| async {
@@ -259,10 +270,15 @@ impl ZohoClient {
                     Value::Number(id) => id.to_string(),
                     _ => return Err("Zoho's org answer has no id".to_string()),
                 };
-                Ok(Organisation {
+                let org = Organisation {
                     id: format!("zoho:{id}"),
                     name: org["company_name"].as_str().unwrap_or_default().to_string(),
-                })
+                };
+                if let Some(shared) = &self.shared {
+                    self.flight
+                        .share(shared.store.clone(), format!("{}/flight", org.id));
+                }
+                Ok(org)
             })
             .await
             .cloned()
@@ -286,7 +302,7 @@ impl ZohoClient {
             let answer = send(
                 self.policy,
                 &what,
-                ungated,
+                || self.flight.acquire(),
                 || {
                     self.calls.fetch_add(1, Ordering::Relaxed);
                     let mut req = self
@@ -307,7 +323,10 @@ impl ZohoClient {
             .await;
             let response = match answer {
                 Outcome::Answer(r) => r,
-                Outcome::GaveUp(reason) | Outcome::NotSent(reason) => return Err(reason),
+                Outcome::GaveUp(reason) | Outcome::NotSent(reason) => {
+                    self.flight.settle().await;
+                    return Err(reason);
+                }
             };
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
@@ -315,10 +334,18 @@ impl ZohoClient {
                 self.forget_token(&token).await;
                 continue;
             }
-            if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-                return Ok((status, Value::Null));
+            let empty = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+            let body = if empty {
+                Ok(Value::Null)
+            } else {
+                json_body(&what, response).await
+            };
+            // The slot was given back while the body was read.
+            self.flight.settle().await;
+            let body = body?;
+            if empty {
+                return Ok((status, body));
             }
-            let body = json_body(&what, response).await?;
             // A write Zoho refuses record by record (every record of it, when
             // the answer is 400) still says why for each in `data`.
             let per_record = body["data"].is_array();

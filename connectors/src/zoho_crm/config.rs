@@ -36,6 +36,11 @@ pub struct ZohoConfig {
     /// Seconds before a request is abandoned and retried.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Calls in flight at once to the org: Zoho allows 5 to 25 per org and
+    /// app by edition (5 is safe for all). With a state store, every worker
+    /// sharing it counts against the same number.
+    #[serde(default = "default_concurrent")]
+    pub max_concurrent: usize,
 }
 
 impl std::fmt::Debug for ZohoConfig {
@@ -58,6 +63,9 @@ fn default_per_page() -> u32 {
 }
 fn default_timeout() -> u64 {
     30
+}
+fn default_concurrent() -> usize {
+    5
 }
 
 impl ConnectorConfig for ZohoConfig {

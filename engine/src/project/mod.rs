@@ -107,6 +107,25 @@ impl Project {
 
         let connections =
             load_connections(&project, &doc, &base_dir, registry, env, &mut diagnostics);
+        // `state:` may carry a URL's password as `${VAR}` or `${file:PATH}`.
+        let expanded = {
+            let resolve = crate::config::env::resolver(&base_dir, env);
+            project
+                .state
+                .as_deref()
+                .map(|s| crate::config::env::expand(s, &resolve))
+                .transpose()
+        };
+        let state = match expanded {
+            Ok(state) => state,
+            Err(why) => {
+                diagnostics.push(
+                    doc.error(codes::CONFIG_ENV, why.reason, "state")
+                        .with_help(why.help),
+                );
+                None
+            }
+        };
 
         let mut modules = Vec::new();
         let mut warnings = Vec::new();
@@ -160,7 +179,7 @@ impl Project {
         }
         Ok(Project {
             // A path relative to the project file, or a URL as written.
-            state: project.state.as_ref().map(|s| match s.split_once("://") {
+            state: state.as_ref().map(|s| match s.split_once("://") {
                 None => base_dir.join(s),
                 // A relative SQLite path is the project's too, wherever the run starts.
                 Some(("sqlite", path)) if Path::new(path).is_relative() => {

@@ -29,6 +29,7 @@ pub async fn global(State(st): St, req: Request, next: Next) -> Response {
     if path.starts_with("/sandbox") {
         return next.run(req).await;
     }
+    let started_ms = st.clock.elapsed_ms();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().to_string();
     let idem = header(req.headers(), "idempotency-key").map(str::to_string);
@@ -113,6 +114,7 @@ pub async fn global(State(st): St, req: Request, next: Next) -> Response {
     st.calls.push(CallRecord {
         seq: 0,
         at_ms: st.clock.elapsed_ms(),
+        started_ms,
         vendor: vendor.to_string(),
         method,
         path,
