@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use syncwright::commands::{
-    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, StateArgs, StatusArgs,
-    SyncArgs, TestArgs, ValidateArgs,
+    self, HistoryArgs, InitArgs, LinkArgs, SandboxArgs, SchemaArgs, ServeArgs, StateArgs,
+    StatusArgs, SyncArgs, TestArgs, ValidateArgs,
 };
 use syncwright::logging::init_logging;
 
@@ -42,6 +42,9 @@ enum Command {
     /// Before a first sync into an organisation that already holds data:
     /// match existing target records to CRM records and record the links.
     Link(LinkArgs),
+    /// Run as a service: the CRM's button, manual and scheduled syncs,
+    /// Zoho notifications, Xero webhooks and the portal, over HTTP.
+    Serve(ServeArgs),
     /// The state store: `state copy` moves a project's state between
     /// SQLite and PostgreSQL.
     State(StateArgs),
@@ -56,8 +59,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_logging();
-    let code = match Cli::parse().command {
+    let cli = Cli::parse();
+    // The service sets up its own logs (level and format).
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging();
+    }
+    let code = match cli.command {
         Command::Validate(args) => commands::validate(args),
         Command::Plan(args) => commands::plan(args),
         Command::Run(args) => commands::run(args),
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
         Command::History(args) => commands::history(args),
         Command::Retry(args) => commands::retry(args),
         Command::Link(args) => commands::link(args),
+        Command::Serve(args) => commands::serve(args),
         Command::State(args) => commands::state(args),
         Command::Sandbox(args) => commands::sandbox(args),
         Command::Init(args) => commands::init(args),

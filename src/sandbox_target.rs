@@ -17,6 +17,8 @@ pub struct Attached {
     _sandbox: Option<Sandbox>,
     /// The folder of the temporary state store of runs against it.
     _state_dir: Option<tempfile::TempDir>,
+    /// The sandbox's base URL.
+    pub(crate) base_url: String,
 }
 
 /// Points the project's connections at the sandbox `target` selects, if
@@ -50,6 +52,7 @@ fn attach_to(
     let mut attached = Attached {
         _sandbox: None,
         _state_dir: None,
+        base_url: String::new(),
     };
     let base = match &target.sandbox_url {
         Some(url) => {
@@ -82,6 +85,7 @@ fn attach_to(
         }
     };
     point_at_sandbox(project, &base, time_scale);
+    attached.base_url = base;
     Ok(Some(attached))
 }
 

@@ -23,6 +23,12 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// The parts, for a command that keeps the project for good (`serve`):
+    /// drop the sandbox before the runtime it runs on.
+    pub(crate) fn into_parts(self) -> (Project, Option<Attached>, Runtime) {
+        (self.project, self._sandbox, self.runtime)
+    }
+
     /// Loads the project file `config` with the `sets` overrides and points
     /// it at the sandbox `target` selects (a Xero minute lasting
     /// `time_scale` real seconds there). Problems are printed; the error is

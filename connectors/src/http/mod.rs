@@ -72,6 +72,7 @@ pub async fn send<P, Admission: std::future::Future<Output = Result<P, String>>>
             Ok(response) => {
                 on_answer(&response);
                 let status = response.status();
+                count_call(what, status);
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     limited += 1;
                     if limited > policy.max_rate_limited {
@@ -112,6 +113,26 @@ pub async fn send<P, Admission: std::future::Future<Output = Result<P, String>>>
         tracing::info!("{reason}; retrying in about {:.1}s", backoff.as_secs_f64());
         tokio::time::sleep(backoff / 2 + jitter(backoff / 2)).await;
     }
+}
+
+/// Counts an answer for the service's metrics, by system (the first word
+/// of `what`: `zoho`, `xero`) and status; the 429s among them again
+/// (nothing is recorded outside a service).
+fn count_call(what: &str, status: StatusCode) {
+    let system = what
+        .split_whitespace()
+        .next()
+        .unwrap_or("other")
+        .to_lowercase();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        metrics::counter!("syncwright_rate_limited_total", "system" => system.clone()).increment(1);
+    }
+    metrics::counter!(
+        "syncwright_api_calls_total",
+        "system" => system,
+        "status" => status.as_u16().to_string()
+    )
+    .increment(1);
 }
 
 /// The `admit` of a request that no pacer governs.

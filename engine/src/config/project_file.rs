@@ -26,6 +26,10 @@ pub struct ProjectFile {
     /// `.syncwright/state.db` by default), or a store's URL.
     #[serde(default)]
     pub state: Option<String>,
+    /// How `syncwright serve` runs the project as a service: listener,
+    /// API tokens, button keys, schedules, Zoho notifications, Xero webhooks.
+    #[serde(default)]
+    pub serve: Option<super::ServeSpec>,
 }
 
 fn default_version() -> u32 {

@@ -13,6 +13,7 @@
 mod organisations;
 mod recorder;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::connector::{Connections, ConnectorError, Sink, Source};
@@ -90,6 +91,26 @@ pub struct JobContext<'a> {
     pub on_wait: &'a (dyn Fn(&str, &str) + Sync),
 }
 
+/// What a caller controls of a job besides its request (a service does;
+/// the command line needs none of it).
+#[derive(Debug, Clone, Default)]
+pub struct JobControl {
+    /// A run record the caller began already (a service records a run when
+    /// it accepts it, before it starts); `None`: the job begins its own.
+    pub run: Option<i64>,
+    /// Turns true when the job must stop: batches not yet sent are
+    /// reported as not sent (a later run sends them), the module in hand
+    /// ends as usual (write-backs, lock released) and no other module starts.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl JobControl {
+    /// True once a stop was asked for.
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
+
 /// What a job did.
 #[derive(Debug, Clone, Default)]
 pub struct JobOutcome {
@@ -161,6 +182,9 @@ pub enum JobError {
         /// The ids not found.
         ids: Vec<String>,
     },
+    /// The job was stopped (the service is stopping) before this module.
+    #[error("module `{0}` was not run: the job was stopped")]
+    Stopped(String),
     /// The writer lease was lost mid-run: another process took the module
     /// over, and this run stopped sending.
     #[error("module `{0}`: the writer lock was lost; the run stopped sending")]
@@ -216,15 +240,29 @@ pub async fn run_job(
     request: &JobRequest,
     reporter: &mut dyn Reporter,
 ) -> Result<JobOutcome, JobError> {
+    run_job_with(ctx, request, &JobControl::default(), reporter).await
+}
+
+/// [`run_job`], under the caller's `control`: in the run record it began,
+/// stopping when asked.
+pub async fn run_job_with(
+    ctx: &JobContext<'_>,
+    request: &JobRequest,
+    control: &JobControl,
+    reporter: &mut dyn Reporter,
+) -> Result<JobOutcome, JobError> {
     let project = ctx.connections.project();
     let modules = chosen_modules(project, &request.modules)?;
     let load = request.pass.loads();
     let store = ctx.store.clone();
     let mut outcome = JobOutcome::default();
     if let (true, Some(store)) = (load, &store) {
-        outcome.run_id = Some(store.begin_run(&run_options(request)).await?);
+        outcome.run_id = Some(match control.run {
+            Some(run) => run,
+            None => store.begin_run(&request.recorded_options()).await?,
+        });
     }
-    let result = run_modules(ctx, request, &modules, reporter, &mut outcome).await;
+    let result = run_modules(ctx, request, control, &modules, reporter, &mut outcome).await;
     if let (Some(store), Some(id)) = (&store, outcome.run_id) {
         let state = if result.is_ok() {
             RunState::Done
@@ -239,12 +277,16 @@ pub async fn run_job(
 async fn run_modules(
     ctx: &JobContext<'_>,
     request: &JobRequest,
+    control: &JobControl,
     modules: &[&Module],
     reporter: &mut dyn Reporter,
     outcome: &mut JobOutcome,
 ) -> Result<(), JobError> {
     let load = request.pass.loads();
     for module in modules {
+        if control.stopping() {
+            return Err(JobError::Stopped(module.name.clone()));
+        }
         let fail = |error: ConnectorError| JobError::Connector {
             module: module.name.clone(),
             error,
@@ -283,19 +325,21 @@ async fn run_modules(
             }
             _ => None,
         };
+        let stop = StopFlag::watch(lock.as_ref(), control);
         let result = run_one(
             ctx,
             request,
             Binding {
                 module,
                 store,
-                lock: lock.as_ref(),
+                stop: stop.flag(),
                 other_pairs,
             },
             reporter,
             outcome,
         )
         .await;
+        drop(stop);
         if let Some(lock) = lock {
             let lost = lock.is_lost();
             lock.release().await?;
@@ -308,11 +352,12 @@ async fn run_modules(
     Ok(())
 }
 
-/// A module as the job holds it: its state and writer lock.
+/// A module as the job holds it: its state, and the flag set when its
+/// writer lock is lost or the caller stops the job.
 struct Binding<'a> {
     module: &'a Module,
     store: Option<&'a dyn StateStore>,
-    lock: Option<&'a WriterLock>,
+    stop: Option<Arc<AtomicBool>>,
     /// Other organisation pairs its state holds links for.
     other_pairs: Vec<crate::state::OrgPair>,
 }
@@ -328,7 +373,7 @@ async fn run_one(
     let Binding {
         module,
         store,
-        lock,
+        stop,
         other_pairs,
     } = binding;
     let load = request.pass.loads();
@@ -374,7 +419,7 @@ async fn run_one(
         mode: request.mode,
         dry_run: !load,
         retry: matches!(request.pass, Pass::Load { release_held: true }),
-        stop: lock.map(|l| l.lost_flag()),
+        stop,
         other_pairs,
     };
     let mut recorder = Recorder::new(
@@ -435,22 +480,74 @@ async fn run_one(
     Ok(())
 }
 
-/// The options recorded with a run in the state store's history.
-fn run_options(request: &JobRequest) -> serde_json::Value {
-    let (since_last_sync, since) = match &request.since {
-        Since::Everything => (false, None),
-        Since::LastSync => (true, None),
-        Since::Time(t) => (false, Some(t.clone())),
-    };
-    serde_json::json!({
-        "module": match request.modules.as_slice() {
-            [one] => Some(one.clone()),
-            _ => None,
-        },
-        "modules": request.modules,
-        "mode": request.mode,
-        "since_last_sync": since_last_sync,
-        "since": since,
-        "ids": request.ids,
-    })
+/// The flag a module's pipeline checks before each batch: the writer
+/// lock's, or, when the caller can stop the job too, one that turns true
+/// when either does (watched every 50 ms while the module runs).
+struct StopFlag {
+    flag: Option<Arc<AtomicBool>>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl StopFlag {
+    fn watch(lock: Option<&WriterLock>, control: &JobControl) -> StopFlag {
+        let lost = lock.map(|l| l.lost_flag());
+        let Some(stop) = control.stop.clone() else {
+            return StopFlag {
+                flag: lost,
+                watcher: None,
+            };
+        };
+        let either = Arc::new(AtomicBool::new(false));
+        let set = either.clone();
+        let watcher = tokio::spawn(async move {
+            loop {
+                let lost = lost.as_ref().is_some_and(|l| l.load(Ordering::SeqCst));
+                if lost || stop.load(Ordering::SeqCst) {
+                    set.store(true, Ordering::SeqCst);
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        });
+        StopFlag {
+            flag: Some(either),
+            watcher: Some(watcher),
+        }
+    }
+
+    fn flag(&self) -> Option<Arc<AtomicBool>> {
+        self.flag.clone()
+    }
+}
+
+impl Drop for StopFlag {
+    fn drop(&mut self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+    }
+}
+
+impl JobRequest {
+    /// The options recorded with the job's run in the state store's
+    /// history (a caller that begins the run itself records these).
+    pub fn recorded_options(&self) -> serde_json::Value {
+        let request = self;
+        let (since_last_sync, since) = match &request.since {
+            Since::Everything => (false, None),
+            Since::LastSync => (true, None),
+            Since::Time(t) => (false, Some(t.clone())),
+        };
+        serde_json::json!({
+            "module": match request.modules.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
+            "modules": request.modules,
+            "mode": request.mode,
+            "since_last_sync": since_last_sync,
+            "since": since,
+            "ids": request.ids,
+        })
+    }
 }

@@ -98,8 +98,11 @@ async fn load_batch(
         .as_ref()
         .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     {
-        // Another process holds the module now: nothing more is sent.
-        let reason = "not sent: the module's writer lock was lost to another run".to_string();
+        // The run was stopped (the service stops, or another process holds
+        // the module now): nothing more is sent.
+        let reason = "not sent: the run stopped before this batch (the service is stopping, or \
+                      another run took the module's writer lock); a later run sends it"
+            .to_string();
         for &i in &picked {
             queue[i].outcome.load = Some(LoadResult::failed(vec![reason.clone()]));
             queue[i].loads = false;

@@ -11,6 +11,7 @@ mod compile_module;
 mod connections;
 mod dependencies;
 mod overrides;
+mod serve;
 mod two_way;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use dependencies::order_by_dependencies;
 
 pub use connections::Connection;
 pub use overrides::apply_overrides;
+pub use serve::{check_cron, Notifications, Schedule, ScheduleWhen, ServeConfig, DEFAULT_EVERY};
 
 /// How to load a project.
 #[derive(Debug, Clone)]
@@ -67,6 +69,9 @@ pub struct Project {
     pub modules: Vec<Module>,
     /// State store path, when the project names one.
     pub state: Option<PathBuf>,
+    /// How `syncwright serve` runs the project (defaults without a
+    /// `serve:` block).
+    pub serve: ServeConfig,
     /// Things that compile but look wrong (a dependency the project does not
     /// list): shown by `validate`, `plan` and `run`, never fatal.
     pub warnings: Vec<ConfigError>,
@@ -173,6 +178,13 @@ impl Project {
         // Dependencies the project lists run first; a shipped mapping may name
         // modules a smaller project leaves out.
         let modules = order_by_dependencies(modules, &mut diagnostics);
+        let serve = match &project.serve {
+            Some(spec) => {
+                let names: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
+                serve::load_serve(spec, &names, &doc, &base_dir, env, &mut diagnostics)
+            }
+            None => ServeConfig::default(),
+        };
 
         if !diagnostics.is_empty() {
             return Err(diagnostics);
@@ -192,6 +204,7 @@ impl Project {
             settings,
             connections,
             modules,
+            serve,
             warnings,
         })
     }
