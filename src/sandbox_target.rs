@@ -1,6 +1,7 @@
 //! `--sandbox` and `--sandbox-url`: pointing a loaded project at the
 //! sandbox instead of the systems its connections name.
 
+use serde_json::Value;
 use syncwright_engine::config::mapping::TargetSystem;
 use syncwright_engine::Project;
 use syncwright_sandbox::{
@@ -77,11 +78,12 @@ fn attach_to(
                 Some(path) => read_json(&path)?,
                 None => serde_json::json!({}),
             };
-            let config = SandboxConfig {
+            let mut config = SandboxConfig {
                 crm_seed,
                 time_scale,
                 ..SandboxConfig::default()
             };
+            seed_imitations(project, &mut config)?;
             let sandbox = runtime
                 .block_on(Sandbox::start(
                     config,
@@ -113,6 +115,21 @@ fn crm_snapshot(project: &Project) -> Option<std::path::PathBuf> {
         .map(|p| project.base_dir.join(p))
 }
 
+/// Seeds the sandbox's LMS imitations with the files the project's `rest`
+/// connections name (`sandbox: {imitation: canvas, seed: canvas.json}`).
+fn seed_imitations(project: &Project, config: &mut SandboxConfig) -> Result<(), String> {
+    for connection in project.connections.values().filter(|c| c.kind == "rest") {
+        let spec = &connection.options["sandbox"];
+        if let (Some(imitation), Some(seed)) = (spec["imitation"].as_str(), spec["seed"].as_str()) {
+            let seed = read_json(&project.base_dir.join(seed))?;
+            config
+                .seed_imitation(imitation, seed)
+                .map_err(|e| format!("connection `{}`: {e}", connection.name))?;
+        }
+    }
+    Ok(())
+}
+
 /// Rewrites every connection of `project` to the sandbox at `base`: the
 /// CRM side becomes `zoho_crm`, the accounting side `xero`, with the
 /// sandbox's demo credentials. A connection's side is its kind when that is
@@ -120,6 +137,8 @@ fn crm_snapshot(project: &Project) -> Option<std::path::PathBuf> {
 /// module's target is Xero unless its `target.system` says Zoho CRM, and
 /// its source is then the other side). `time_scale` is the sandbox's length
 /// of a Xero minute in real seconds, so the Xero client paces to the same clock.
+/// A `rest` connection goes to the imitation its `sandbox.imitation` names,
+/// with that imitation's demo credentials; one that names none is left alone.
 pub fn point_at_sandbox(project: &mut Project, base: &str, time_scale: f64) {
     let mut crm_side: std::collections::BTreeMap<String, bool> = Default::default();
     for module in &project.modules {
@@ -132,6 +151,17 @@ pub fn point_at_sandbox(project: &mut Project, base: &str, time_scale: f64) {
             .or_insert(!target_is_crm);
     }
     for (name, connection) in project.connections.iter_mut() {
+        if connection.kind == "rest" {
+            let imitation = connection.options["sandbox"]["imitation"].as_str();
+            if let Some(Value::Object(reach)) =
+                imitation.and_then(|i| syncwright_sandbox::imitations::rest_options(i, base))
+            {
+                if let Value::Object(options) = &mut connection.options {
+                    options.extend(reach);
+                }
+            }
+            continue;
+        }
         let crm = match connection.kind.as_str() {
             "zoho_crm" => true,
             "xero" => false,

@@ -7,6 +7,7 @@
 pub mod file;
 pub mod flight;
 pub(crate) mod http;
+pub mod rest;
 pub(crate) mod secret;
 pub(crate) mod shared;
 pub mod stdout;
@@ -19,6 +20,7 @@ use syncwright_engine::connector::ConnectorRegistry;
 pub fn registry() -> ConnectorRegistry {
     let mut registry = ConnectorRegistry::default();
     registry.register::<file::FileConfig>();
+    registry.register::<rest::RestConfig>();
     registry.register::<stdout::StdoutConfig>();
     registry.register::<xero::XeroConfig>();
     registry.register::<zoho_crm::ZohoConfig>();

@@ -25,7 +25,10 @@ fn configure(kind: &str, options: serde_json::Value) -> Result<(), String> {
 #[test]
 fn each_kind_is_declared_once_by_its_config() {
     let registry = syncwright_connectors::registry();
-    assert_eq!(registry.kinds(), ["file", "stdout", "xero", "zoho_crm"]);
+    assert_eq!(
+        registry.kinds(),
+        ["file", "rest", "stdout", "xero", "zoho_crm"]
+    );
     for factory in registry.factories() {
         let schema = serde_json::to_value(factory.schema()).unwrap();
         assert!(

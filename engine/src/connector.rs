@@ -169,6 +169,15 @@ pub trait Sink: Send {
         let _ = (resource, items, purpose);
         Ok(None)
     }
+    /// Deletes record `id` of `resource` (a two-way pair's deletion,
+    /// propagated); a sink that cannot delete says so.
+    async fn delete(&mut self, resource: &str, id: &str) -> Result<(), ConnectorError> {
+        let _ = id;
+        Err(ConnectorError::Config(format!(
+            "{} cannot delete {resource} records",
+            self.describe()
+        )))
+    }
     /// Flushes and closes.
     async fn finish(&mut self) -> Result<(), ConnectorError>;
     /// A short description for reports.

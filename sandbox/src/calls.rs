@@ -14,7 +14,8 @@ pub struct CallRecord {
     /// (with `at_ms`, how long it was in flight).
     #[serde(default)]
     pub started_ms: u64,
-    /// Which vendor host: `zoho_accounts`, `zoho_api`, `xero_identity`, `xero_api` or `other`.
+    /// Which vendor host: `zoho_accounts`, `zoho_api`, `xero_identity`, `xero_api`,
+    /// `canvas`, `blackboard` or `other`.
     pub vendor: String,
     /// HTTP method.
     pub method: String,
@@ -72,6 +73,10 @@ pub fn vendor_of(path: &str) -> &'static str {
         "xero_identity"
     } else if path.starts_with("/xero/api") {
         "xero_api"
+    } else if path.starts_with("/canvas/") {
+        "canvas"
+    } else if path.starts_with("/blackboard/") {
+        "blackboard"
     } else {
         "other"
     }

@@ -22,7 +22,8 @@ pub struct FaultRule {
     pub slow_ms: u64,
     /// How long a timed-out call hangs before the connection drops, real milliseconds.
     pub hang_ms: u64,
-    /// Every n-th matching call is answered 429 (with `Retry-After: 1`).
+    /// Every n-th matching call is answered as the vendor throttles: 429
+    /// with `Retry-After: 1` (Canvas: 403 "Rate Limit Exceeded").
     pub burst_429_every: Option<u32>,
 }
 

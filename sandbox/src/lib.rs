@@ -1,18 +1,25 @@
-//! Local HTTP servers that behave like Zoho CRM's REST API v8 and Xero's Accounting API.
+//! Local HTTP servers that behave like Zoho CRM's REST API v8, Xero's
+//! Accounting API, Canvas LMS and Blackboard Learn.
 //!
-//! One loopback listener serves four vendor "hosts" as path prefixes:
+//! One loopback listener serves the vendor "hosts" as path prefixes:
 //! Zoho accounts at `/zoho/accounts`, the Zoho API at `/zoho/api`, Xero identity at
-//! `/xero/identity` and the Xero API at `/xero/api`. Test helpers live under `/sandbox`.
+//! `/xero/identity`, the Xero API at `/xero/api`, Canvas at `/canvas` (its API under
+//! `/canvas/api/v1`) and Blackboard at `/blackboard` (its API under
+//! `/blackboard/learn/api/public`). Test helpers live under `/sandbox`.
 //! Demo credentials are fixed: client `sandbox-client` / `sandbox-secret`, refresh token
-//! `sandbox-refresh` on both sides.
+//! `sandbox-refresh` on every side that takes them; Canvas also takes the access token
+//! `sandbox-canvas-token`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub mod blackboard;
 pub mod calls;
+pub mod canvas;
 pub mod delivery;
 pub mod faults;
 mod form;
+pub mod imitations;
 pub mod organisations;
 mod serve;
 mod server;
@@ -21,7 +28,9 @@ mod tokens;
 pub mod xero;
 pub mod zoho;
 
+pub use blackboard::BlackboardConfig;
 pub use calls::CallRecord;
+pub use canvas::CanvasConfig;
 pub use delivery::Delivery;
 pub use faults::FaultRule;
 pub use organisations::{OrganisationInfo, OrganisationSeed};
@@ -66,6 +75,10 @@ pub struct SandboxConfig {
     pub header_read_timeout_secs: u64,
     /// Real seconds a request may take, body included, before a 408.
     pub request_timeout_secs: u64,
+    /// The Canvas LMS imitation: its seed and throttle.
+    pub canvas: CanvasConfig,
+    /// The Blackboard Learn imitation: its seed and rate limit.
+    pub blackboard: BlackboardConfig,
 }
 
 impl Default for SandboxConfig {
@@ -83,6 +96,8 @@ impl Default for SandboxConfig {
             zoho_token_limits: true,
             header_read_timeout_secs: 10,
             request_timeout_secs: 120,
+            canvas: CanvasConfig::default(),
+            blackboard: BlackboardConfig::default(),
         }
     }
 }
@@ -124,7 +139,7 @@ impl XeroLimits {
     }
 }
 
-/// Base URLs of the four vendor hosts served by one sandbox.
+/// Base URLs of the vendor hosts served by one sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxUrls {
     /// Zoho accounts server (token endpoint at `{zoho_accounts}/oauth/v2/token`).
@@ -135,6 +150,10 @@ pub struct SandboxUrls {
     pub xero_identity: String,
     /// Xero API host (`{xero_api}/connections`, `{xero_api}/api.xro/2.0/Invoices`).
     pub xero_api: String,
+    /// Canvas host (API at `{canvas}/api/v1`, tokens at `{canvas}/login/oauth2/token`).
+    pub canvas: String,
+    /// Blackboard host (API at `{blackboard}/learn/api/public`).
+    pub blackboard: String,
 }
 
 /// Errors from starting or running a sandbox.
@@ -223,7 +242,7 @@ impl Sandbox {
         format!("http://{}", self.addr)
     }
 
-    /// Base URLs of the four vendor hosts.
+    /// Base URLs of the vendor hosts.
     pub fn urls(&self) -> SandboxUrls {
         let b = self.base_url();
         SandboxUrls {
@@ -231,6 +250,8 @@ impl Sandbox {
             zoho_api: format!("{b}/zoho/api"),
             xero_identity: format!("{b}/xero/identity"),
             xero_api: format!("{b}/xero/api"),
+            canvas: format!("{b}/canvas"),
+            blackboard: format!("{b}/blackboard"),
         }
     }
 
@@ -258,6 +279,32 @@ impl Sandbox {
     /// The organisations held, the first the default one.
     pub fn organisations(&self) -> Vec<OrganisationInfo> {
         self.state.orgs.iter().map(|o| o.info.clone()).collect()
+    }
+
+    /// Canvas's records of one collection: `accounts`, `courses`, `users`
+    /// or `enrollments`.
+    pub fn canvas_records(&self, collection: &str) -> Vec<serde_json::Value> {
+        self.state
+            .canvas
+            .data
+            .lock()
+            .unwrap()
+            .collection(collection)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Blackboard's records of one collection: `users`, `courses`,
+    /// `columns` or `grades`.
+    pub fn blackboard_records(&self, collection: &str) -> Vec<serde_json::Value> {
+        self.state
+            .blackboard
+            .data
+            .lock()
+            .unwrap()
+            .collection(collection)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Current state of one Xero resource of organisation `org` (0 = the first).
@@ -331,6 +378,13 @@ pub async fn serve_cli(
     writeln!(out, "  Zoho API:      {}", u.zoho_api)?;
     writeln!(out, "  Xero identity: {}", u.xero_identity)?;
     writeln!(out, "  Xero API:      {}", u.xero_api)?;
+    writeln!(
+        out,
+        "  Canvas API:    {}/api/v1 (access token {})",
+        u.canvas,
+        canvas::DEMO_TOKEN
+    )?;
+    writeln!(out, "  Blackboard:    {}/learn/api/public", u.blackboard)?;
     writeln!(
         out,
         "  credentials:   client_id={CLIENT_ID} client_secret={CLIENT_SECRET} refresh_token={REFRESH_TOKEN}"

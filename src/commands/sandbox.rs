@@ -1,4 +1,5 @@
-//! `syncwright sandbox`: local Zoho CRM and Xero servers, seeded from files.
+//! `syncwright sandbox`: local Zoho CRM, Xero, Canvas and Blackboard
+//! servers, seeded from files.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,12 @@ pub struct SandboxArgs {
     /// Xero organisation seed; a demo organisation when omitted.
     #[arg(long, value_name = "FILE")]
     pub xero_seed: Option<PathBuf>,
+    /// Canvas LMS seed (accounts, courses, users, enrollments).
+    #[arg(long, value_name = "FILE")]
+    pub canvas_seed: Option<PathBuf>,
+    /// Blackboard Learn seed (users, courses, columns, grades).
+    #[arg(long, value_name = "FILE")]
+    pub blackboard_seed: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
@@ -49,6 +56,21 @@ pub fn sandbox(args: SandboxArgs) -> u8 {
         match read_json(path) {
             Ok(v) => config.xero_seed = Some(v),
             Err(msg) => return config_error(&msg),
+        }
+    }
+    for (imitation, path) in [
+        ("canvas", &args.canvas_seed),
+        ("blackboard", &args.blackboard_seed),
+    ] {
+        if let Some(path) = path {
+            let seeded = read_json(path).and_then(|v| {
+                config
+                    .seed_imitation(imitation, v)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(msg) = seeded {
+                return config_error(&msg);
+            }
         }
     }
     let runtime = runtime::multi_thread();

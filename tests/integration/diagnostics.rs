@@ -53,7 +53,7 @@ diagnostic_cases! {
     missing_rule_file => ["not_there.rhai", "does not exist", "rules.source[0]", "mapping.yaml:10"],
     missing_env => ["SYNCWRIGHT_TEST_UNSET_VAR", "connections.crm.token", "syncwright.yaml:3"],
     unknown_connection => ["unknown connection `zoho`", "mapping.yaml:2"],
-    unknown_kind => ["unknown connector kind `quickbooks`", "file, stdout, xero, zoho_crm", "syncwright.yaml:4"],
+    unknown_kind => ["unknown connector kind `quickbooks`", "file, rest, stdout, xero, zoho_crm", "syncwright.yaml:4"],
     missing_mapping_file => ["mappings/invoices.yaml", "does not exist", "modules[0].mapping"],
     several_errors => ["more than one value source", "invalid JSONPath", "unknown lookup table `nope`"],
 }

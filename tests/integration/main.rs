@@ -13,6 +13,7 @@ mod exit_codes;
 mod inputs;
 mod integrators;
 mod live_sync;
+mod lms;
 mod organisations;
 mod overlap;
 mod plan_fixtures;

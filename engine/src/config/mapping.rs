@@ -35,6 +35,9 @@ pub struct MappingFile {
     /// Fields of the source record that receive the outcome after a load.
     #[serde(default)]
     pub write_back: Option<WriteBackSpec>,
+    /// This module and another one sync the same records both ways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_way: Option<TwoWaySpec>,
     /// The target payload, field by field.
     pub fields: IndexMap<String, FieldSpec>,
 }
@@ -222,6 +225,42 @@ fn write_back_batch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::
             WriteBackSpec::MAX_BATCH
         )))
     }
+}
+
+/// Two modules syncing the same records both ways (CRM Contacts <-> LMS
+/// Users), each mapping file naming the other: one link per pair of
+/// records, whichever module made it; what one module writes never comes
+/// back as a change (each side keeps what was written to it); a record
+/// changed on both sides since the last sync is settled by `prefer`, and
+/// its outcome says so.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoWaySpec {
+    /// The module syncing the other way: it reads this module's target
+    /// connection and writes to its source connection.
+    pub with: String,
+    /// Whose change wins when a record changed on both sides since the last
+    /// sync: the name of one of the two connections (`crm`, `lms`), or
+    /// `newest`, the side changed last (by each module's
+    /// `source.modified`). Both mapping files say the same.
+    pub prefer: String,
+    /// What a record deleted on one side does to the other. A deletion is
+    /// seen when a full read of a side no longer finds a linked record.
+    #[serde(default)]
+    pub deletes: DeletePolicy,
+}
+
+/// What a deletion on one side of a two-way pair does.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicy {
+    /// Not propagated: the other side keeps its record, and its changes are
+    /// no longer sent (the record they would go to is gone), with the reason.
+    #[default]
+    Ignore,
+    /// The other side's record is deleted too (its connection must be able
+    /// to delete: a `rest` resource with `delete`).
+    Propagate,
 }
 
 /// Rule scripts per stage.

@@ -63,6 +63,8 @@ codes! {
         "A warning: a mapping's `depends_on` or link enrichment names a module the project does not list, close to one it does (a likely typo).";
     MAPPING_JSONPATH = "mapping::jsonpath",
         "A JSONPath does not compile.";
+    MAPPING_TWO_WAY = "mapping::two_way",
+        "Two modules said to sync both ways do not pair up: the other module is not in the project, does not name this one back, does not read and write the same two connections the other way, or `prefer` names neither connection (nor `newest`) or differs between them.";
     MAPPING_ENRICH = "mapping::enrich",
         "An enrichment lacks what it needs (`module` or `link`; `id`, `ids` or `target_id`), has options that exclude each other, or a JSONPath that does not compile.";
     MAPPING_RULE = "mapping::rule",

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use crate::connector::{Connections, ConnectorError, Sink, Source};
 use crate::module::Module;
 use crate::outcome::Summary;
-use crate::pipeline::{run_module, PipelineError, PipelineOptions, Reporter, SyncMode};
+use crate::pipeline::{
+    run_two_way_module, Peer, PipelineError, PipelineOptions, Reporter, SyncMode,
+};
 use crate::state::{writer_key, LockError, RunState, StateError, StateStore, WriterLock};
 
 pub use organisations::{Bound, ModuleOrganisations};
@@ -427,8 +429,29 @@ async fn run_one(
         &module.name,
         &request.ids,
     );
-    let ran = run_module(
+    // A module syncing both ways reads the other side too, through its
+    // peer's source (not from a snapshot, which has one side only).
+    let peer = match (&module.two_way, ctx.input, store) {
+        (Some(half), None, Some(_)) => ctx.connections.project().module(&half.peer),
+        _ => None,
+    };
+    let mut peer_source = match peer {
+        Some(peer) => Some((
+            peer,
+            ctx.connections
+                .get(&peer.source.connection)
+                .and_then(|c| c.source())
+                .map_err(fail)?,
+        )),
+        None => None,
+    };
+    let peer = peer_source.as_mut().map(|(module, source)| Peer {
         module,
+        source: source.as_mut(),
+    });
+    let ran = run_two_way_module(
+        module,
+        peer,
         source.as_mut(),
         sink.as_deref_mut(),
         store,

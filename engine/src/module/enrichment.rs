@@ -28,6 +28,18 @@ pub struct Enrichment {
     pub key: String,
     /// For a link enrichment: the project module whose links are read.
     pub link: Option<String>,
+    /// For a link enrichment of a module that syncs both ways: its pair, whose
+    /// links (made by either module) are read.
+    pub link_pair: Option<LinkPair>,
+}
+
+/// The two-way pair a link enrichment's module belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPair {
+    /// The pair's name.
+    pub pair: String,
+    /// The side the linked module reads (its source ids are that side's).
+    pub side: crate::state::Side,
 }
 
 /// Related records fetched so far in a run, by (module, key, value): a map
@@ -173,6 +185,7 @@ pub(crate) fn compile_enrichment(
         many,
         key: spec.key.clone().unwrap_or_else(|| "id".into()),
         link: None,
+        link_pair: None,
     })
 }
 
@@ -205,5 +218,6 @@ fn compile_link(name: &str, link: &str, spec: &EnrichSpec) -> Result<Enrichment,
         many: false,
         key: key.to_string(),
         link: Some(link.to_string()),
+        link_pair: None,
     })
 }

@@ -2,6 +2,7 @@
 //! of one record through validate -> transform -> validate.
 
 mod enrichment;
+mod two_way;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +20,8 @@ use crate::script::{view, Document, RecordScope};
 use crate::transform::Transform;
 
 pub(crate) use enrichment::compile_enrichment;
-pub use enrichment::{dotted_value, Enrichment, RelatedCache};
+pub use enrichment::{dotted_value, Enrichment, LinkPair, RelatedCache};
+pub use two_way::{Prefer, TwoWay};
 
 /// How the records of one run are being synced.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +46,9 @@ pub struct Module {
     pub enrichments: Vec<Enrichment>,
     /// Where load outcomes go back into the source record.
     pub write_back: Option<crate::config::mapping::WriteBackSpec>,
+    /// Its half of a two-way pair, when it syncs records both ways with
+    /// another module.
+    pub two_way: Option<TwoWay>,
     /// The source fields the mapping and rules read, its own and its
     /// related records'.
     pub fields: crate::demand::FieldDemand,

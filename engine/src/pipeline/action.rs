@@ -18,6 +18,19 @@ pub(super) struct Known {
 }
 
 impl Known {
+    /// The store's own links of the batch.
+    pub(super) fn own_links(&self) -> &HashMap<String, Link> {
+        &self.links
+    }
+
+    /// Adds links found elsewhere (a two-way pair's, made by either of its
+    /// modules), over the store's own.
+    pub(super) fn add_links(&mut self, links: impl IntoIterator<Item = Link>) {
+        for link in links {
+            self.links.insert(link.source_id.clone(), link);
+        }
+    }
+
     /// Reads the links and failures of `ids`.
     pub(super) async fn read(
         module: &Module,

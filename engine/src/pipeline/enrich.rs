@@ -74,9 +74,45 @@ pub(super) async fn fetch_related(
     Ok(())
 }
 
+/// The links of a two-way module's pair (made by either of its modules),
+/// as that module sees them, for `wanted` ids of its source (`source_id`)
+/// or target (`target_id`).
+async fn pair_links(
+    enrichment: &Enrichment,
+    link: &str,
+    state: &dyn StateStore,
+    wanted: &[String],
+) -> Result<Vec<Link>, StateError> {
+    let Some(pair) = &enrichment.link_pair else {
+        return Ok(Vec::new());
+    };
+    let orgs = pair.side.orient(&state.bound(link));
+    let by = if enrichment.key == "source_id" {
+        pair.side
+    } else {
+        pair.side.other()
+    };
+    let found = state.pair_links_of(&orgs, &pair.pair, by, wanted).await?;
+    Ok(found
+        .into_values()
+        .map(|l| Link {
+            module: link.to_string(),
+            source_id: l.side(pair.side).id.clone(),
+            target_id: l.side(pair.side.other()).id.clone(),
+            target_number: None,
+            payload_hash: String::new(),
+            last_outcome: "linked".into(),
+            updated_at: l.updated_at,
+            payload: None,
+            refused_hash: None,
+        })
+        .collect())
+}
+
 /// Fills the cache for a link enrichment from the state store: what another
-/// module synced a record to (`{source_id, target_id, target_number}`). With
-/// no state store (a plan before any run) nothing is found.
+/// module synced a record to (`{source_id, target_id, target_number}`), or,
+/// for a module syncing both ways, what its pair links. With no state store
+/// (a plan before any run) nothing is found.
 async fn fetch_links(
     enrichment: &Enrichment,
     link: &str,
@@ -85,6 +121,10 @@ async fn fetch_links(
     cache: &mut RelatedCache,
 ) -> Result<(), StateError> {
     let entry = |l: &Link| serde_json::json!({"source_id": l.source_id, "target_id": l.target_id, "target_number": l.target_number});
+    let paired = match state {
+        Some(state) => pair_links(enrichment, link, state, wanted).await?,
+        None => Vec::new(),
+    };
     let found: Vec<Link> = match (state, enrichment.key.as_str()) {
         (None, _) => Vec::new(),
         (Some(state), "source_id") => state.links_of(link, wanted).await?.into_values().collect(),
@@ -112,7 +152,7 @@ async fn fetch_links(
             Vec::new(),
         );
     }
-    for l in &found {
+    for l in paired.iter().chain(&found) {
         let value = if enrichment.key == "source_id" {
             &l.source_id
         } else {

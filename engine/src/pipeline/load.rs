@@ -13,6 +13,7 @@ use crate::state::{now, payload_hash, Intent, Link, Settlement, StateStore};
 
 use super::crash::crash_point;
 use super::queue::Pending;
+use super::two_way::TwoWayRun;
 use super::write_back::{write_back_fields, Leftovers};
 use super::{PipelineError, PipelineOptions};
 
@@ -42,12 +43,14 @@ pub(super) struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    /// Loads the first `n` waiting outcomes of the queue as one batch.
+    /// Loads the first `n` waiting outcomes of the queue as one batch; a
+    /// two-way module's pair links are settled with it.
     pub(super) async fn load(
         &mut self,
         sink: &mut dyn Sink,
         queue: &mut VecDeque<Pending>,
         n: usize,
+        two_way: Option<&mut TwoWayRun<'_>>,
     ) -> Result<(), PipelineError> {
         load_batch(
             self.module,
@@ -57,12 +60,14 @@ impl Loader<'_> {
             queue,
             n,
             self.write_backs.as_mut(),
+            two_way,
         )
         .await
     }
 }
 
 /// Loads the first `n` waiting outcomes of the queue as one batch.
+#[allow(clippy::too_many_arguments)]
 async fn load_batch(
     module: &Module,
     sink: &mut dyn Sink,
@@ -71,6 +76,7 @@ async fn load_batch(
     queue: &mut VecDeque<Pending>,
     n: usize,
     mut write_backs: Option<&mut Leftovers>,
+    two_way: Option<&mut TwoWayRun<'_>>,
 ) -> Result<(), PipelineError> {
     let picked: Vec<usize> = queue
         .iter()
@@ -162,6 +168,7 @@ async fn load_batch(
     };
     // Everything the answer produced is recorded in one transaction.
     let mut settled = Settlement::default();
+    let mut written: Vec<(String, String, Value)> = Vec::new();
     for ((&i, result), (item, hash)) in picked.iter().zip(results).zip(items.iter().zip(&hashes)) {
         if let (Some(spec), Some(leftovers)) = (&module.write_back, write_backs.as_deref_mut()) {
             let fields = write_back_fields(spec, item, &result);
@@ -173,6 +180,11 @@ async fn load_batch(
         if let Some(state) = state {
             if result.ok {
                 if let Some(target_id) = &result.target_id {
+                    written.push((
+                        item.source_id.clone(),
+                        target_id.clone(),
+                        item.payload.clone(),
+                    ));
                     let verb = if item.target_id.is_some() {
                         "updated"
                     } else {
@@ -212,6 +224,9 @@ async fn load_batch(
         }
         queue[i].outcome.load = Some(result);
         queue[i].loads = false;
+    }
+    if let Some(two_way) = two_way {
+        settled.pair_links = two_way.written(&written);
     }
     if let Some(state) = state {
         state.settle(&module.name, intent_id, &settled).await?;

@@ -19,7 +19,9 @@
 //! `reconcile` (intents a dead run left open), `cursor` (how far
 //! `--since-last-sync` may move next time) and `crash` (the crash tests'
 //! fault injection). `link` matches records the target already holds
-//! (`syncwright link`).
+//! (`syncwright link`); `two_way` is what a module syncing its records both
+//! ways with another one adds (echoes, conflicts, deletions, one link per
+//! pair of records).
 
 mod action;
 mod adopt;
@@ -32,6 +34,7 @@ mod load;
 mod queue;
 mod reconcile;
 mod references;
+mod two_way;
 mod write_back;
 
 use std::collections::VecDeque;
@@ -46,6 +49,7 @@ use crate::state::{OrgPair, StateError, StateStore};
 pub use crate::report::Reporter;
 pub use link::{link_existing, LinkMatch};
 pub use load::idempotency_key;
+pub use two_way::Peer;
 
 use action::{decide_action, Known};
 use adopt::Adopter;
@@ -56,6 +60,7 @@ use load::Loader;
 use queue::{drain, Pending};
 use reconcile::reconcile;
 use references::reject_unknown_references;
+use two_way::TwoWayRun;
 use write_back::{flush_write_backs, queue_verdicts, shown, verdict_fields, Leftovers, Shown};
 
 /// Which records a run may write, as the portal's Sync Mode.
@@ -130,12 +135,33 @@ pub struct ModuleRun {
 pub async fn run_module(
     module: &Module,
     source: &mut dyn Source,
+    sink: Option<&mut (dyn Sink + '_)>,
+    state: Option<&dyn StateStore>,
+    options: &PipelineOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<ModuleRun, PipelineError> {
+    run_two_way_module(module, None, source, sink, state, options, reporter).await
+}
+
+/// As [`run_module`], for a module that syncs its records both ways with
+/// `peer` (its mapping's `two_way`): the pair's links are read and written,
+/// echoes of the peer's writes are not sent, conflicts follow `prefer`,
+/// and a full read finds the records deleted on this side. Without a peer
+/// (or a state store) it is [`run_module`].
+pub async fn run_two_way_module<'a>(
+    module: &'a Module,
+    peer: Option<Peer<'a>>,
+    source: &mut dyn Source,
     mut sink: Option<&mut (dyn Sink + '_)>,
     state: Option<&dyn StateStore>,
     options: &PipelineOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<ModuleRun, PipelineError> {
     let started = std::time::Instant::now();
+    let mut two_way = match (&module.two_way, peer, state) {
+        (Some(half), Some(peer), Some(state)) => Some(TwoWayRun::new(module, half, peer, state)),
+        _ => None,
+    };
     let writes_back =
         module.write_back.is_some() && source.supports_write_back() && !options.dry_run;
     let loading = !options.dry_run && sink.is_some();
@@ -189,25 +215,42 @@ pub async fn run_module(
 
     while let Some(items) = source.next_batch().await? {
         fetch_related(module, source, state, &items, &mut cache).await?;
+        if let Some(tw) = two_way.as_mut() {
+            tw.see(&items);
+        }
+        // A two-way module keeps each record beside its outcome, to know it
+        // again when it comes back.
+        let keep = two_way.is_some();
         // Records are independent: evaluated on all cores (see
         // `module::set_evaluation_threads`), collected back in source order;
         // each record is also freed there.
-        let evaluated: Vec<(RecordOutcome, Option<String>, Shown)> = items
+        let evaluated: Vec<Evaluated> = items
             .into_par_iter()
             .map(|item| match item {
                 SourceItem::Record(record) => {
                     let modified = module.record_modified(&record);
                     let shown = shown(module.write_back.as_ref(), &record);
-                    (module.evaluate_owned(record, &cache, run), modified, shown)
+                    if keep {
+                        let outcome = module.evaluate_in_run(&record, &cache, run);
+                        (outcome, modified, shown, Some(record))
+                    } else {
+                        (
+                            module.evaluate_owned(record, &cache, run),
+                            modified,
+                            shown,
+                            None,
+                        )
+                    }
                 }
                 SourceItem::Unreadable { position, reason } => {
-                    (unreadable(&position, &reason), None, Shown::default())
+                    (unreadable(&position, &reason), None, Shown::default(), None)
                 }
             })
             .collect();
         let mut rows: Vec<Pending> = Vec::with_capacity(evaluated.len());
         let mut shown_rows: Vec<Shown> = Vec::with_capacity(evaluated.len());
-        for (mut outcome, modified, shows) in evaluated {
+        let mut records: Vec<Option<serde_json::Value>> = Vec::new();
+        for (mut outcome, modified, shows, record) in evaluated {
             let mut hold = false;
             if let Some((first, this)) = seen.next(outcome.source_id.as_deref()) {
                 reject_duplicate(&mut outcome, first, this);
@@ -223,16 +266,40 @@ pub async fn run_module(
                 hold,
             });
             shown_rows.push(shows);
+            if keep {
+                records.push(record);
+            }
         }
         let synced: Vec<String> = rows
             .iter()
             .filter(|p| p.outcome.verdict == Verdict::Sync)
             .filter_map(|p| p.outcome.source_id.clone())
             .collect();
-        let known = Known::read(module, state, &synced).await?;
+        let mut known = Known::read(module, state, &synced).await?;
+        if let (Some(tw), Some(state)) = (two_way.as_mut(), state) {
+            let kept: Vec<(&RecordOutcome, &serde_json::Value)> = rows
+                .iter()
+                .zip(&records)
+                .filter_map(|(p, r)| r.as_ref().map(|r| (&p.outcome, r)))
+                .collect();
+            let links = tw
+                .prepare(
+                    state,
+                    &kept,
+                    known.own_links(),
+                    run,
+                    &cache,
+                    options.dry_run,
+                )
+                .await?;
+            known.add_links(links);
+        }
         for row in rows.iter_mut() {
             if row.outcome.verdict == Verdict::Sync {
                 row.target_id = decide_action(&mut row.outcome, &known, options);
+                if let Some(tw) = &two_way {
+                    row.target_id = tw.apply(&mut row.outcome, row.target_id.take());
+                }
             }
         }
         if let (true, Some(sink), Some(state)) = (loading, sink.as_deref_mut(), state) {
@@ -266,6 +333,8 @@ pub async fn run_module(
                 && matches!(row.outcome.action, Some(Action::Create | Action::Update));
             if row.loads {
                 waiting += 1;
+            } else if let (Some(tw), Some(id)) = (two_way.as_mut(), &row.outcome.source_id) {
+                tw.forget(std::iter::once(id.clone()));
             }
             if let (Some(spec), Some(_), Some(id)) = (
                 &module.write_back,
@@ -283,7 +352,9 @@ pub async fn run_module(
         }
         while waiting >= batch_size {
             let sink = sink.as_deref_mut().expect("waiting implies a sink");
-            loader.load(sink, &mut queue, batch_size).await?;
+            loader
+                .load(sink, &mut queue, batch_size, two_way.as_mut())
+                .await?;
             waiting -= batch_size;
             drain(&mut queue, &mut summary, &mut cursor, reporter)?;
         }
@@ -294,10 +365,23 @@ pub async fn run_module(
     while waiting > 0 {
         let sink = sink.as_deref_mut().expect("waiting implies a sink");
         let n = waiting.min(batch_size);
-        loader.load(sink, &mut queue, n).await?;
+        loader.load(sink, &mut queue, n, two_way.as_mut()).await?;
         waiting -= n;
     }
     drain(&mut queue, &mut summary, &mut cursor, reporter)?;
+    // A full read of this side shows which linked records were deleted here.
+    let full_read = options.ids.is_empty() && options.modified_since.is_none();
+    if let (Some(tw), Some(state), Some(sink), true, true) = (
+        two_way.as_mut(),
+        state,
+        sink.as_deref_mut(),
+        full_read,
+        loading,
+    ) {
+        for note in tw.deletions(state, sink).await? {
+            reporter.notice(&note)?;
+        }
+    }
     if let (true, Some(state)) = (loading, state) {
         flush_write_backs(module, source, state).await?;
     }
@@ -318,6 +402,15 @@ pub async fn run_module(
         cursor: cursor.value().filter(|_| complete),
     })
 }
+
+/// One record evaluated: its outcome, modification time, the verdict
+/// fields it shows, and (for a two-way module) the record itself.
+type Evaluated = (
+    RecordOutcome,
+    Option<String>,
+    Shown,
+    Option<serde_json::Value>,
+);
 
 /// The outcome of input the source could not read as a record.
 fn unreadable(position: &str, reason: &str) -> RecordOutcome {

@@ -38,9 +38,18 @@ pub(super) async fn reconcile(
         let payloads = intent.body.as_array().cloned().unwrap_or_default();
         let mut items = Vec::with_capacity(payloads.len());
         for (id, payload) in intent.source_ids.iter().zip(payloads) {
+            let mut target_id = state.link(&module.name, id).await?.map(|l| l.target_id);
+            if let (None, Some(half)) = (&target_id, &module.two_way) {
+                // A record the other module of its pair made is linked there.
+                let orgs = half.side.orient(&state.bound(&module.name));
+                let found = state
+                    .pair_links_of(&orgs, &half.pair, half.side, std::slice::from_ref(id))
+                    .await?;
+                target_id = found.get(id).map(|l| l.side(half.side.other()).id.clone());
+            }
             items.push(LoadItem {
                 source_id: id.clone(),
-                target_id: state.link(&module.name, id).await?.map(|l| l.target_id),
+                target_id,
                 payload,
             });
         }

@@ -140,6 +140,14 @@ pub(super) fn compile_module(
         }
     }
 
+    let two_way = match crate::module::TwoWay::compile(name, &mapping) {
+        Ok(t) => t,
+        Err((key, msg)) => {
+            errors.push(doc.error(codes::MAPPING_TWO_WAY, msg, &key));
+            None
+        }
+    };
+
     let mut source_rules = RuleSet::new(name, *limits);
     let mut target_rules = RuleSet::new(name, *limits);
     let mut compiled_rules: Vec<PathBuf> = Vec::new();
@@ -197,6 +205,7 @@ pub(super) fn compile_module(
         target: mapping.target.clone(),
         depends_on: mapping.depends_on.clone(),
         write_back: mapping.write_back.clone(),
+        two_way,
         fields: demand,
         enrichments,
         id: id.expect("checked"),

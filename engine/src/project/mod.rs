@@ -3,10 +3,11 @@
 //! once and checked completely before any record is touched.
 //!
 //! Each step has a file: `overrides` (`--set`), `connections`,
-//! `compile_module` (one mapping file and its rules), `dependencies`
-//! (run order, and modules a mapping names that the project does not list)
-//! and `files` (each file read in its role only, and no output written
-//! over a file the project reads).
+//! `compile_module` (one mapping file and its rules), `two_way` (modules
+//! that sync the same records both ways, paired), `dependencies` (run
+//! order, and modules a mapping names that the project does not list) and
+//! `files` (each file read in its role only, and no output written over a
+//! file the project reads).
 
 mod compile_module;
 mod connections;
@@ -14,6 +15,7 @@ mod dependencies;
 mod files;
 mod overrides;
 mod serve;
+mod two_way;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -197,6 +199,10 @@ impl Project {
                 Err(errors) => diagnostics.errors.extend(errors),
             }
         }
+
+        // Two-way halves pair up; link enrichments of a paired module read
+        // its pair's links.
+        two_way::pair_modules(&mut modules, &mut diagnostics);
 
         // Dependencies the project lists run first; a shipped mapping may name
         // modules a smaller project leaves out.

@@ -1,8 +1,10 @@
 //! The state store: what syncwright remembers between runs, so that an
 //! invoice is never created twice and never lost. Links (source record to
 //! target record), per-module cursors, run history, failed records, write
-//! intents and write-backs, kept per organisation pair; and what processes
-//! share: writer leases, access tokens, schedule ticks, watch channels.
+//! intents and write-backs, kept per organisation pair; two-way links, one
+//! per pair of records two modules sync both ways ([`PairLink`]); and what
+//! processes share: writer leases, access tokens, schedule ticks, watch
+//! channels.
 //!
 //! The pipeline talks to the [`StateStore`] trait ([`store`]); SQLite is the
 //! embedded default ([`SqliteStore`]), PostgreSQL the store many projects
@@ -15,6 +17,7 @@ mod error;
 pub mod host;
 pub mod lease;
 mod model;
+mod pair;
 mod postgres;
 mod sqlite;
 mod store;
@@ -30,6 +33,7 @@ pub use model::{
     Intent, LeaseGrant, LeaseHolder, Link, OrgPair, Paired, RunRecord, RunState, Settlement,
     StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
+pub use pair::{merged, PairLink, PairSide, Side};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::StateStore;

@@ -92,6 +92,8 @@ pub struct Settlement {
     pub cleared: Vec<String>,
     /// Records that failed: source id, reason, the payload refused.
     pub failures: Vec<(String, String, Option<serde_json::Value>)>,
+    /// Two-way links made or changed by the batch (a two-way module's).
+    pub pair_links: Vec<super::PairLink>,
 }
 
 /// Where a run is in its life.
@@ -346,8 +348,8 @@ pub struct DumpedRun {
 }
 
 /// Everything one project's store holds that outlives a run: links,
-/// cursors, failures, intents, write-backs, module bindings, watch channels
-/// and runs with their outcomes, each in a fixed order. What is live is
+/// cursors, failures, intents, write-backs, module bindings, watch channels,
+/// runs with their outcomes and two-way links, each in a fixed order. What is live is
 /// left out: leases, in-flight slots, rate budgets, and what the store
 /// shares between projects (access tokens, schedule ticks).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -368,6 +370,9 @@ pub struct StateDump {
     pub channels: Vec<WatchChannel>,
     /// Runs, by id.
     pub runs: Vec<DumpedRun>,
+    /// Two-way links, by organisations, pair and left id.
+    #[serde(default)]
+    pub pair_links: Vec<super::PairLink>,
 }
 
 impl StateDump {
@@ -388,6 +393,7 @@ impl StateDump {
             channels: self.channels.len() as u64,
             runs: self.runs.len() as u64,
             outcomes: self.runs.iter().map(|r| r.outcomes.len() as u64).sum(),
+            pair_links: self.pair_links.len() as u64,
         }
     }
 }
@@ -405,6 +411,7 @@ pub(crate) const DUMP_TABLES: &[(&str, &str)] = &[
     ("channels", "watch channels"),
     ("runs", "runs"),
     ("run_outcomes", "run outcomes"),
+    ("pair_links", "two-way links"),
 ];
 
 /// How many records of each kind a dump holds (what a copy moved).
@@ -428,4 +435,6 @@ pub struct DumpCounts {
     pub runs: u64,
     /// Record outcomes of those runs.
     pub outcomes: u64,
+    /// Two-way links.
+    pub pair_links: u64,
 }

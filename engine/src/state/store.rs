@@ -10,7 +10,7 @@ use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
-use super::StateError;
+use super::{PairLink, Side, StateError};
 
 /// Durable memory of the sync. Implementations make each call atomic and
 /// can be shared between tasks (`&self` everywhere).
@@ -53,6 +53,39 @@ pub trait StateStore: Send + Sync {
     async fn link_to(&self, module: &str, target_id: &str) -> Result<Option<Link>, StateError>;
     /// Records links, replacing earlier ones of the same records.
     async fn save_links(&self, links: &[Link]) -> Result<(), StateError>;
+
+    /// The two-way links of `pair` kept for `orgs` (as the pair's left
+    /// module sees them) whose `side` record is one of `ids`, by that id.
+    async fn pair_links_of(
+        &self,
+        orgs: &OrgPair,
+        pair: &str,
+        side: Side,
+        ids: &[String],
+    ) -> Result<HashMap<String, PairLink>, StateError> {
+        let _ = (orgs, pair, side, ids);
+        Err(StateError::Unsupported(format!(
+            "{} keeps no two-way links",
+            self.location()
+        )))
+    }
+    /// Every two-way link of `pair` kept for `orgs`.
+    async fn pair_links(&self, orgs: &OrgPair, pair: &str) -> Result<Vec<PairLink>, StateError> {
+        let _ = (orgs, pair);
+        Err(StateError::Unsupported(format!(
+            "{} keeps no two-way links",
+            self.location()
+        )))
+    }
+    /// Records two-way links, each replacing the earlier link of either of
+    /// its records: a record is in one pair at most.
+    async fn save_pair_links(&self, links: &[PairLink]) -> Result<(), StateError> {
+        let _ = links;
+        Err(StateError::Unsupported(format!(
+            "{} keeps no two-way links",
+            self.location()
+        )))
+    }
 
     /// The module's cursor (high-water mark of the last complete run).
     async fn cursor(&self, module: &str) -> Result<Option<String>, StateError>;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    now, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunState, Settlement, StateStore,
-    StoredOutcome, StoredToken, WatchChannel,
+    now, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, PairLink, PairSide, RunState, Settlement,
+    Side, StateStore, StoredOutcome, StoredToken, WatchChannel,
 };
 
 /// Runs every check against the store `open` reaches.
@@ -18,6 +18,7 @@ pub(crate) async fn check_all(open: &dyn Fn() -> Arc<dyn StateStore>) {
     leases_admit_one_holder(open).await;
     tokens_ticks_channels_and_outcomes(open).await;
     rate_budgets_and_slots_are_shared(open).await;
+    two_way_links_are_one_per_pair_of_records(open).await;
 }
 
 fn link(module: &str, id: &str, hash: &str) -> Link {
@@ -111,6 +112,7 @@ async fn links_cursors_failures_intents_and_runs(s: &dyn StateStore) {
             write_backs: vec![("4".into(), serde_json::json!({"Xero_Invoice_ID": "x-4"}))],
             cleared: vec!["3".into()],
             failures: vec![("5".into(), "refused".into(), None)],
+            pair_links: Vec::new(),
         },
     )
     .await
@@ -183,6 +185,119 @@ async fn state_is_kept_per_organisation_pair(open: &dyn Fn() -> Arc<dyn StateSto
     other.look_at("quotes", &real);
     assert!(other.link("quotes", "q1").await.unwrap().is_none());
     assert_eq!(open().bound("quotes"), demo);
+}
+
+fn pair_link(orgs: &OrgPair, left: &str, right: &str, hash: &str) -> PairLink {
+    PairLink {
+        orgs: orgs.clone(),
+        pair: "contacts+users".into(),
+        left: PairSide {
+            id: left.into(),
+            hash: Some(hash.into()),
+            payload: Some(serde_json::json!({"userName": left})),
+            image: Some(serde_json::json!({"id": left, "Last_Name": "Lovelace"})),
+            ..PairSide::default()
+        },
+        right: PairSide {
+            id: right.into(),
+            written: Some(serde_json::json!({"userName": left})),
+            written_hash: Some("w".into()),
+            ..PairSide::default()
+        },
+        updated_at: now(),
+    }
+}
+
+async fn two_way_links_are_one_per_pair_of_records(open: &dyn Fn() -> Arc<dyn StateStore>) {
+    let s = open();
+    let orgs = pair("zoho:1", "rest:lms");
+    let ids = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let pairs = "contacts+users";
+    s.save_pair_links(&[pair_link(&orgs, "c1", "u1", "h1")])
+        .await
+        .unwrap();
+    // Found from either side, whole.
+    let by_left = s
+        .pair_links_of(&orgs, pairs, Side::Left, &ids(&["c1", "c9"]))
+        .await
+        .unwrap();
+    assert_eq!(by_left.len(), 1);
+    assert_eq!(
+        by_left["c1"],
+        pair_link(&orgs, "c1", "u1", "h1").with_time(&by_left["c1"])
+    );
+    let by_right = open()
+        .pair_links_of(&orgs, pairs, Side::Right, &ids(&["u1"]))
+        .await
+        .unwrap();
+    assert_eq!(by_right["u1"].left.id, "c1");
+    assert_eq!(by_right["u1"].right.written_hash.as_deref(), Some("w"));
+
+    // A record is in one pair at most: a new partner replaces the old one,
+    // from either side.
+    s.save_pair_links(&[pair_link(&orgs, "c1", "u2", "h2")])
+        .await
+        .unwrap();
+    assert!(s
+        .pair_links_of(&orgs, pairs, Side::Right, &ids(&["u1"]))
+        .await
+        .unwrap()
+        .is_empty());
+    s.save_pair_links(&[pair_link(&orgs, "c3", "u2", "h3")])
+        .await
+        .unwrap();
+    assert!(s
+        .pair_links_of(&orgs, pairs, Side::Left, &ids(&["c1"]))
+        .await
+        .unwrap()
+        .is_empty());
+    let all = s.pair_links(&orgs, pairs).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|l| (l.left.id.as_str(), l.right.id.as_str()))
+            .collect::<Vec<_>>(),
+        [("c3", "u2")]
+    );
+
+    // Kept per organisations, and settled with the batch that made them.
+    let other = pair("zoho:2", "rest:lms");
+    assert!(s.pair_links(&other, pairs).await.unwrap().is_empty());
+    s.bind("contacts", &orgs).await.unwrap();
+    let id = s
+        .open_intent(&Intent {
+            id: 0,
+            module: "contacts".into(),
+            resource: "users".into(),
+            idempotency_key: "k-pair".into(),
+            source_ids: vec!["c4".into()],
+            payload_hashes: vec!["h4".into()],
+            body: serde_json::json!([{}]),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    let settled = Settlement {
+        links: vec![link("contacts", "c4", "h4")],
+        pair_links: vec![pair_link(&orgs, "c4", "u4", "h4")],
+        ..Settlement::default()
+    };
+    s.settle("contacts", Some(id), &settled).await.unwrap();
+    assert!(s.open_intents("contacts").await.unwrap().is_empty());
+    let found = open()
+        .pair_links_of(&orgs, pairs, Side::Right, &ids(&["u4"]))
+        .await
+        .unwrap();
+    assert_eq!(found["u4"].left.hash.as_deref(), Some("h4"));
+    let dumped = s.export().await.unwrap();
+    assert_eq!(dumped.pair_links.len(), 2, "the dump holds them");
+}
+
+impl PairLink {
+    /// This link as `stored` was saved (same time).
+    fn with_time(mut self, stored: &PairLink) -> PairLink {
+        self.updated_at = stored.updated_at.clone();
+        self
+    }
 }
 
 async fn batched_lookups_cover_many_ids(s: &dyn StateStore) {
@@ -402,6 +517,9 @@ pub(crate) async fn fill(s: &dyn StateStore) {
     .await
     .unwrap();
     s.record_failure("quotes", "Q-2", "no", None).await.unwrap();
+    s.save_pair_links(&[pair_link(&pair("zoho:1", "rest:lms"), "c-1", "u-1", "hc")])
+        .await
+        .unwrap();
     s.open_intent(&Intent {
         id: 0,
         module: "invoices".into(),
@@ -493,4 +611,8 @@ pub(crate) async fn assert_same_state(from: &dyn StateStore, to: &dyn StateStore
         to.open_intents("invoices").await.unwrap()
     );
     assert_eq!(from.runs(10).await.unwrap(), to.runs(10).await.unwrap());
+    let lms = pair("zoho:1", "rest:lms");
+    let pairs = from.pair_links(&lms, "contacts+users").await.unwrap();
+    assert_eq!(pairs.len(), 1, "the two-way link is copied");
+    assert_eq!(pairs, to.pair_links(&lms, "contacts+users").await.unwrap());
 }

@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::time::Duration;
 
@@ -54,11 +54,24 @@ pub async fn global(State(st): St, req: Request, next: Next) -> Response {
                     "Internal server error occurred.",
                     json!({}),
                 )
+            } else if vendor == "canvas" {
+                crate::canvas::error("An error occurred.")
+            } else if vendor == "blackboard" {
+                json!({"status": code, "message": "Injected fault"})
             } else {
                 problem(code, "Service Unavailable", "Injected fault")
             };
             (reply((code, Some(body))), code)
         }
+        // Canvas throttles with 403 "Rate Limit Exceeded", never 429.
+        FaultAction::Burst429 if vendor == "canvas" => (
+            (
+                axum::http::StatusCode::FORBIDDEN,
+                "403 Forbidden (Rate Limit Exceeded)\n",
+            )
+                .into_response(),
+            403,
+        ),
         FaultAction::Burst429 => {
             let mut r = if vendor.starts_with("zoho") {
                 reply((
@@ -68,6 +81,11 @@ pub async fn global(State(st): St, req: Request, next: Next) -> Response {
                         "Record count exceeded",
                         json!({}),
                     )),
+                ))
+            } else if vendor == "blackboard" {
+                reply((
+                    429,
+                    Some(json!({"status": 429, "message": "Too many requests"})),
                 ))
             } else {
                 reply((

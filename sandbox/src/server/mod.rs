@@ -2,6 +2,7 @@
 //! the vendor's module (`xero::routes`, `zoho::routes`), test helpers in `helpers`.
 
 mod helpers;
+mod lms_helpers;
 mod middleware;
 
 use crate::calls::CallLog;
@@ -46,6 +47,10 @@ pub struct AppState {
     pub webhooks: Mutex<Webhooks>,
     /// Outgoing callbacks.
     pub courier: Courier,
+    /// Canvas LMS.
+    pub canvas: crate::canvas::Canvas,
+    /// Blackboard Learn.
+    pub blackboard: crate::blackboard::Blackboard,
 }
 
 impl AppState {
@@ -77,7 +82,13 @@ impl AppState {
                     })?;
             orgs.push(org);
         }
+        let canvas =
+            crate::canvas::Canvas::new(&cfg.canvas, cfg.seed, now).map_err(SandboxError::Seed)?;
+        let blackboard = crate::blackboard::Blackboard::new(&cfg.blackboard, cfg.seed, now)
+            .map_err(SandboxError::Seed)?;
         Ok(AppState {
+            canvas,
+            blackboard,
             faults: Mutex::new(FaultEngine::new(cfg.faults.clone(), cfg.seed)),
             orgs,
             zoho_tokens: Mutex::new(ZohoTokens::new(
@@ -127,6 +138,8 @@ impl AppState {
     pub fn expire_tokens(&self) {
         self.zoho_tokens.lock().unwrap().expire_all();
         self.xero_auth.lock().unwrap().tokens.expire_all();
+        self.canvas.tokens.lock().unwrap().expire_all();
+        self.blackboard.tokens.lock().unwrap().expire_all();
     }
 }
 
@@ -152,7 +165,10 @@ pub fn router(st: Arc<AppState>) -> Router {
     Router::new()
         .merge(crate::zoho::routes::routes())
         .merge(crate::xero::routes::routes(st.clone()))
+        .merge(crate::canvas::routes::routes(st.clone()))
+        .merge(crate::blackboard::routes::routes(st.clone()))
         .merge(helpers::routes())
+        .merge(lms_helpers::routes())
         .layer(layers::from_fn_with_state(st.clone(), middleware::global))
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(st)

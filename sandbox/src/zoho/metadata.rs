@@ -265,6 +265,8 @@ pub fn standard_fields(module: &str) -> Vec<FieldSpec> {
             mandatory(spec("Deal_Name", "text")),
             lookup("Account_Name", "Accounts"),
             lookup("Contact_Name", "Contacts"),
+            // The LMS extensions' course: the Product a course became.
+            lookup("Course", "Products"),
             spec("Amount", "currency"),
             spec("Closing_Date", "date"),
             picklist(
@@ -280,6 +282,20 @@ pub fn standard_fields(module: &str) -> Vec<FieldSpec> {
                 ],
             ),
         ],
+        // The LMS extensions' custom module: one grade of one student in one
+        // gradebook column of a course.
+        "Grades" => vec![
+            mandatory(spec("Name", "text")),
+            lookup("Contact", "Contacts"),
+            lookup("Course", "Products"),
+            spec("Column", "text"),
+            spec("Score", "double"),
+            spec("Possible", "double"),
+            spec("Grade_Text", "text"),
+            spec("Grade_Status", "text"),
+            spec("Graded_On", "datetime"),
+            spec("LMS_Grade_ID", "text"),
+        ],
         _ => vec![],
     };
     f.extend(common_fields());
@@ -294,6 +310,8 @@ fn lookup_target(api_name: &str) -> Option<&'static str> {
         "Product_Name" => "Products",
         "Vendor_Name" => "Vendors",
         "Deal_Name" => "Deals",
+        "Course" => "Products",
+        "Contact" => "Contacts",
         "Quote_Name" => "Quotes",
         "Sales_Order" => "Sales_Orders",
         _ => return None,
@@ -509,7 +527,14 @@ pub fn module_json(api_name: &str, sequence: usize) -> Value {
         ("plural_label", json!(label(api_name))),
         ("singular_label", json!(singular)),
         ("api_supported", json!(true)),
-        ("generated_type", json!("default")),
+        (
+            "generated_type",
+            json!(if STANDARD_MODULES.contains(&api_name) {
+                "default"
+            } else {
+                "custom"
+            }),
+        ),
         ("creatable", json!(true)),
         ("editable", json!(true)),
         ("deletable", json!(true)),

@@ -112,6 +112,7 @@ async fn read_all(client: &mut Client, project: &str) -> Result<StateDump, State
         )
         .await?,
         runs: runs(&tx, project).await?,
+        pair_links: super::pairs::pair_links_in(&tx, project, None).await?,
     };
     tx.commit().await?;
     Ok(dump)
@@ -201,6 +202,7 @@ async fn write_all(
 /// Every table of a dump, each in one statement, with ids and times as
 /// they were; the project's counters then follow the ids brought in.
 async fn write_tables(tx: &Transaction<'_>, p: &str, dump: &StateDump) -> RowResult<()> {
+    super::pairs::save_pair_links_in(tx, p, &dump.pair_links).await?;
     let texts = |f: &dyn Fn(usize) -> Option<String>, n: usize| -> Vec<Option<String>> {
         (0..n).map(f).collect()
     };

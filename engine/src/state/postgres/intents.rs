@@ -86,6 +86,7 @@ pub(super) async fn settle(
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     save_links_in(&tx, &store.project, &paired).await?;
+    super::pairs::save_pair_links_in(&tx, &store.project, &settlement.pair_links).await?;
     for (source_id, fields) in &settlement.write_backs {
         queue_write_back_in(&tx, key, source_id, fields).await?;
     }

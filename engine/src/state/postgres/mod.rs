@@ -25,6 +25,7 @@ mod failures;
 mod intents;
 mod links;
 mod open;
+mod pairs;
 mod runs;
 mod schema;
 mod url;
@@ -44,7 +45,7 @@ use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
-use super::{StateError, StateStore};
+use super::{PairLink, Side, StateError, StateStore};
 use url::Target;
 
 /// First key of every advisory lock the store takes ("SYNC").
@@ -228,6 +229,30 @@ impl StateStore for PostgresStore {
 
     async fn save_links(&self, links: &[Link]) -> Result<(), StateError> {
         links::save_links(self, links).await
+    }
+
+    async fn pair_links_of(
+        &self,
+        orgs: &OrgPair,
+        pair: &str,
+        side: Side,
+        ids: &[String],
+    ) -> Result<HashMap<String, PairLink>, StateError> {
+        let client = self.client().await?;
+        Ok(pairs::pair_links_of_in(&client, &self.project, orgs, pair, side, ids).await?)
+    }
+
+    async fn pair_links(&self, orgs: &OrgPair, pair: &str) -> Result<Vec<PairLink>, StateError> {
+        let client = self.client().await?;
+        Ok(pairs::pair_links_in(&client, &self.project, Some((orgs, pair))).await?)
+    }
+
+    async fn save_pair_links(&self, links: &[PairLink]) -> Result<(), StateError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        pairs::save_pair_links_in(&tx, &self.project, links).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn cursor(&self, module: &str) -> Result<Option<String>, StateError> {

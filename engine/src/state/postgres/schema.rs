@@ -74,6 +74,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TABLE syncwright_slots (
         key TEXT COLLATE "C" NOT NULL, token TEXT COLLATE "C" NOT NULL,
         expires_ms BIGINT NOT NULL, PRIMARY KEY (key, token));"#,
+    // 2: two-way links, one per pair of records two modules sync both ways,
+    // unique by either record; each side's state a JSON document.
+    r#"CREATE TABLE syncwright_pair_links (
+        project TEXT COLLATE "C" NOT NULL, orgs TEXT COLLATE "C" NOT NULL,
+        pair TEXT COLLATE "C" NOT NULL, left_id TEXT COLLATE "C" NOT NULL,
+        right_id TEXT COLLATE "C" NOT NULL, left_state TEXT NOT NULL, right_state TEXT NOT NULL,
+        updated_at TEXT NOT NULL, PRIMARY KEY (project, orgs, pair, left_id));
+    CREATE UNIQUE INDEX syncwright_pair_links_right
+        ON syncwright_pair_links (project, orgs, pair, right_id);"#,
 ];
 
 /// Brings the database's schema up to this build's, under an advisory lock

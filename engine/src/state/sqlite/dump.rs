@@ -95,6 +95,14 @@ fn read_all(conn: &Connection) -> rusqlite::Result<StateDump> {
             |r| channel_from(r),
         )?,
         runs: runs(conn)?,
+        pair_links: all(
+            conn,
+            &format!(
+                "SELECT {} FROM pair_links ORDER BY orgs, pair, left_id",
+                super::pairs::PAIR_COLUMNS
+            ),
+            super::pairs::pair_from_row,
+        )?,
     })
 }
 
@@ -131,6 +139,7 @@ fn all<T>(
 
 /// Every table of a dump, written on `conn` with ids and times as they were.
 fn write_all(conn: &Connection, dump: &StateDump) -> rusqlite::Result<()> {
+    super::pairs::save_pair_links_in(conn, &dump.pair_links)?;
     let mut stmt =
         conn.prepare("INSERT INTO bindings (module, orgs, updated_at) VALUES (?1, ?2, ?3)")?;
     for b in &dump.bindings {

@@ -65,6 +65,7 @@ pub(super) fn settle(
     let mut conn = store.conn();
     let tx = conn.transaction()?;
     save_links_in(&tx, &|m| store.orgs(m), &settlement.links)?;
+    super::pairs::save_pair_links_in(&tx, &settlement.pair_links)?;
     for (source_id, fields) in &settlement.write_backs {
         queue_write_back_in(&tx, &orgs, module, source_id, fields)?;
     }

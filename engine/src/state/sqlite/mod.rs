@@ -17,6 +17,7 @@ mod file;
 mod intents;
 mod links;
 mod open;
+mod pairs;
 mod runs;
 mod schema;
 mod write_backs;
@@ -34,7 +35,7 @@ use super::model::{
     BindReport, Failure, Intent, LeaseGrant, LeaseHolder, Link, OrgPair, RunRecord, RunState,
     Settlement, StateDump, StoredOutcome, StoredToken, WatchChannel,
 };
-use super::{StateError, StateStore};
+use super::{PairLink, Side, StateError, StateStore};
 
 /// SQLite's limit on parameters per statement, less room for fixed ones.
 const IDS_PER_QUERY: usize = 500;
@@ -160,6 +161,34 @@ impl StateStore for SqliteStore {
 
     async fn save_links(&self, links: &[Link]) -> Result<(), StateError> {
         links::save_links(self, links)
+    }
+
+    async fn pair_links_of(
+        &self,
+        orgs: &OrgPair,
+        pair: &str,
+        side: Side,
+        ids: &[String],
+    ) -> Result<HashMap<String, PairLink>, StateError> {
+        Ok(pairs::pair_links_of_in(
+            &self.conn(),
+            orgs,
+            pair,
+            side,
+            ids,
+        )?)
+    }
+
+    async fn pair_links(&self, orgs: &OrgPair, pair: &str) -> Result<Vec<PairLink>, StateError> {
+        Ok(pairs::pair_links_in(&self.conn(), orgs, pair)?)
+    }
+
+    async fn save_pair_links(&self, links: &[PairLink]) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        pairs::save_pair_links_in(&tx, links)?;
+        tx.commit()?;
+        Ok(())
     }
 
     async fn cursor(&self, module: &str) -> Result<Option<String>, StateError> {

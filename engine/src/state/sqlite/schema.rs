@@ -86,6 +86,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE INDEX rate_calls_key ON rate_calls (key, at_ms);
      CREATE TABLE slots (key TEXT NOT NULL, token TEXT NOT NULL, expires_ms INTEGER NOT NULL,
         PRIMARY KEY (key, token));",
+    // 6: two-way links, one per pair of records two modules sync both ways,
+    // unique by either record; each side's state a JSON document.
+    "CREATE TABLE pair_links (orgs TEXT NOT NULL, pair TEXT NOT NULL, left_id TEXT NOT NULL,
+        right_id TEXT NOT NULL, left_state TEXT NOT NULL, right_state TEXT NOT NULL,
+        updated_at TEXT NOT NULL, PRIMARY KEY (orgs, pair, left_id));
+     CREATE UNIQUE INDEX pair_links_right ON pair_links (orgs, pair, right_id);",
 ];
 
 /// Runs the migrations a file lacks, each in a transaction that takes the

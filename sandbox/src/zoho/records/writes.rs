@@ -118,6 +118,7 @@ impl ZohoState {
             "Products" => Some("Product_Name"),
             "Deals" => Some("Deal_Name"),
             "Vendors" => Some("Vendor_Name"),
+            "Grades" => Some("Name"),
             _ => None,
         };
         if let Some(f) = mandatory {

@@ -1,0 +1,439 @@
+//! The shipped LMS examples through the binary, against a sandbox the test
+//! started: Canvas courses to CRM Products and CRM Contacts on a Deal to
+//! Canvas users and enrollments (`examples/canvas-crm`); Blackboard users
+//! and CRM Contacts both ways, courses and grades (`examples/blackboard-crm`).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use syncwright_sandbox::{Sandbox, SandboxConfig};
+
+use crate::support::harness::root;
+use crate::support::live::{self, zoho_edit};
+use crate::support::processes::{command, record, run, Finished};
+
+/// A sandbox seeded with an example's CRM and LMS files, and a copy of
+/// the example that runs against it (`--sandbox-url`, state kept in the
+/// copy between runs).
+struct Lms {
+    sandbox: Sandbox,
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Lms {
+    /// `example` (`canvas-crm`), its imitation `imitation` seeded with
+    /// `lms_seed`, the sandbox configured further by `tune`.
+    async fn new(
+        example: &str,
+        imitation: &str,
+        lms_seed: &str,
+        tune: fn(&mut SandboxConfig),
+    ) -> Lms {
+        let dir = tempfile::tempdir().unwrap();
+        let from = root().join("examples").join(example);
+        copy_tree(&from, dir.path());
+        let seed = |name: &str| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(from.join(name)).unwrap()).unwrap()
+        };
+        let mut config = SandboxConfig {
+            crm_seed: seed("crm.json"),
+            ..Default::default()
+        };
+        config.seed_imitation(imitation, seed(lms_seed)).unwrap();
+        tune(&mut config);
+        Lms {
+            sandbox: live::sandbox(config).await,
+            config: dir.path().join("syncwright.yaml"),
+            _dir: dir,
+        }
+    }
+
+    /// `syncwright run --format json [EXTRA...]`, which must succeed; the
+    /// report of each module by name.
+    async fn run(&self, extra: &[&str]) -> Vec<Value> {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.finish("run", &args).await;
+        assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+        reports(&out.stdout)
+    }
+
+    /// `syncwright VERB EXTRA...` to its end.
+    async fn finish(&self, verb: &str, extra: &[&str]) -> Finished {
+        run(command(&self.config, &self.sandbox.base_url(), verb, extra)).await
+    }
+
+    /// Deletes a Blackboard user through the imitation's API.
+    async fn blackboard_delete(&self, id: &str) {
+        let token = self.blackboard_token().await;
+        let answer = reqwest::Client::new()
+            .delete(format!(
+                "{}/blackboard/learn/api/public/v1/users/{id}",
+                self.sandbox.base_url()
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+
+    /// Replaces `from` (which must be there) by `to` in the project file.
+    fn edit_project(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        assert!(text.contains(from), "{from} in the project");
+        std::fs::write(&self.config, text.replace(from, to)).unwrap();
+    }
+
+    /// The sandbox's CRM records of `module`.
+    fn crm(&self, module: &str) -> Vec<Value> {
+        self.sandbox.zoho_records(module)
+    }
+
+    /// A token of the Blackboard imitation (client credentials).
+    async fn blackboard_token(&self) -> String {
+        let answer: Value = reqwest::Client::new()
+            .post(format!(
+                "{}/blackboard/learn/api/public/v1/oauth2/token",
+                self.sandbox.base_url()
+            ))
+            .basic_auth("sandbox-client", Some("sandbox-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Edits a Blackboard user through the imitation's API, as a
+    /// Blackboard administrator would.
+    async fn blackboard_edit(&self, id: &str, change: Value) {
+        let token = self.blackboard_token().await;
+        let answer = reqwest::Client::new()
+            .patch(format!(
+                "{}/blackboard/learn/api/public/v1/users/{id}",
+                self.sandbox.base_url()
+            ))
+            .bearer_auth(token)
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+}
+
+/// Copies a folder with its subfolders.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The report of each module of a run's JSON output (`{"modules": [...]}`,
+/// or one module's report alone).
+fn reports(stdout: &str) -> Vec<Value> {
+    let out: Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: not JSON: {stdout}"));
+    match out["modules"].as_array() {
+        Some(modules) => modules.clone(),
+        None => vec![out],
+    }
+}
+
+/// The report of module `name`.
+fn module<'a>(reports: &'a [Value], name: &str) -> &'a Value {
+    reports
+        .iter()
+        .find(|r| r["module"] == name)
+        .unwrap_or_else(|| panic!("no report of {name}"))
+}
+
+/// The actions a module's records took (`create`, `unchanged`, ...; the
+/// verdict for records not synced), in source order.
+fn actions(report: &Value) -> Vec<String> {
+    report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| match r["action"].as_str() {
+            Some(a) if r["verdict"] == "sync" => a.to_string(),
+            _ => r["verdict"].as_str().unwrap().to_string(),
+        })
+        .collect()
+}
+
+/// The codes of a record's violations.
+fn codes(record: &Value) -> Vec<&str> {
+    record["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["code"].as_str().unwrap())
+        .collect()
+}
+
+/// True when every synced record of every report was left unchanged.
+fn nothing_sent(reports: &[Value]) -> bool {
+    reports.iter().all(|r| {
+        r["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["verdict"] == "sync")
+            .all(|x| x["action"] == "unchanged")
+    })
+}
+
+/// The CRM record of `module` whose `field` is `value`.
+fn crm_by<'a>(records: &'a [Value], field: &str, value: &str) -> &'a Value {
+    records
+        .iter()
+        .find(|r| r[field] == value)
+        .unwrap_or_else(|| panic!("no CRM record with {field} = {value}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canvas_courses_become_products_and_contacts_on_a_deal_are_enrolled() {
+    // A small leaky bucket that drains fast, and no slowing down before it
+    // is empty: the run meets Canvas's 403 "Rate Limit Exceeded" and waits
+    // it out.
+    let lms = Lms::new("canvas-crm", "canvas", "canvas.json", |c| {
+        c.canvas.bucket = 2.0;
+        c.canvas.leak_per_sec = 1.0;
+        c.canvas.request_cost = 1.0;
+    })
+    .await;
+    lms.edit_project("low_water: 50", "low_water: 0");
+
+    let first = lms.run(&[]).await;
+    let courses = module(&first, "courses");
+    assert_eq!(
+        actions(courses),
+        ["create", "create", "create", "skip"],
+        "{courses}"
+    );
+    let products = lms.crm("Products");
+    let biology = crm_by(&products, "Canvas_Course_ID", "1101");
+    assert_eq!(biology["Product_Name"], "Biology 101");
+    let chemistry = crm_by(&products, "Canvas_Course_ID", "1102");
+
+    // Contacts with a role on a Deal become Canvas users; the others are
+    // skipped with the reason.
+    let users = module(&first, "canvas_users");
+    let ada = record(users, "5725767000002001001");
+    assert_eq!(ada["action"], "create", "{ada}");
+    let grace = record(users, "5725767000002001002");
+    assert_eq!(grace["action"], "create", "{grace}");
+    assert_eq!(
+        codes(record(users, "5725767000002001003")),
+        ["NOT_ON_A_DEAL"]
+    );
+    let no_role = record(users, "5725767000002001004");
+    assert_eq!(no_role["verdict"], "skip");
+    assert!(
+        no_role["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no Canvas User Role"),
+        "{no_role}"
+    );
+    let canvas_users = lms.sandbox.canvas_records("users");
+    let ada_id: u64 = ada["load"]["target_id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        canvas_users.iter().any(|u| u["id"] == ada_id),
+        "Ada is a Canvas user: {canvas_users:?}"
+    );
+
+    // Deals pick their course once the Products exist; the next run
+    // enrolls their Contacts with the type their role says.
+    zoho_edit(
+        &lms.sandbox,
+        "Deals",
+        json!([
+            {"id": "5725767000003001001", "Course": {"id": biology["id"]}},
+            {"id": "5725767000003001002", "Course": {"id": chemistry["id"]}},
+        ]),
+    )
+    .await;
+    let second = lms.run(&[]).await;
+    let enrollments = module(&second, "enrollments");
+    assert_eq!(
+        record(enrollments, "5725767000003001001")["action"],
+        "create"
+    );
+    assert_eq!(
+        record(enrollments, "5725767000003001002")["action"],
+        "create"
+    );
+    let enrolled = lms.sandbox.canvas_records("enrollments");
+    let of = |course: u64| -> Vec<&Value> {
+        enrolled
+            .iter()
+            .filter(|e| e["course_id"] == course && e["enrollment_state"] == "active")
+            .collect()
+    };
+    let bio = of(1101);
+    assert!(
+        bio.iter()
+            .any(|e| e["user_id"] == ada_id && e["type"] == "StudentEnrollment"),
+        "Ada, a Student, is enrolled in Biology 101 as a student: {bio:?}"
+    );
+    let grace_id: u64 = grace["load"]["target_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        of(1102)
+            .iter()
+            .any(|e| e["user_id"] == grace_id && e["type"] == "TeacherEnrollment"),
+        "Grace, Staff, teaches Chemistry 101"
+    );
+    // Courses and users were already there: nothing changed for them.
+    assert!(nothing_sent(&[
+        module(&second, "courses").clone(),
+        module(&second, "canvas_users").clone()
+    ]));
+
+    // A third run changes nothing anywhere.
+    let third = lms.run(&[]).await;
+    assert!(nothing_sent(&third), "{third:?}");
+
+    // Throttling answers were met and waited out, none counted as failures.
+    let throttled = lms
+        .sandbox
+        .calls()
+        .iter()
+        .filter(|c| c.vendor == "canvas" && c.status == 403)
+        .count();
+    assert!(throttled > 0, "the small bucket throttled some calls");
+    for report in first.iter().chain(&second).chain(&third) {
+        assert_eq!(
+            live::count(report, "reject"),
+            if report["module"] == "canvas_users" {
+                1
+            } else {
+                0
+            },
+            "{report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackboard_users_and_contacts_converge_both_ways_and_a_conflict_follows_the_policy() {
+    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
+
+    let first = lms.run(&[]).await;
+    // Contacts on a Deal become Blackboard users; available users become
+    // Contacts; what one module wrote does not come back through the other.
+    let contacts = module(&first, "contacts");
+    assert_eq!(record(contacts, "5725767000004001001")["action"], "create");
+    assert_eq!(
+        codes(record(contacts, "5725767000004001003")),
+        ["NOT_ON_A_DEAL"]
+    );
+    let users = module(&first, "users");
+    assert_eq!(record(users, "_201_1")["action"], "create");
+    assert_eq!(record(users, "_204_1")["verdict"], "skip");
+    let ada_user = record(contacts, "5725767000004001001")["load"]["target_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        record(users, &ada_user)["action"],
+        "unchanged",
+        "the user made from Ada is not sent back as a new Contact"
+    );
+    // Courses became Products, graded grades landed on the CRM.
+    assert_eq!(actions(module(&first, "courses")), ["create", "create"]);
+    let grades = module(&first, "grades");
+    assert_eq!(live::count(grades, "sync"), 3, "{grades}");
+    assert_eq!(lms.crm("Grades").len(), 3);
+    let contacts_before = lms.crm("Contacts").len();
+
+    // The second run sends nothing either way: the two sides converged.
+    let second = lms.run(&[]).await;
+    assert!(nothing_sent(&second), "{second:?}");
+    assert_eq!(lms.crm("Contacts").len(), contacts_before);
+
+    // Ada changed in both since the last sync: prefer: crm sends the CRM's
+    // change and reports the conflict; Maria changed in Blackboard alone
+    // and reaches the CRM.
+    zoho_edit(
+        &lms.sandbox,
+        "Contacts",
+        json!([{"id": "5725767000004001001", "First_Name": "Augusta"}]),
+    )
+    .await;
+    lms.blackboard_edit(&ada_user, json!({"name": {"given": "Countess"}}))
+        .await;
+    lms.blackboard_edit("_201_1", json!({"name": {"given": "Mariana"}}))
+        .await;
+    let third = lms.run(&[]).await;
+    let ada = record(module(&third, "contacts"), "5725767000004001001");
+    assert_eq!(ada["action"], "update", "{ada}");
+    assert_eq!(codes(ada), ["CONFLICT"]);
+    assert!(ada["violations"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("prefer: crm"));
+    let users = module(&third, "users");
+    assert_eq!(record(users, &ada_user)["action"], "unchanged", "no echo");
+    assert_eq!(record(users, "_201_1")["action"], "update");
+    let ada_in_blackboard = lms
+        .sandbox
+        .blackboard_records("users")
+        .into_iter()
+        .find(|u| u["id"] == ada_user.as_str())
+        .unwrap();
+    assert_eq!(ada_in_blackboard["name"]["given"], "Augusta", "the CRM won");
+    let maria = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "maria.garcia").clone();
+    assert_eq!(maria["First_Name"], "Mariana");
+
+    // And the run after sends nothing: no echo of either write.
+    let fourth = lms.run(&[]).await;
+    assert!(nothing_sent(&fourth), "{fourth:?}");
+
+    // A user deleted in Blackboard: deletes are not propagated (the
+    // example does not configure it), so the Contact stays, and its
+    // changes are no longer sent anywhere, with the reason.
+    let tom = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "tom.baker").clone();
+    lms.blackboard_delete("_202_1").await;
+    let fifth = lms.run(&[]).await;
+    assert!(
+        !module(&fifth, "users")["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["source_id"] == "_202_1"),
+        "the deleted user is not read"
+    );
+    assert!(
+        lms.crm("Contacts").iter().any(|c| c["id"] == tom["id"]),
+        "the Contact is kept"
+    );
+    let sixth = lms.run(&[]).await;
+    let tom_contact = record(module(&sixth, "contacts"), tom["id"].as_str().unwrap());
+    assert_eq!(tom_contact["verdict"], "skip", "{tom_contact}");
+    assert_eq!(codes(tom_contact), ["LINKED_RECORD_GONE"]);
+    assert!(
+        !lms.sandbox
+            .blackboard_records("users")
+            .iter()
+            .any(|u| u["userName"] == "tom.baker"),
+        "no user is made again for the Contact"
+    );
+}
