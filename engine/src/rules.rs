@@ -146,8 +146,9 @@ impl RuleSet {
         for rule in &self.rules {
             let mark = scope.len();
             let started = profiling.then(Instant::now);
-            let (result, mut violations) =
-                collect_reports(&rule.name, || engine.run_ast_with_scope(scope, &rule.ast));
+            let (result, mut violations) = collect_reports(&rule.name, &self.limits, || {
+                engine.run_ast_with_scope(scope, &rule.ast)
+            });
             if let Some(started) = started {
                 rule.calls.fetch_add(1, Ordering::Relaxed);
                 rule.nanos

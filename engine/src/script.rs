@@ -31,6 +31,16 @@ pub struct ScriptLimits {
     pub max_array_size: usize,
     /// Largest object map a script may build.
     pub max_map_size: usize,
+    /// Largest value (its text, counted as JSON would carry it) a mapping
+    /// expression may give one field. Xero refuses any request over 3.5 MB,
+    /// so a larger value can never be sent; the record is rejected naming
+    /// the field instead of building it.
+    pub max_value_bytes: usize,
+    /// Most violations one rule may report on one record.
+    pub max_violations: usize,
+    /// Most text (codes, fields and messages) one rule may report on one
+    /// record, in bytes.
+    pub max_violation_bytes: usize,
 }
 
 impl Default for ScriptLimits {
@@ -41,6 +51,9 @@ impl Default for ScriptLimits {
             max_string_size: 1 << 20,
             max_array_size: 10_000,
             max_map_size: 10_000,
+            max_value_bytes: 3_500_000,
+            max_violations: 100,
+            max_violation_bytes: 64 * 1024,
         }
     }
 }
@@ -48,8 +61,23 @@ impl Default for ScriptLimits {
 /// Lookup tables of one module, shared with scripts through `lookup(table, key)`.
 pub type LookupTables = Arc<BTreeMap<String, BTreeMap<String, serde_json::Value>>>;
 
+/// What the rule running on this thread reported so far, within its caps.
+#[derive(Default)]
+struct Reported {
+    /// Severity, code, field and message of each report kept.
+    kept: Vec<(Severity, String, String, String)>,
+    /// Bytes of text kept.
+    bytes: usize,
+    /// True once a report went past `max_violations` or `max_violation_bytes`:
+    /// it and every later one were dropped without being copied.
+    over: bool,
+    /// The caps of the rule running.
+    max_violations: usize,
+    max_violation_bytes: usize,
+}
+
 thread_local! {
-    static REPORTED: RefCell<Vec<(Severity, String, String, String)>> = const { RefCell::new(Vec::new()) };
+    static REPORTED: RefCell<Reported> = RefCell::new(Reported::default());
 }
 
 /// Builds the sandboxed engine for one module.
@@ -106,14 +134,25 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
     engine
 }
 
+/// Keeps one report of the running rule, unless it goes past the rule's
+/// caps: a rule reporting in a loop, or with huge messages, costs at most
+/// the caps in memory, and the record is then rejected (see
+/// [`collect_reports`]).
 fn report(severity: Severity, code: &str, field: &str, message: &str) {
     REPORTED.with(|r| {
-        r.borrow_mut().push((
+        let mut r = r.borrow_mut();
+        let size = code.len() + field.len() + message.len();
+        if r.over || r.kept.len() >= r.max_violations || r.bytes + size > r.max_violation_bytes {
+            r.over = true;
+            return;
+        }
+        r.bytes += size;
+        r.kept.push((
             severity,
             code.to_string(),
             field.to_string(),
             message.to_string(),
-        ))
+        ));
     });
 }
 
@@ -150,13 +189,31 @@ pub fn is_blank(value: &Dynamic) -> bool {
     false
 }
 
+/// Code of the violation added when a rule reports past its caps.
+pub const VIOLATIONS_OVER_LIMIT: &str = "VIOLATIONS_OVER_LIMIT";
+
 /// Runs `f`, returning what the script reported through `error`, `warning`
-/// and `skip` while it ran, as violations of `rule`.
-pub fn collect_reports<T>(rule: &str, f: impl FnOnce() -> T) -> (T, Vec<Violation>) {
-    REPORTED.with(|r| r.borrow_mut().clear());
+/// and `skip` while it ran, as violations of `rule`. A rule that reported
+/// more than `limits.max_violations` violations or `limits.max_violation_bytes`
+/// of text keeps those within the caps and gains one error,
+/// [`VIOLATIONS_OVER_LIMIT`], naming it: the record is rejected, the rest of
+/// the run goes on.
+pub fn collect_reports<T>(
+    rule: &str,
+    limits: &ScriptLimits,
+    f: impl FnOnce() -> T,
+) -> (T, Vec<Violation>) {
+    REPORTED.with(|r| {
+        *r.borrow_mut() = Reported {
+            max_violations: limits.max_violations,
+            max_violation_bytes: limits.max_violation_bytes,
+            ..Reported::default()
+        }
+    });
     let result = f();
     let reported = REPORTED.with(|r| std::mem::take(&mut *r.borrow_mut()));
-    let violations = reported
+    let mut violations: Vec<Violation> = reported
+        .kept
         .into_iter()
         .map(|(severity, code, field, message)| Violation {
             rule: rule.to_string(),
@@ -166,7 +223,86 @@ pub fn collect_reports<T>(rule: &str, f: impl FnOnce() -> T) -> (T, Vec<Violatio
             message,
         })
         .collect();
+    if reported.over {
+        violations.push(Violation {
+            rule: rule.to_string(),
+            code: VIOLATIONS_OVER_LIMIT.into(),
+            severity: Severity::Error,
+            field: None,
+            message: format!(
+                "rule `{rule}` reported more than {} violations or {} KiB of text on this record; the rest were dropped and the record is rejected",
+                limits.max_violations,
+                limits.max_violation_bytes / 1024
+            ),
+        });
+    }
     (result, violations)
+}
+
+/// True when `value` would take at most `max_bytes` as JSON text (counted
+/// from its strings and a few bytes per other value), found without
+/// building it: a map of thousands of entries sharing one long string is
+/// measured before it is copied thousands of times.
+pub fn fits_in(value: &Dynamic, max_bytes: usize) -> bool {
+    let mut left = max_bytes;
+    dynamic_fits(value, &mut left)
+}
+
+/// Takes `n` bytes from `left`; false when fewer are left.
+fn take(left: &mut usize, n: usize) -> bool {
+    match left.checked_sub(n) {
+        Some(rest) => {
+            *left = rest;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Takes `value`'s size from `left`; false once it runs out.
+fn dynamic_fits(value: &Dynamic, left: &mut usize) -> bool {
+    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        return take(left, s.len() + 2);
+    }
+    if let Some(a) = value.read_lock::<rhai::Array>() {
+        return take(left, 2) && a.iter().all(|v| take(left, 1) && dynamic_fits(v, left));
+    }
+    if let Some(m) = value.read_lock::<Map>() {
+        return take(left, 2)
+            && m.iter()
+                .all(|(k, v)| take(left, k.len() + 4) && dynamic_fits(v, left));
+    }
+    // Views are measured in place, never copied.
+    if let Some(o) = value.read_lock::<ObjectView>() {
+        return object_fits(o.members(), left);
+    }
+    if let Some(a) = value.read_lock::<ArrayView>() {
+        return items_fit(a.items(), left);
+    }
+    take(left, 8)
+}
+
+/// Takes a JSON value's size from `left`; false once it runs out.
+fn json_fits(value: &serde_json::Value, left: &mut usize) -> bool {
+    match value {
+        serde_json::Value::String(s) => take(left, s.len() + 2),
+        serde_json::Value::Array(items) => items_fit(items, left),
+        serde_json::Value::Object(map) => object_fits(map, left),
+        _ => take(left, 8),
+    }
+}
+
+/// Takes a JSON array's size from `left`.
+fn items_fit(items: &[serde_json::Value], left: &mut usize) -> bool {
+    take(left, 2) && items.iter().all(|v| take(left, 1) && json_fits(v, left))
+}
+
+/// Takes a JSON object's size from `left`.
+fn object_fits(map: &serde_json::Map<String, serde_json::Value>, left: &mut usize) -> bool {
+    take(left, 2)
+        && map
+            .iter()
+            .all(|(k, v)| take(left, k.len() + 4) && json_fits(v, left))
 }
 
 /// Converts JSON into a Rhai value.
@@ -260,5 +396,60 @@ impl RecordScope<'_> {
         scope.push_constant_dynamic("settings", settings);
         scope.push_constant_dynamic("run", run);
         Self { scope }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        build_engine(ScriptLimits::default(), Arc::new(BTreeMap::new()))
+    }
+
+    #[test]
+    fn a_rule_reporting_in_a_loop_keeps_its_caps_and_rejects_the_record() {
+        let engine = engine();
+        let limits = ScriptLimits::default();
+        let script = r#"let big = "x"; for i in 0..19 { big += big; } for i in 0..5000 { warning("W", "Subject", big); }"#;
+        let (result, violations) = collect_reports("invoices/noisy", &limits, || {
+            engine.run_with_scope(&mut Scope::new(), script)
+        });
+        assert!(result.is_ok(), "{result:?}");
+        // 512 KiB messages: none fits in 64 KiB, so only the cap's own error is left.
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].code, VIOLATIONS_OVER_LIMIT);
+        assert_eq!(violations[0].severity, Severity::Error);
+        assert!(violations[0].message.contains("invoices/noisy"));
+
+        let (_, violations) = collect_reports("invoices/noisy", &limits, || {
+            engine.run_with_scope(
+                &mut Scope::new(),
+                r#"for i in 0..1000 { warning("W", "Subject", "short"); }"#,
+            )
+        });
+        assert_eq!(violations.len(), limits.max_violations + 1);
+        assert_eq!(violations.last().unwrap().code, VIOLATIONS_OVER_LIMIT);
+
+        // The next rule starts with its own, empty, account.
+        let (_, violations) = collect_reports("invoices/quiet", &limits, || {
+            engine.run_with_scope(&mut Scope::new(), r#"warning("W", "Subject", "one");"#)
+        });
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].code, "W");
+    }
+
+    #[test]
+    fn a_value_sharing_one_long_string_thousands_of_times_is_measured_not_copied() {
+        let engine = engine();
+        let value: Dynamic = engine
+            .eval(r#"let big = "x"; for i in 0..19 { big += big; } let m = #{}; for i in 0..5000 { m["k" + i] = big; } m"#)
+            .unwrap();
+        assert!(!fits_in(&value, 3_500_000));
+        let small: Dynamic = engine.eval(r#"#{a: "b", c: [1, 2, "three"]}"#).unwrap();
+        assert!(fits_in(&small, 3_500_000));
+        assert!(!fits_in(&small, 10));
+        let doc: Document = Arc::new(serde_json::json!({"Subject": "y".repeat(4_000_000)}));
+        assert!(!fits_in(&view(&doc), 3_500_000));
     }
 }

@@ -12,6 +12,10 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+mod payload_types;
+
+pub use payload_types::WrongType;
+
 use indexmap::IndexMap;
 use serde::Deserialize;
 

@@ -61,9 +61,38 @@ pub struct Module {
     pub(crate) settings: Dynamic,
     pub(crate) lookups: Dynamic,
     pub(crate) engine: Arc<Engine>,
+    /// The Xero object the payload is (`Invoice`), when the target is Xero:
+    /// each payload's values are checked against the types Xero declares.
+    pub(crate) xero_object: Option<String>,
 }
 
 impl Module {
+    /// Adds a violation for each payload value Xero would refuse for its
+    /// type (a map where Xero takes a string); true when there was one.
+    fn wrong_types(&self, payload: &Value, violations: &mut Vec<Violation>) -> bool {
+        let Some(object) = &self.xero_object else {
+            return false;
+        };
+        let wrong = crate::catalogue::xero().wrong_types(object, payload);
+        for w in &wrong {
+            violations.push(Violation {
+                rule: "mapping".into(),
+                code: "FIELD_TYPE".into(),
+                severity: Severity::Error,
+                field: Some(w.field.clone()),
+                message: format!(
+                    "{}: Xero takes {} {} here, the mapping gives {} {}",
+                    w.field,
+                    article(&w.expected),
+                    w.expected,
+                    article(w.given),
+                    w.given
+                ),
+            });
+        }
+        !wrong.is_empty()
+    }
+
     /// The record's id, as text.
     pub fn record_id(&self, record: &Value) -> Option<String> {
         scalar_text(self.id.first(record)?)
@@ -236,6 +265,7 @@ impl Module {
         let mut payload = None;
         if Verdict::from_violations(&violations) == Verdict::Sync {
             match self.transform.apply(&record, &mut scope) {
+                Ok(mapped) if self.wrong_types(&mapped, &mut violations) => {}
                 Ok(mapped) => {
                     // The target rules read the payload where it is; it is
                     // taken back once they are done.
@@ -308,5 +338,14 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// "an" before a vowel, else "a".
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::catalogue;
-use crate::config::mapping::MappingFile;
+use crate::config::mapping::{MappingFile, TargetSystem};
 use crate::config::project_file::ProjectFile;
 use crate::config::settings::Settings;
 use crate::diagnostic::{codes, ConfigError, SourceFile};
@@ -85,11 +85,12 @@ pub(super) fn compile_module(
         .connections
         .get(&mapping.target.connection)
         .map(|c| c.kind.as_str());
-    errors.extend(catalogue::check_target(
-        &mapping,
-        catalogue::target_system(&mapping, target_kind),
-        &doc,
-    ));
+    let system = catalogue::target_system(&mapping, target_kind);
+    errors.extend(catalogue::check_target(&mapping, system, &doc));
+    let xero_object = (system == TargetSystem::Xero)
+        .then(|| catalogue::xero().element(&mapping.target.resource))
+        .flatten()
+        .map(str::to_string);
 
     let lookups: LookupTables = Arc::new(mapping.lookups.clone());
     let mut engine = build_engine(*limits, lookups.clone());
@@ -223,5 +224,6 @@ pub(super) fn compile_module(
         settings: json_to_dynamic(&settings_json),
         lookups: json_to_dynamic(&lookups_json),
         engine,
+        xero_object,
     })
 }

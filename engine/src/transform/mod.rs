@@ -20,7 +20,7 @@ use crate::jsonpath::Selector;
 use crate::outcome::{Severity, Violation};
 use crate::rules::RuleCost;
 use crate::script::{
-    describe_failure, dynamic_to_json, json_to_dynamic, LookupTables, ScriptLimits,
+    describe_failure, dynamic_to_json, fits_in, json_to_dynamic, LookupTables, ScriptLimits,
 };
 
 pub(crate) use compile::{collect_properties, compile_fields};
@@ -323,9 +323,16 @@ impl Transform {
         }
         let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, ast);
         scope.rewind(mark);
-        result
-            .map(|v| dynamic_to_json(&v))
-            .map_err(|err| describe_failure(&err, &self.limits))
+        let value = result.map_err(|err| describe_failure(&err, &self.limits))?;
+        // Measured before it is copied out of Rhai: shared strings repeated
+        // in a map would otherwise be copied once per entry.
+        if !fits_in(&value, self.limits.max_value_bytes) {
+            return Err(format!(
+                "its value is over {} bytes, more than Xero accepts in a whole request",
+                self.limits.max_value_bytes
+            ));
+        }
+        Ok(dynamic_to_json(&value))
     }
 }
 
