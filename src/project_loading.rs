@@ -22,7 +22,8 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
 
 /// Loads the project, printing diagnostics to stderr on failure.
 /// `sandboxed`: its connections will be pointed at the sandbox, so a file
-/// connection a module writes to is never written (see [`LoadOptions`]).
+/// connection a module writes to is never written (see
+/// [`LoadOptions::check_outputs`]).
 pub(crate) fn load_project(config: &Path, sets: &[String], sandboxed: bool) -> Result<Project, u8> {
     let overrides = match parse_sets(sets) {
         Ok(o) => o,
@@ -33,7 +34,7 @@ pub(crate) fn load_project(config: &Path, sets: &[String], sandboxed: bool) -> R
     };
     let project = load_with(&LoadOptions {
         overrides,
-        sandboxed,
+        check_outputs: !sandboxed,
         ..LoadOptions::new(config)
     })?;
     print_warnings(&project);

@@ -49,11 +49,12 @@ pub struct LoadOptions {
     pub overrides: Vec<(String, String)>,
     /// Script bounds.
     pub limits: ScriptLimits,
-    /// True when every connection will be pointed at the sandbox after
-    /// loading (`--sandbox`, `--sandbox-url`): no module then writes to a
-    /// connection's files, so outputs are not checked against inputs (the
-    /// state file still is).
-    pub sandboxed: bool,
+    /// False when nothing will be written through the project's file
+    /// connections: every connection is pointed at the sandbox after loading
+    /// (`--sandbox`, `--sandbox-url`), or records are only evaluated
+    /// (`syncwright test`). Outputs are then not checked against inputs
+    /// (the state file still is). True by default.
+    pub check_outputs: bool,
 }
 
 impl LoadOptions {
@@ -63,7 +64,7 @@ impl LoadOptions {
             config: config.into(),
             overrides: Vec::new(),
             limits: ScriptLimits::default(),
-            sandboxed: false,
+            check_outputs: true,
         }
     }
 }
@@ -227,7 +228,7 @@ impl Project {
         };
         check_outputs(
             &mut files,
-            if options.sandboxed { &[] } else { &modules },
+            if options.check_outputs { &modules } else { &[] },
             &connection_files,
             state_file.as_deref().map(|path| StateFile {
                 path,
