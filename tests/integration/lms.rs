@@ -11,6 +11,7 @@ use syncwright_sandbox::{Sandbox, SandboxConfig};
 use crate::support::harness::root;
 use crate::support::live::{self, zoho_edit};
 use crate::support::processes::{command, record, run, Finished};
+use crate::support::service::{eventually, Served};
 
 /// A sandbox seeded with an example's CRM and LMS files, and a copy of
 /// the example that runs against it (`--sandbox-url`, state kept in the
@@ -436,4 +437,39 @@ async fn blackboard_users_and_contacts_converge_both_ways_and_a_conflict_follows
             .any(|u| u["userName"] == "tom.baker"),
         "no user is made again for the Contact"
     );
+}
+
+/// `serve` runs the Canvas example on its schedule with nothing asked of
+/// it: with no run in the store, each module's first tick comes at start;
+/// courses reach the CRM and users reach Canvas, every run by the schedule,
+/// and SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_syncs_the_canvas_example_on_its_schedule() {
+    let lms = Lms::new("canvas-crm", "canvas", "canvas.json", |_| {}).await;
+    let users_before = lms.sandbox.canvas_records("users").len();
+    let mut text = std::fs::read_to_string(&lms.config).unwrap();
+    text.push_str("serve:\n  schedule:\n");
+    for module in ["courses", "canvas_users", "enrollments"] {
+        text.push_str(&format!("    {module}: {{every: 4h, jitter: 0s}}\n"));
+    }
+    text.push_str("  zoho_notifications:\n    debounce: 1h\n");
+    std::fs::write(&lms.config, text).unwrap();
+
+    let mut served = Served::start(&lms.config, &lms.sandbox.base_url(), &[]).await;
+    let synced = eventually(std::time::Duration::from_secs(90), || {
+        let products = lms.crm("Products");
+        let courses = products
+            .iter()
+            .filter(|p| !p["Canvas_Course_ID"].is_null())
+            .count();
+        courses == 3 && lms.sandbox.canvas_records("users").len() >= users_before + 2
+    })
+    .await;
+    assert!(synced, "the schedule did not sync: {}", served.log());
+    let runs = served.runs().await;
+    assert!(!runs.is_empty());
+    for run in &runs {
+        assert_eq!(run["trigger"], "schedule", "{run}");
+    }
+    assert_eq!(served.terminate(), Some(0), "{}", served.log());
 }
