@@ -439,6 +439,65 @@ async fn blackboard_users_and_contacts_converge_both_ways_and_a_conflict_follows
     );
 }
 
+/// The other policy: with `prefer: lms` in both mappings, a record changed
+/// on both sides takes Blackboard's change, reported as a conflict by the
+/// module that would have sent the CRM's, and nothing echoes after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_prefer_lms_a_conflict_takes_blackboard_s_change() {
+    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
+    let mappings = lms.config.parent().unwrap().join("mappings");
+    for file in ["contacts.yaml", "users.yaml"] {
+        let path = mappings.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("prefer: crm"), "{file}");
+        std::fs::write(&path, text.replace("prefer: crm", "prefer: lms")).unwrap();
+    }
+    let first = lms.run(&[]).await;
+    let ada_user = record(module(&first, "contacts"), "5725767000004001001")["load"]["target_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(nothing_sent(&lms.run(&[]).await), "converged");
+
+    zoho_edit(
+        &lms.sandbox,
+        "Contacts",
+        json!([{"id": "5725767000004001001", "First_Name": "Augusta"}]),
+    )
+    .await;
+    lms.blackboard_edit(&ada_user, json!({"name": {"given": "Countess"}}))
+        .await;
+    let third = lms.run(&[]).await;
+    let ada_contact = record(module(&third, "contacts"), "5725767000004001001");
+    assert_ne!(
+        ada_contact["action"], "update",
+        "the CRM's change is not sent: {ada_contact}"
+    );
+    assert_eq!(codes(ada_contact), ["CONFLICT"], "{ada_contact}");
+    assert!(ada_contact["violations"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("prefer: lms"));
+    assert_eq!(
+        record(module(&third, "users"), &ada_user)["action"],
+        "update"
+    );
+    let ada = lms
+        .crm("Contacts")
+        .into_iter()
+        .find(|c| c["id"] == "5725767000004001001")
+        .unwrap();
+    assert_eq!(ada["First_Name"], "Countess", "Blackboard won");
+    let in_blackboard = lms
+        .sandbox
+        .blackboard_records("users")
+        .into_iter()
+        .find(|u| u["id"] == ada_user.as_str())
+        .unwrap();
+    assert_eq!(in_blackboard["name"]["given"], "Countess");
+    assert!(nothing_sent(&lms.run(&[]).await), "no echo");
+}
+
 /// `serve` runs the Canvas example on its schedule with nothing asked of
 /// it: with no run in the store, each module's first tick comes at start;
 /// courses reach the CRM and users reach Canvas, every run by the schedule,
