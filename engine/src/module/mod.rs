@@ -67,19 +67,19 @@ pub struct Module {
 }
 
 impl Module {
-    /// Adds a violation for each payload value Xero would refuse for its
-    /// type (a map where Xero takes a string); true when there was one.
-    fn wrong_types(&self, payload: &Value, violations: &mut Vec<Violation>) -> bool {
+    /// A violation for each payload value Xero would refuse for its type
+    /// (a map where Xero takes a string).
+    fn wrong_types(&self, payload: &Value) -> Vec<Violation> {
         let Some(object) = &self.xero_object else {
-            return false;
+            return Vec::new();
         };
-        let wrong = crate::catalogue::xero().wrong_types(object, payload);
-        for w in &wrong {
-            violations.push(Violation {
+        crate::catalogue::xero()
+            .wrong_types(object, payload)
+            .into_iter()
+            .map(|w| Violation {
                 rule: "mapping".into(),
                 code: "FIELD_TYPE".into(),
                 severity: Severity::Error,
-                field: Some(w.field.clone()),
                 message: format!(
                     "{}: Xero takes {} {} here, the mapping gives {} {}",
                     w.field,
@@ -88,9 +88,9 @@ impl Module {
                     article(w.given),
                     w.given
                 ),
-            });
-        }
-        !wrong.is_empty()
+                field: Some(w.field),
+            })
+            .collect()
     }
 
     /// The record's id, as text.
@@ -264,8 +264,18 @@ impl Module {
         violations.extend(self.source_rules.check(&self.engine, &mut scope, &shown_id));
         let mut payload = None;
         if Verdict::from_violations(&violations) == Verdict::Sync {
-            match self.transform.apply(&record, &mut scope) {
-                Ok(mapped) if self.wrong_types(&mapped, &mut violations) => {}
+            let mapped = self
+                .transform
+                .apply(&record, &mut scope)
+                .and_then(|mapped| {
+                    let wrong = self.wrong_types(&mapped);
+                    if wrong.is_empty() {
+                        Ok(mapped)
+                    } else {
+                        Err(wrong)
+                    }
+                });
+            match mapped {
                 Ok(mapped) => {
                     // The target rules read the payload where it is; it is
                     // taken back once they are done.
