@@ -71,9 +71,6 @@ struct Reported {
     /// True once a report went past `max_violations` or `max_violation_bytes`:
     /// it and every later one were dropped without being copied.
     over: bool,
-    /// The caps of the rule running.
-    max_violations: usize,
-    max_violation_bytes: usize,
 }
 
 thread_local! {
@@ -109,10 +106,10 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
         ("skip", Severity::Skip),
     ] {
         engine.register_fn(name, move |code: &str, field: &str, message: &str| {
-            report(severity, code, field, message)
+            report(&limits, severity, code, field, message)
         });
         engine.register_fn(name, move |code: &str, _field: (), message: &str| {
-            report(severity, code, "", message)
+            report(&limits, severity, code, "", message)
         });
     }
 
@@ -138,11 +135,14 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
 /// caps: a rule reporting in a loop, or with huge messages, costs at most
 /// the caps in memory, and the record is then rejected (see
 /// [`collect_reports`]).
-fn report(severity: Severity, code: &str, field: &str, message: &str) {
+fn report(limits: &ScriptLimits, severity: Severity, code: &str, field: &str, message: &str) {
     REPORTED.with(|r| {
         let mut r = r.borrow_mut();
         let size = code.len() + field.len() + message.len();
-        if r.over || r.kept.len() >= r.max_violations || r.bytes + size > r.max_violation_bytes {
+        if r.over
+            || r.kept.len() >= limits.max_violations
+            || r.bytes + size > limits.max_violation_bytes
+        {
             r.over = true;
             return;
         }
@@ -203,13 +203,7 @@ pub fn collect_reports<T>(
     limits: &ScriptLimits,
     f: impl FnOnce() -> T,
 ) -> (T, Vec<Violation>) {
-    REPORTED.with(|r| {
-        *r.borrow_mut() = Reported {
-            max_violations: limits.max_violations,
-            max_violation_bytes: limits.max_violation_bytes,
-            ..Reported::default()
-        }
-    });
+    REPORTED.with(|r| *r.borrow_mut() = Reported::default());
     let result = f();
     let reported = REPORTED.with(|r| std::mem::take(&mut *r.borrow_mut()));
     let mut violations: Vec<Violation> = reported
