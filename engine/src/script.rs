@@ -113,6 +113,28 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
         });
     }
 
+    // Keys are mostly text: an overload of that exact type is found by
+    // Rhai's first look-up, before it tries `Dynamic` for each argument.
+    let tables = lookups.clone();
+    engine.register_fn(
+        "lookup",
+        move |table: &str, key: rhai::ImmutableString| -> Dynamic {
+            tables
+                .get(table)
+                .and_then(|t| t.get(key.as_str()))
+                .map(json_to_dynamic)
+                .unwrap_or(Dynamic::UNIT)
+        },
+    );
+    let tables = lookups.clone();
+    engine.register_fn(
+        "has_lookup",
+        move |table: &str, key: rhai::ImmutableString| -> bool {
+            tables
+                .get(table)
+                .is_some_and(|t| t.contains_key(key.as_str()))
+        },
+    );
     let tables = lookups.clone();
     engine.register_fn("lookup", move |table: &str, key: Dynamic| -> Dynamic {
         let key = dynamic_key(&key);
@@ -128,6 +150,14 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
         tables.get(table).is_some_and(|t| t.contains_key(&key))
     });
     engine.register_fn("is_blank", |value: Dynamic| -> bool { is_blank(&value) });
+    // The same answers for the types scripts test most, found without
+    // Rhai's second look-up for a `Dynamic` parameter.
+    engine.register_fn("is_blank", |s: rhai::ImmutableString| s.trim().is_empty());
+    engine.register_fn("is_blank", |_: ()| true);
+    engine.register_fn("is_blank", |o: &mut ObjectView| o.members().is_empty());
+    engine.register_fn("is_blank", |a: &mut ArrayView| a.items().is_empty());
+    engine.register_fn("is_blank", |a: &mut rhai::Array| a.is_empty());
+    engine.register_fn("is_blank", |m: &mut Map| m.is_empty());
     engine
 }
 
