@@ -152,6 +152,16 @@ impl ServiceState {
         format!("{}{path}", self.base)
     }
 
+    /// The span its tasks log in: the project's name in a host of several
+    /// projects, nothing when it is alone.
+    pub fn span(&self) -> tracing::Span {
+        if self.base.is_empty() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!("project", project = %self.name)
+        }
+    }
+
     /// True once the service stopped taking work.
     pub fn is_stopping(&self) -> bool {
         *self.stopping.borrow()
@@ -229,6 +239,7 @@ impl Service {
     /// channels and the HTTP service.
     pub async fn start(project: Project, options: ServiceOptions) -> Result<Service, StartError> {
         let listen = options.listen;
+        refuse_open_listen(listen, &project.serve)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|error| StartError::Bind {
@@ -275,13 +286,7 @@ impl Service {
         minute_secs: f64,
     ) -> Result<Service, StartError> {
         let mut config = project.serve.clone();
-        if !addr.ip().is_loopback() && config.api_tokens.is_empty() {
-            return Err(StartError::Config(format!(
-                "refusing to listen on {addr} without `serve.api_tokens`: anyone who reaches \
-                 the address could sync; set serve.api_tokens (e.g. `- ${{SYNCWRIGHT_API_TOKEN}}`) \
-                 or listen on 127.0.0.1"
-            )));
-        }
+        refuse_open_listen(addr, &config)?;
         let generated_token = if config.api_tokens.is_empty() {
             let token = crate::auth::random_secret(32);
             config.api_tokens.push(token.clone());
@@ -417,6 +422,18 @@ impl Service {
         }
         tracing::info!("stopped {}", state.project.path.display());
     }
+}
+
+/// Refuses an address beyond loopback to a project without API tokens.
+fn refuse_open_listen(listen: SocketAddr, config: &ServeConfig) -> Result<(), StartError> {
+    if listen.ip().is_loopback() || !config.api_tokens.is_empty() {
+        return Ok(());
+    }
+    Err(StartError::Config(format!(
+        "refusing to listen on {listen} without `serve.api_tokens`: anyone who reaches \
+         the address could sync; set serve.api_tokens (e.g. `- ${{SYNCWRIGHT_API_TOKEN}}`) \
+         or listen on 127.0.0.1"
+    )))
 }
 
 /// Asks every connection the modules use which organisation it reaches.

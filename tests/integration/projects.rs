@@ -344,3 +344,65 @@ async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_ne
 
     assert_eq!(served.terminate(), Some(0), "{}", served.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_picks_a_project_then_syncs_it_in_a_browser() {
+    let Some(browser) = crate::support::browser::Browser::start().await else {
+        return;
+    };
+    let sandbox = sandbox().await;
+    let root = tempfile::tempdir().unwrap();
+    let repo = crate::support::harness::root();
+    for sub in ["mappings", "rules"] {
+        copy_dir(&repo.join(sub), &root.path().join(sub));
+    }
+    write_project(root.path(), "acme", &sandbox, 0, "");
+    write_project(root.path(), "globex", &sandbox, 1, "");
+    let hosted = root.path().join("hosted");
+    let served = Served::spawn(
+        &["--projects", hosted.to_str().unwrap()],
+        &root.path().join("serve.log"),
+    )
+    .await;
+    let url = served.url.clone();
+    let client = &browser.client;
+
+    crate::portal::sign_in(&browser, &url, "shared-token").await;
+    assert_eq!(client.current_url().await.unwrap().path(), "/");
+    let picker = browser.main_text().await;
+    assert!(
+        picker.contains("acme") && picker.contains("globex"),
+        "{picker}"
+    );
+    browser.shoot("projects").await;
+    browser
+        .follow(fantoccini::Locator::LinkText("globex"))
+        .await;
+    assert_eq!(
+        client.current_url().await.unwrap().path(),
+        "/projects/globex/"
+    );
+    let dashboard = browser.main_text().await;
+    assert!(dashboard.contains("Organisations connected"), "{dashboard}");
+    let text = crate::portal::manual_sync(
+        &browser,
+        &format!("{url}/projects/globex"),
+        "create-only",
+        false,
+    )
+    .await;
+    assert!(text.contains("INV-10101"), "{text}");
+    assert_eq!(sandbox.xero_state_of(1, "Invoices").len(), 9);
+    assert!(sandbox.xero_state_of(0, "Invoices").is_empty());
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/projects/globex/portal/runs/"),
+        "the run's page is globex's"
+    );
+    browser.shoot("project-run").await;
+    browser.close().await;
+}

@@ -109,15 +109,19 @@ pub async fn page(State(host): State<Arc<HostState>>, headers: HeaderMap) -> Res
                 @for project in &projects {
                     li.card {
                         h2 { a href=(project.state.at("/")) { (project.name()) } }
+                        @let modules = &project.state.project.modules;
                         p.muted {
-                            (project.state.project.modules.len()) " modules: "
-                            (project.state.project.modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))
+                            (modules.len()) @if modules.len() == 1 { " module: " } @else { " modules: " }
+                            (modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))
                         }
-                        @let reached: Vec<String> = project.state.organisations.iter()
-                            .filter_map(|c| c.organisation.as_ref().map(|o| o.name.clone()))
-                            .collect();
-                        @if !reached.is_empty() {
-                            p { "Organisations: " (reached.join(", ")) }
+                        dl.facts {
+                            @for connected in &project.state.organisations {
+                                dt { (connected.connection) }
+                                dd {
+                                    @if let Some(org) = &connected.organisation { (org.name) }
+                                    @else { span.muted { "not reached" } }
+                                }
+                            }
                         }
                     }
                 }

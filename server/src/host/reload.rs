@@ -165,9 +165,13 @@ async fn start(
         base: format!("/projects/{}", folder.name),
         sessions: host.sessions.clone(),
     };
-    let service = Service::mount(project, mount, host.addr, host.minute_secs)
-        .await
-        .map_err(|e| e.to_string())?;
+    let span = tracing::info_span!("project", project = %folder.name);
+    let service = tracing::Instrument::instrument(
+        Service::mount(project, mount, host.addr, host.minute_secs),
+        span,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(Arc::new(Hosted {
         state: service.state.clone(),
         router: service.router(),

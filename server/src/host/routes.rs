@@ -207,7 +207,8 @@ async fn forward(project: &Hosted, mut request: Request, tail: &str) -> Response
             return ApiError::bad_request("the path is not one this service reads").into_response()
         }
     }
-    match project.router.clone().oneshot(request).await {
+    let span = project.state.span();
+    match tracing::Instrument::instrument(project.router.clone().oneshot(request), span).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
