@@ -5,7 +5,8 @@ use serde_json::Value;
 use syncwright_engine::config::mapping::TargetSystem;
 use syncwright_engine::Project;
 use syncwright_sandbox::{
-    check_time_scale, Sandbox, SandboxConfig, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN,
+    check_time_scale, OrganisationInfo, Sandbox, SandboxConfig, CLIENT_ID, CLIENT_SECRET,
+    REFRESH_TOKEN,
 };
 
 use crate::args::SandboxTarget;
@@ -105,7 +106,7 @@ fn attach_to(
 
 /// The CRM snapshot the in-process sandbox serves: the file of the first
 /// module source that is a `file` connection.
-fn crm_snapshot(project: &Project) -> Option<std::path::PathBuf> {
+pub(crate) fn crm_snapshot(project: &Project) -> Option<std::path::PathBuf> {
     project
         .modules
         .iter()
@@ -117,7 +118,7 @@ fn crm_snapshot(project: &Project) -> Option<std::path::PathBuf> {
 
 /// Seeds the sandbox's LMS imitations with the files the project's `rest`
 /// connections name (`sandbox: {imitation: canvas, seed: canvas.json}`).
-fn seed_imitations(project: &Project, config: &mut SandboxConfig) -> Result<(), String> {
+pub(crate) fn seed_imitations(project: &Project, config: &mut SandboxConfig) -> Result<(), String> {
     for connection in project.connections.values().filter(|c| c.kind == "rest") {
         let spec = &connection.options["sandbox"];
         if let (Some(imitation), Some(seed)) = (spec["imitation"].as_str(), spec["seed"].as_str()) {
@@ -189,6 +190,32 @@ pub fn point_at_sandbox(project: &mut Project, base: &str, time_scale: f64) {
                 "grant": "client_credentials",
                 "minute_secs": time_scale,
             });
+        }
+    }
+}
+
+/// Points the Zoho CRM and Xero connections of a project already pointed
+/// at the sandbox ([`point_at_sandbox`]) at one of its organisations: the
+/// Zoho refresh token that reaches it and its Xero tenant.
+pub fn point_at_organisation(project: &mut Project, organisation: &OrganisationInfo) {
+    for connection in project.connections.values_mut() {
+        let Value::Object(options) = &mut connection.options else {
+            continue;
+        };
+        match connection.kind.as_str() {
+            "zoho_crm" => {
+                options.insert(
+                    "refresh_token".into(),
+                    Value::String(organisation.zoho_refresh_token.clone()),
+                );
+            }
+            "xero" => {
+                options.insert(
+                    "tenant_id".into(),
+                    Value::String(organisation.xero_tenant_id.clone()),
+                );
+            }
+            _ => {}
         }
     }
 }

@@ -11,12 +11,15 @@
 //! - [`hooks`] receives Zoho notifications and Xero webhooks, and keeps
 //!   Zoho's watch channels open;
 //! - [`api`] is the HTTP API (`/api/v1`, the URL button, health, metrics);
-//! - [`portal`] is the web portal on the same listener.
+//! - [`portal`] is the web portal on the same listener;
+//! - [`host`] serves every project folder of a directory from one process
+//!   (`serve --projects DIR`), each under `/projects/NAME`.
 
 pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod hooks;
+pub mod host;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
@@ -25,4 +28,5 @@ pub mod schedule;
 pub mod service;
 pub mod status;
 
-pub use service::{Service, ServiceOptions, StartError};
+pub use host::{Host, HostOptions, ProjectLoader};
+pub use service::{Mount, Service, ServiceOptions, StartError};

@@ -57,7 +57,11 @@ pub fn start(state: Arc<ServiceState>) -> Vec<tokio::task::JoinHandle<()>> {
         .map(|m| {
             let state = state.clone();
             let module = m.name.clone();
-            tokio::spawn(async move { keep(state, module).await })
+            let span = state.span();
+            tokio::spawn(tracing::Instrument::instrument(
+                async move { keep(state, module).await },
+                span,
+            ))
         })
         .collect()
 }

@@ -1,9 +1,11 @@
 //! One project's service: its state store and connections, its queues and
-//! workers, its scheduler, its hooks and its listener, all in one struct
+//! workers, its scheduler, its hooks and its routes, all in one struct
 //! ([`ServiceState`]) so that several projects can run in one process.
-//! [`Service::start`] brings it up; [`Service::shutdown`] stops taking
-//! work, lets the batches in flight finish, closes the watch channels and
-//! stops the listener.
+//! [`Service::start`] brings one up on a listener of its own;
+//! [`Service::mount`] brings one up whose routes a host of several
+//! projects serves under `/projects/NAME` ([`crate::host`]).
+//! [`Service::shutdown`] stops taking work, lets the batches in flight
+//! finish, closes the watch channels and stops the listener.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,6 +37,40 @@ pub struct ServiceOptions {
     /// Real seconds per written minute (the sandbox's time scale; 60 is
     /// real time).
     pub minute_secs: f64,
+}
+
+/// Where a project's service sits in its process.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// The project's name: its folder's name in a host of several projects.
+    pub name: String,
+    /// The path its routes are under: empty when it has the listener to
+    /// itself, `/projects/NAME` in a host.
+    pub base: String,
+    /// The portal sessions, shared by every project of a host.
+    pub sessions: Arc<Sessions>,
+}
+
+impl Mount {
+    /// The mount of a project that has the listener to itself.
+    pub fn alone(project: &Project) -> Mount {
+        Mount {
+            name: project_name(project),
+            base: String::new(),
+            sessions: Arc::new(Sessions::default()),
+        }
+    }
+}
+
+/// A project's name: the name of the folder its project file is in.
+pub fn project_name(project: &Project) -> String {
+    project
+        .base_dir
+        .canonicalize()
+        .unwrap_or_else(|_| project.base_dir.clone())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into())
 }
 
 /// Why a service did not start.
@@ -73,6 +109,10 @@ pub struct Connected {
 pub struct ServiceState {
     /// The project (it lives as long as the process).
     pub project: &'static Project,
+    /// The project's name (what a session's projects name).
+    pub name: String,
+    /// The path its routes are under (empty, or `/projects/NAME`).
+    pub base: String,
     /// Its connections, made once and shared by every job.
     pub connections: Connections<'static>,
     /// Its state store.
@@ -97,8 +137,8 @@ pub struct ServiceState {
     pub debounce: Debouncer,
     /// Zoho watch channels.
     pub channels: Channels,
-    /// Portal sessions.
-    pub sessions: Sessions,
+    /// Portal sessions (shared by every project of a host).
+    pub sessions: Arc<Sessions>,
     /// Where Zoho and Xero call back.
     pub public_url: String,
     /// When the service started.
@@ -106,6 +146,22 @@ pub struct ServiceState {
 }
 
 impl ServiceState {
+    /// The path of `path` (which starts with `/`) under the project's base:
+    /// what links, forms and redirects use.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The span its tasks log in: the project's name in a host of several
+    /// projects, nothing when it is alone.
+    pub fn span(&self) -> tracing::Span {
+        if self.base.is_empty() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!("project", project = %self.name)
+        }
+    }
+
     /// True once the service stopped taking work.
     pub fn is_stopping(&self) -> bool {
         *self.stopping.borrow()
@@ -172,7 +228,7 @@ pub struct Service {
     pub state: Arc<ServiceState>,
     addr: SocketAddr,
     generated_token: Option<String>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
     dispatcher: tokio::task::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -182,25 +238,8 @@ impl Service {
     /// organisations, and starts the workers, the scheduler, the watch
     /// channels and the HTTP service.
     pub async fn start(project: Project, options: ServiceOptions) -> Result<Service, StartError> {
-        let mut config = project.serve.clone();
         let listen = options.listen;
-        if !listen.ip().is_loopback() && config.api_tokens.is_empty() {
-            return Err(StartError::Config(format!(
-                "refusing to listen on {listen} without `serve.api_tokens`: anyone who reaches \
-                 the address could sync; set serve.api_tokens (e.g. `- ${{SYNCWRIGHT_API_TOKEN}}`) \
-                 or listen on 127.0.0.1"
-            )));
-        }
-        let generated_token = if config.api_tokens.is_empty() {
-            let token = crate::auth::random_secret(32);
-            config.api_tokens.push(token.clone());
-            Some(token)
-        } else {
-            None
-        };
-        crate::metrics::install();
-        let location = project.state_path().to_string_lossy().into_owned();
-        let store = state::connect(&location, &project.path.to_string_lossy()).await?;
+        refuse_open_listen(listen, &project.serve)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|error| StartError::Bind {
@@ -211,6 +250,53 @@ impl Service {
             addr: listen,
             error,
         })?;
+        let mount = Mount::alone(&project);
+        let mut service = Service::mount(project, mount, addr, options.minute_secs).await?;
+        let app = crate::api::router(service.state.clone());
+        let mut stopping = service.state.stopping.subscribe();
+        service.server = Some(tokio::spawn(async move {
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            })
+            .await;
+            if let Err(e) = served {
+                tracing::error!("the listener failed: {e}");
+            }
+        }));
+        tracing::info!(
+            "syncwright serves {} on http://{addr}",
+            service.state.project.path.display()
+        );
+        Ok(service)
+    }
+
+    /// Brings up the project's service without a listener of its own: its
+    /// routes ([`Service::router`]) are served by a host listening on
+    /// `addr`, under `mount.base`. Opens the state store, reaches the
+    /// organisations, and starts the workers, the scheduler and the watch
+    /// channels.
+    pub async fn mount(
+        project: Project,
+        mount: Mount,
+        addr: SocketAddr,
+        minute_secs: f64,
+    ) -> Result<Service, StartError> {
+        let mut config = project.serve.clone();
+        refuse_open_listen(addr, &config)?;
+        let generated_token = if config.api_tokens.is_empty() {
+            let token = crate::auth::random_secret(32);
+            config.api_tokens.push(token.clone());
+            Some(token)
+        } else {
+            None
+        };
+        crate::metrics::install();
+        let location = project.state_path().to_string_lossy().into_owned();
+        let store = state::connect(&location, &project.path.to_string_lossy()).await?;
         let project: &'static Project = Box::leak(Box::new(project));
         let connections = Connections::new(syncwright_connectors::registry(), project)
             .with_store(Some(store.clone()));
@@ -231,13 +317,15 @@ impl Service {
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
+            .unwrap_or_else(|| format!("http://{addr}{}", mount.base));
         let debounce = config.notifications.debounce;
         let state = Arc::new(ServiceState {
             project,
+            name: mount.name,
+            base: mount.base,
             connections,
             store,
-            clock: Clock::scaled(options.minute_secs),
+            clock: Clock::scaled(minute_secs),
             queues: Queues::new(config.queue_limit),
             keys,
             organisations,
@@ -246,7 +334,7 @@ impl Service {
             planner: Planner::default(),
             debounce: Debouncer::new(debounce),
             channels: Channels::default(),
-            sessions: Sessions::default(),
+            sessions: mount.sessions,
             public_url,
             started_at: chrono::Utc::now(),
             config,
@@ -261,33 +349,20 @@ impl Service {
             crate::hooks::channels::open(&state).await;
             tasks.push(crate::hooks::channels::keep_open(state.clone()));
         }
-        let app = crate::api::router(state.clone());
-        let mut stopping = state.stopping.subscribe();
-        let server = tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopping.wait_for(|s| *s).await;
-            })
-            .await;
-            if let Err(e) = served {
-                tracing::error!("the listener failed: {e}");
-            }
-        });
-        tracing::info!(
-            "syncwright serves {} on http://{addr}",
-            state.project.path.display()
-        );
         Ok(Service {
             state,
             addr,
             generated_token,
-            server,
+            server: None,
             dispatcher,
             tasks,
         })
+    }
+
+    /// The project's routes, as [`Service::start`] serves them (a host
+    /// serves them under the project's base path).
+    pub fn router(&self) -> axum::Router {
+        crate::api::router(self.state.clone())
     }
 
     /// The address the service listens on.
@@ -337,15 +412,28 @@ impl Service {
         if state.config.notifications.enabled {
             crate::hooks::channels::close(&state).await;
         }
-        let server = self.server;
-        if tokio::time::timeout(Duration::from_secs(15), server)
-            .await
-            .is_err()
-        {
-            tracing::warn!("requests still open after 15 s were dropped");
+        if let Some(server) = self.server {
+            if tokio::time::timeout(Duration::from_secs(15), server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("requests still open after 15 s were dropped");
+            }
         }
-        tracing::info!("stopped");
+        tracing::info!("stopped {}", state.project.path.display());
     }
+}
+
+/// Refuses an address beyond loopback to a project without API tokens.
+fn refuse_open_listen(listen: SocketAddr, config: &ServeConfig) -> Result<(), StartError> {
+    if listen.ip().is_loopback() || !config.api_tokens.is_empty() {
+        return Ok(());
+    }
+    Err(StartError::Config(format!(
+        "refusing to listen on {listen} without `serve.api_tokens`: anyone who reaches \
+         the address could sync; set serve.api_tokens (e.g. `- ${{SYNCWRIGHT_API_TOKEN}}`) \
+         or listen on 127.0.0.1"
+    )))
 }
 
 /// Asks every connection the modules use which organisation it reaches.
@@ -393,7 +481,7 @@ async fn reach(project: &'static Project, connections: &Connections<'static>) ->
 }
 
 /// Waits for Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -100,7 +100,7 @@ pub async fn run_document(
         Some(live) => live.counts(),
         None => record.counts.clone(),
     };
-    let mut doc = summary(&record);
+    let mut doc = summary(state, &record);
     doc["state"] = json!(run_state);
     doc["progress"] = progress;
     doc["counts"] = counts;
@@ -130,10 +130,10 @@ pub async fn run_document(
 }
 
 /// A run as the list of runs shows it.
-pub fn summary(record: &RunRecord) -> Value {
+pub fn summary(state: &ServiceState, record: &RunRecord) -> Value {
     json!({
         "run": record.id,
-        "url": format!("/api/v1/runs/{}", record.id),
+        "url": state.at(&format!("/api/v1/runs/{}", record.id)),
         "state": record.state.as_str(),
         "trigger": record.options.get("trigger").cloned().unwrap_or(Value::Null),
         "options": record.options,

@@ -18,6 +18,7 @@ mod organisations;
 mod overlap;
 mod plan_fixtures;
 mod portal;
+mod projects;
 mod rejections;
 mod rule_sandbox;
 mod serve;

@@ -15,7 +15,7 @@ use crate::support::browser::Browser;
 use crate::support::live;
 use crate::support::service::{example_sandbox, project, Served, HUSHED};
 
-async fn sign_in(browser: &Browser, url: &str, token: &str) {
+pub(crate) async fn sign_in(browser: &Browser, url: &str, token: &str) {
     browser
         .client
         .goto(&format!("{url}/portal/login"))
@@ -28,7 +28,7 @@ async fn sign_in(browser: &Browser, url: &str, token: &str) {
 
 /// Submits the Manual Sync form and waits for the run to end; returns the
 /// run page's text.
-async fn manual_sync(browser: &Browser, url: &str, mode: &str, since: bool) -> String {
+pub(crate) async fn manual_sync(browser: &Browser, url: &str, mode: &str, since: bool) -> String {
     let client = &browser.client;
     client.goto(&format!("{url}/portal/sync")).await.unwrap();
     client

@@ -85,7 +85,7 @@ pub async fn sync_record(
         }
         Pressed::Later(run) => (
             StatusCode::ACCEPTED,
-            Json(json!({"job": format!("/api/v1/jobs/{run}")})),
+            Json(json!({"job": state.at(&format!("/api/v1/jobs/{run}"))})),
         )
             .into_response(),
     })

@@ -87,7 +87,7 @@ pub async fn start(
         StatusCode::ACCEPTED,
         Json(json!({
             "run": run,
-            "url": format!("/api/v1/runs/{run}"),
+            "url": state.at(&format!("/api/v1/runs/{run}")),
             "coalesced": submitted.coalesced,
         })),
     )
@@ -110,7 +110,7 @@ pub async fn list(
     let runs = state.store.runs(limit).await?;
     let mut out = Vec::new();
     for record in &runs {
-        let mut doc = summary(record);
+        let mut doc = summary(&state, record);
         if let Some(job) = state.queues.find(record.id).await {
             let live = job.live();
             if !job.is_finished() {
@@ -215,7 +215,7 @@ pub async fn retry(
                 StatusCode::ACCEPTED,
                 Json(json!({
                     "run": run,
-                    "url": format!("/api/v1/runs/{run}"),
+                    "url": state.at(&format!("/api/v1/runs/{run}")),
                     "records": submitted.job.spec().ids.len(),
                 })),
             )

@@ -206,49 +206,53 @@ fn expiry(state: &ServiceState) -> String {
 
 /// Renews each channel when three quarters of its life are gone.
 pub fn keep_open(state: Arc<ServiceState>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let lasts = state.config.notifications.channel_expiry;
-        loop {
-            let soonest = state
-                .channels
-                .all()
-                .iter()
-                .filter_map(|c| DateTime::parse_from_rfc3339(&c.expires_at).ok())
-                .map(|t| t.to_utc())
-                .min();
-            let renew_at = match soonest {
-                Some(t) => t - chrono::Duration::from_std(lasts / 4).unwrap_or_default(),
-                None => return,
-            };
-            let wait = (renew_at - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .max(Duration::from_secs(1));
-            tokio::time::sleep(wait).await;
-            for channel in state.channels.all() {
-                let due = DateTime::parse_from_rfc3339(&channel.expires_at)
-                    .map(|t| t.to_utc() <= renew_at + chrono::Duration::seconds(1))
-                    .unwrap_or(true);
-                if !due {
-                    continue;
-                }
-                let renewed = match client_of(&state, &channel.module) {
-                    Ok(client) => renew(&state, &client, &channel).await,
-                    Err(e) => Err(e),
+    let span = state.span();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let lasts = state.config.notifications.channel_expiry;
+            loop {
+                let soonest = state
+                    .channels
+                    .all()
+                    .iter()
+                    .filter_map(|c| DateTime::parse_from_rfc3339(&c.expires_at).ok())
+                    .map(|t| t.to_utc())
+                    .min();
+                let renew_at = match soonest {
+                    Some(t) => t - chrono::Duration::from_std(lasts / 4).unwrap_or_default(),
+                    None => return,
                 };
-                if let Err(e) = renewed {
-                    tracing::warn!(
-                        "channel of {} not renewed: {e}; opening another",
-                        channel.module
-                    );
-                    state.channels.forget(&channel.channel_id);
-                    if let Err(e) = open_one(&state, &channel.module, None).await {
-                        tracing::warn!("Zoho notifications of {} are off: {e}", channel.module);
+                let wait = (renew_at - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(Duration::from_secs(1));
+                tokio::time::sleep(wait).await;
+                for channel in state.channels.all() {
+                    let due = DateTime::parse_from_rfc3339(&channel.expires_at)
+                        .map(|t| t.to_utc() <= renew_at + chrono::Duration::seconds(1))
+                        .unwrap_or(true);
+                    if !due {
+                        continue;
+                    }
+                    let renewed = match client_of(&state, &channel.module) {
+                        Ok(client) => renew(&state, &client, &channel).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = renewed {
+                        tracing::warn!(
+                            "channel of {} not renewed: {e}; opening another",
+                            channel.module
+                        );
+                        state.channels.forget(&channel.channel_id);
+                        if let Err(e) = open_one(&state, &channel.module, None).await {
+                            tracing::warn!("Zoho notifications of {} are off: {e}", channel.module);
+                        }
                     }
                 }
             }
-        }
-    })
+        },
+        span,
+    ))
 }
 
 /// Closes every channel with Zoho and forgets it.

@@ -51,22 +51,26 @@ impl Debouncer {
         drop(waiting);
         let state = state.clone();
         let delay = self.delay;
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let ids = state
-                .debounce
-                .waiting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key)
-                .unwrap_or_default();
-            if ids.is_empty() || state.is_stopping() {
-                return;
-            }
-            let (module, trigger) = key;
-            if let Err(e) = state.submit(JobSpec::module(&module, ids, trigger)).await {
-                tracing::warn!("{} of {module} not queued: {e}", trigger.as_str());
-            }
-        });
+        let span = state.span();
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                tokio::time::sleep(delay).await;
+                let ids = state
+                    .debounce
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key)
+                    .unwrap_or_default();
+                if ids.is_empty() || state.is_stopping() {
+                    return;
+                }
+                let (module, trigger) = key;
+                if let Err(e) = state.submit(JobSpec::module(&module, ids, trigger)).await {
+                    tracing::warn!("{} of {module} not queued: {e}", trigger.as_str());
+                }
+            },
+            span,
+        ));
     }
 }

@@ -29,20 +29,23 @@ pub fn start(
         let (state, receiver, runtime) = (state.clone(), receiver.clone(), runtime.clone());
         let thread = std::thread::Builder::new()
             .name(format!("syncwright-job-{n}"))
-            .spawn(move || loop {
-                let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok(job) = next else { return };
-                let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    runtime.block_on(execute(&state, &job))
-                }));
-                if ran.is_err() {
-                    job.update(|live| {
-                        live.state = JobState::Failed;
-                        live.error = Some("the job stopped on an internal error".into());
-                    });
-                    job.end();
+            .spawn(move || {
+                let _project = state.span().entered();
+                loop {
+                    let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = next else { return };
+                    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        runtime.block_on(execute(&state, &job))
+                    }));
+                    if ran.is_err() {
+                        job.update(|live| {
+                            live.state = JobState::Failed;
+                            live.error = Some("the job stopped on an internal error".into());
+                        });
+                        job.end();
+                    }
+                    runtime.block_on(state.queues.finished(&job));
                 }
-                runtime.block_on(state.queues.finished(&job));
             })
             .expect("a worker thread starts");
         threads.push(thread);

@@ -175,7 +175,7 @@ pub async fn page(
         @for (module, records) in &by_module {
             div.actions {
                 h2 { (module) " · " (records.len()) }
-                form method="post" action="/portal/retry" {
+                form method="post" action=(signed.at("/portal/retry")) {
                     input type="hidden" name="csrf" value=(signed.csrf);
                     input type="hidden" name="module" value=(module);
                     button.secondary type="submit" { "Retry all of " (module) }
@@ -197,7 +197,7 @@ pub async fn page(
                             } } } }
                             td data-label="What to do" { (fix_for(r.kind)) }
                             td data-label="Retry" {
-                                form method="post" action="/portal/retry" {
+                                form method="post" action=(signed.at("/portal/retry")) {
                                     input type="hidden" name="csrf" value=(signed.csrf);
                                     input type="hidden" name="module" value=(r.module);
                                     input type="hidden" name="id" value=(r.id);
@@ -251,7 +251,7 @@ pub async fn retry(
         vec![form.id.clone()]
     };
     if ids.is_empty() {
-        return Redirect::to("/portal/attention").into_response();
+        return Redirect::to(&signed.at("/portal/attention")).into_response();
     }
     let spec = JobSpec {
         // A record named one by one is the word of someone who looked.
@@ -259,9 +259,11 @@ pub async fn retry(
         ..JobSpec::module(&form.module, ids, Trigger::Retry)
     };
     match state.submit(spec).await {
-        Ok(submitted) => {
-            Redirect::to(&format!("/portal/runs/{}", submitted.job.run)).into_response()
-        }
+        Ok(submitted) => Redirect::to(&format!(
+            "{}/portal/runs/{}",
+            signed.base, submitted.job.run
+        ))
+        .into_response(),
         Err(e) => {
             let e = crate::api::error::ApiError::from(e);
             message_page(e.status, "Not retried", html! { p { (e.message) } })

@@ -34,7 +34,7 @@ pub async fn page(
         });
         let linked = state.store.links(name).await.map(|l| l.len()).unwrap_or(0);
         let needing = attention.iter().filter(|a| a.module == name).count();
-        cards.push((module, last.map(summary), linked, needing));
+        cards.push((module, last.map(|r| summary(&state, r)), linked, needing));
     }
     let body = html! {
         section.cards aria-label="Modules" {
@@ -46,7 +46,7 @@ pub async fn page(
                         dt { "Last run" }
                         dd {
                             @if let Some(run) = last {
-                                a href=(format!("/portal/runs/{}", run["run"])) { "#" (run["run"]) }
+                                a href=(format!("{}/portal/runs/{}", signed.base, run["run"])) { "#" (run["run"]) }
                                 " · " (short_time(run["started_at"].as_str().unwrap_or("")))
                                 " · " span class=(format!("pill {}", run["state"].as_str().unwrap_or(""))) { (run["state"].as_str().unwrap_or("")) }
                             } @else { "none yet" }
@@ -65,7 +65,7 @@ pub async fn page(
                             br; span.muted { (describe(state.config.schedule(&module.name))) }
                         }
                         dt { "Needs attention" }
-                        dd { @if *needing > 0 { a href="/portal/attention" { (needing) " records" } } @else { "none" } }
+                        dd { @if *needing > 0 { a href=(signed.at("/portal/attention")) { (needing) " records" } } @else { "none" } }
                         dt { "Linked" } dd { (linked) " records in Xero" }
                     }
                 }
@@ -90,7 +90,7 @@ pub async fn page(
                 }
             }
         } }
-        p.actions { a.button href="/portal/sync" { "Sync now" } a href="/portal/runs" { "See every run" } }
+        p.actions { a.button href=(signed.at("/portal/sync")) { "Sync now" } a href=(signed.at("/portal/runs")) { "See every run" } }
     };
     render("Dashboard", "/", &signed, body)
 }

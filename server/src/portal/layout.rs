@@ -60,9 +60,12 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/portal/mapping", "Mapping"),
 ];
 
-/// A portal page: navigation (with `current` marked), the title, the
-/// body, and a sign-out form carrying `csrf`.
-pub fn page(title: &str, current: &str, csrf: &str, body: Markup) -> Markup {
+/// A portal page: navigation (with `current` marked; paths under the
+/// project's base), the title, the body, and a sign-out form carrying the
+/// session's CSRF token. In a host of several projects the header names
+/// the project and links to the list of projects.
+pub fn page(title: &str, current: &str, signed: &super::Signed, body: Markup) -> Markup {
+    let project = signed.base.strip_prefix("/projects/");
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -70,17 +73,20 @@ pub fn page(title: &str, current: &str, csrf: &str, body: Markup) -> Markup {
             body {
                 header.top {
                     a.brand href="/" { "syncwright" }
+                    @if let Some(project) = project {
+                        a.project href="/" title="Every project" { (project) }
+                    }
                     nav aria-label="Sections" {
                         @for (href, label) in SECTIONS {
                             @if *href == current {
-                                a href=(href) aria-current="page" { (label) }
+                                a href=(signed.at(href)) aria-current="page" { (label) }
                             } @else {
-                                a href=(href) { (label) }
+                                a href=(signed.at(href)) { (label) }
                             }
                         }
                     }
-                    form.signout method="post" action="/portal/logout" {
-                        input type="hidden" name="csrf" value=(csrf);
+                    form.signout method="post" action=(signed.at("/portal/logout")) {
+                        input type="hidden" name="csrf" value=(signed.csrf);
                         button type="submit" { "Sign out" }
                     }
                 }

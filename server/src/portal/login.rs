@@ -1,7 +1,8 @@
 //! Signing in (`/portal/login`, a form posting the field `token`: one of
 //! the service's API tokens, or the portal password) and out
 //! (`POST /portal/logout`). The sign-in form has its own CSRF token, kept
-//! in a short-lived cookie.
+//! in a short-lived cookie. A host of several projects signs in with the
+//! same form and the same session cookie ([`crate::host`]).
 
 use std::sync::Arc;
 
@@ -28,10 +29,12 @@ fn secure(state: &ServiceState) -> bool {
 
 /// `GET /portal/login`: the form.
 pub async fn form(State(state): State<Arc<ServiceState>>) -> Response {
-    login_page(&state, StatusCode::OK, None)
+    login_page(secure(&state), StatusCode::OK, None)
 }
 
-fn login_page(state: &ServiceState, status: StatusCode, problem: Option<&str>) -> Response {
+/// The sign-in form, answered with `status` and `problem` shown; its CSRF
+/// cookie is Secure when `secure`.
+pub fn login_page(secure: bool, status: StatusCode, problem: Option<&str>) -> Response {
     let csrf = random_secret(32);
     let body = html! {
         p.lead { "Sign in with one of the service's API tokens (" code { "serve.api_tokens" } ") or the portal password." }
@@ -49,7 +52,7 @@ fn login_page(state: &ServiceState, status: StatusCode, problem: Option<&str>) -
         status,
         [(
             header::SET_COOKIE,
-            set_cookie(LOGIN_COOKIE, &csrf, LOGIN_FORM_SECS, secure(state)),
+            set_cookie(LOGIN_COOKIE, &csrf, LOGIN_FORM_SECS, secure),
         )],
         Html(bare_page("Sign in", body).into_string()),
     )
@@ -73,31 +76,47 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Response {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
-    if expected.is_empty() || !same_secret(form.csrf.as_bytes(), expected.as_bytes()) {
+    if !form_csrf_ok(&headers, &form) {
         return csrf_refused();
     }
-    let password_ok = state
-        .config
-        .portal_password
-        .as_deref()
-        .is_some_and(|p| same_secret(form.token.as_bytes(), p.as_bytes()));
-    if form.token.is_empty() || !(one_of(&form.token, &state.config.api_tokens) || password_ok) {
+    if !opens(&state, &form.token) {
         tracing::warn!("a portal sign-in with a wrong token was refused");
         return login_page(
-            &state,
+            secure(&state),
             StatusCode::UNAUTHORIZED,
             Some("That is not one of the service's tokens, nor its password."),
         );
     }
     let ttl = state.config.session_ttl;
-    let id = state.sessions.open(ttl);
-    let secure = secure(&state);
-    let mut response = Redirect::to("/").into_response();
+    let id = state.sessions.open(ttl, vec![state.name.clone()]);
+    signed_in(&id, ttl, secure(&state), "/")
+}
+
+/// True when the sign-in form carries the CSRF token of its cookie.
+pub fn form_csrf_ok(headers: &HeaderMap, form: &SignIn) -> bool {
+    let expected = cookie(headers, LOGIN_COOKIE).unwrap_or("");
+    !expected.is_empty() && same_secret(form.csrf.as_bytes(), expected.as_bytes())
+}
+
+/// True when `token` is one of the project's API tokens or its portal
+/// password.
+pub fn opens(state: &ServiceState, token: &str) -> bool {
+    let password_ok = state
+        .config
+        .portal_password
+        .as_deref()
+        .is_some_and(|p| same_secret(token.as_bytes(), p.as_bytes()));
+    !token.is_empty() && (one_of(token, &state.config.api_tokens) || password_ok)
+}
+
+/// The answer to a sign-in that opened session `id` lasting `ttl`: its
+/// cookie set, the form's cookie cleared, and on to `to`.
+pub fn signed_in(id: &str, ttl: std::time::Duration, secure: bool, to: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
-        set_cookie(COOKIE, &id, ttl.as_secs().max(1), secure)
+        set_cookie(COOKIE, id, ttl.as_secs().max(1), secure)
             .parse()
             .expect("cookie"),
     );

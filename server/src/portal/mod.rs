@@ -34,40 +34,58 @@ pub struct Signed {
     pub id: String,
     /// Its CSRF token, for the forms of the page.
     pub csrf: String,
+    /// The path the project's routes are under (empty, or `/projects/NAME`).
+    pub base: String,
+}
+
+impl Signed {
+    /// The path of `path` (which starts with `/`) under the project's base.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
 }
 
 /// The portal's routes.
 pub fn router(state: Arc<ServiceState>) -> Router<Arc<ServiceState>> {
-    let signed_in = Router::new()
-        .route("/", get(dashboard::page))
-        .route("/portal", get(|| async { Redirect::to("/") }))
-        .route("/portal/sync", get(sync::form).post(sync::start))
-        .route("/portal/runs", get(runs::list))
-        .route("/portal/runs/{id}", get(runs::one))
-        .route("/portal/attention", get(attention::page))
-        .route("/portal/retry", post(attention::retry))
-        .route("/portal/plan", get(plan::page))
-        .route("/portal/mapping", get(mapping::page))
-        .route("/portal/logout", post(login::logout))
-        .route_layer(from_fn_with_state(state, require_session));
+    let signed_in =
+        Router::new()
+            .route("/", get(dashboard::page))
+            .route(
+                "/portal",
+                get(|State(state): State<Arc<ServiceState>>| async move {
+                    Redirect::to(&state.at("/"))
+                }),
+            )
+            .route("/portal/sync", get(sync::form).post(sync::start))
+            .route("/portal/runs", get(runs::list))
+            .route("/portal/runs/{id}", get(runs::one))
+            .route("/portal/attention", get(attention::page))
+            .route("/portal/retry", post(attention::retry))
+            .route("/portal/plan", get(plan::page))
+            .route("/portal/mapping", get(mapping::page))
+            .route("/portal/logout", post(login::logout))
+            .route_layer(from_fn_with_state(state, require_session));
     Router::new()
         .route("/portal/login", get(login::form).post(login::sign_in))
         .merge(signed_in)
 }
 
-/// Lets a request through with a live session; else to the sign-in page.
+/// Lets a request through with a live session that sees the project; else
+/// to the sign-in page (the host's, in a host of several projects).
 async fn require_session(
     State(state): State<Arc<ServiceState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let signed = session::cookie(request.headers(), session::COOKIE)
-        .and_then(|id| state.sessions.get(id).map(|s| (id.to_string(), s)));
+        .and_then(|id| state.sessions.get(id).map(|s| (id.to_string(), s)))
+        .filter(|(_, s)| s.sees(&state.name));
     match signed {
         Some((id, session)) => {
             request.extensions_mut().insert(Signed {
                 id,
                 csrf: session.csrf,
+                base: state.base.clone(),
             });
             next.run(request).await
         }
@@ -87,7 +105,7 @@ pub fn csrf_refused() -> Response {
         "Form refused",
         html! {
             p { "This form did not come from your signed-in page (its security token is missing or old), so nothing was done." }
-            p { a href="/" { "Go back to the dashboard" } " and try again." }
+            p { a href="/" { "Go back to the start" } " and try again." }
         },
     )
 }
@@ -99,7 +117,7 @@ pub fn message_page(status: StatusCode, title: &str, body: Markup) -> Response {
 
 /// A portal page as a response.
 pub fn render(title: &str, current: &str, signed: &Signed, body: Markup) -> Response {
-    Html(layout::page(title, current, &signed.csrf, body).into_string()).into_response()
+    Html(layout::page(title, current, signed, body).into_string()).into_response()
 }
 
 /// Any path that names nothing: 404, as JSON under `/api`, else a page.

@@ -87,7 +87,7 @@ pub async fn page(
     let planned = plan(state.clone(), chosen.clone()).await;
     let body = html! {
         p.lead { "What a sync would do now. Nothing is sent." }
-        form.actions method="get" action="/portal/plan" {
+        form.actions method="get" action=(signed.at("/portal/plan")) {
             label for="module" { "Module" }
             select #module name="module" {
                 @for m in &state.project.modules {

@@ -35,11 +35,11 @@ pub async fn list(
             .filter(|j| !j.is_finished())
             .map(|j| j.live().state.as_str())
             .unwrap_or(record.state.as_str());
-        rows.push((record, summary(record), run_state));
+        rows.push((record, summary(&state, record), run_state));
     }
     let body = html! {
         @if runs.is_empty() {
-            p.muted { "No run yet. " a href="/portal/sync" { "Start one" } "." }
+            p.muted { "No run yet. " a href=(signed.at("/portal/sync")) { "Start one" } "." }
         } @else {
             div.table-wrap { table.stack-sm {
                 thead { tr { th { "Run" } th { "State" } th { "Started by" } th { "Modules" } th { "Started" } th.num { "Synced" } th.num { "Refused" } th.num { "Failed" } } }
@@ -47,7 +47,7 @@ pub async fn list(
                     @for (record, doc, run_state) in &rows {
                         @let totals = totals(&doc["counts"]);
                         tr {
-                            td data-label="Run" { a href=(format!("/portal/runs/{}", record.id)) { "#" (record.id) } }
+                            td data-label="Run" { a href=(format!("{}/portal/runs/{}", signed.base, record.id)) { "#" (record.id) } }
                             td data-label="State" { span class=(format!("pill {run_state}")) { (run_state) } }
                             td data-label="Started by" { (doc["trigger"].as_str().unwrap_or("-")) }
                             td data-label="Modules" { (modules_of(&doc["options"])) }
@@ -119,7 +119,7 @@ pub async fn one(
             h2 { "Records" }
             nav.filters aria-label="Filter by verdict" {
                 @for (value, label) in [("", "All"), ("sync", "Synced"), ("skip", "Skipped"), ("reject", "Refused")] {
-                    a href=(if value.is_empty() { format!("/portal/runs/{id}") } else { format!("/portal/runs/{id}?verdict={value}") })
+                    a href=(if value.is_empty() { format!("{}/portal/runs/{id}", signed.base) } else { format!("{}/portal/runs/{id}?verdict={value}", signed.base) })
                       aria-current=(if filter == value { "true" } else { "false" }) { (label) }
                 }
             }

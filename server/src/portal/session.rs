@@ -1,6 +1,8 @@
 //! Portal sessions: a random id in an HttpOnly, SameSite=Strict cookie
 //! (Secure when the service is reached over https), each with its own CSRF
-//! token and an expiry; signing out or expiring forgets it.
+//! token, the projects it may see, and an expiry; signing out or expiring
+//! forgets it. A host of several projects keeps one set of sessions for all
+//! of them, so one sign-in reaches every project its token sees.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,21 +20,31 @@ pub struct Session {
     pub csrf: String,
     /// When it ends.
     pub expires: Instant,
+    /// The projects it may see (by name).
+    pub projects: Vec<String>,
 }
 
-/// The sessions of one service.
+impl Session {
+    /// True when the session may see project `name`.
+    pub fn sees(&self, name: &str) -> bool {
+        self.projects.iter().any(|p| p == name)
+    }
+}
+
+/// The sessions of one service, or of every project of a host.
 #[derive(Debug, Default)]
 pub struct Sessions {
     open: Mutex<HashMap<String, Session>>,
 }
 
 impl Sessions {
-    /// Opens a session lasting `ttl`; returns its id.
-    pub fn open(&self, ttl: Duration) -> String {
+    /// Opens a session lasting `ttl` that sees `projects`; returns its id.
+    pub fn open(&self, ttl: Duration, projects: Vec<String>) -> String {
         let id = crate::auth::random_secret(40);
         let session = Session {
             csrf: crate::auth::random_secret(32),
             expires: Instant::now() + ttl,
+            projects,
         };
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|_, s| s.expires > Instant::now());
@@ -90,12 +102,14 @@ mod tests {
     #[test]
     fn sessions_expire_and_close() {
         let sessions = Sessions::default();
-        let id = sessions.open(Duration::from_secs(60));
-        assert!(sessions.get(&id).is_some());
+        let id = sessions.open(Duration::from_secs(60), vec!["a".into()]);
+        assert!(sessions
+            .get(&id)
+            .is_some_and(|s| s.sees("a") && !s.sees("b")));
         assert!(sessions.get("other").is_none());
         sessions.close(&id);
         assert!(sessions.get(&id).is_none());
-        let short = sessions.open(Duration::ZERO);
+        let short = sessions.open(Duration::ZERO, vec![]);
         assert!(sessions.get(&short).is_none(), "an expired session is gone");
     }
 

@@ -32,7 +32,7 @@ pub async fn form(
 ) -> Response {
     let body = html! {
         p.lead { "Sync now instead of waiting for the schedule. Records already in Xero and unchanged cost no call." }
-        form.stack.card method="post" action="/portal/sync" {
+        form.stack.card method="post" action=(signed.at("/portal/sync")) {
             input type="hidden" name="csrf" value=(signed.csrf);
             div {
                 label for="module" { "Module" }
@@ -113,9 +113,11 @@ pub async fn start(
         Err(e) => Err(e),
     };
     match submitted {
-        Ok(submitted) => {
-            Redirect::to(&format!("/portal/runs/{}", submitted.job.run)).into_response()
-        }
+        Ok(submitted) => Redirect::to(&format!(
+            "{}/portal/runs/{}",
+            signed.base, submitted.job.run
+        ))
+        .into_response(),
         Err(e) => message_page(e.status, "Not synced", html! { p { (e.message) } }),
     }
 }

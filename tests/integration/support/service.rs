@@ -48,7 +48,8 @@ pub fn project(modules: &[&str], serve: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, config)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -83,13 +84,25 @@ impl Served {
     /// Starts `serve --config CONFIG --sandbox-url SANDBOX` with `extra`
     /// arguments, and waits until it answers.
     pub async fn start(config: &Path, sandbox: &str, extra: &[&str]) -> Served {
+        let mut args = vec![
+            "--config",
+            config.to_str().unwrap(),
+            "--sandbox-url",
+            sandbox,
+        ];
+        args.extend_from_slice(extra);
+        Served::spawn(&args, &config.with_extension("log")).await
+    }
+
+    /// Starts `serve ARGS --listen 127.0.0.1:PORT` (its log beside `log`,
+    /// named after the port) and waits until it answers.
+    pub async fn spawn(args: &[&str], log: &Path) -> Served {
         let port = free_port();
-        let stderr = config.with_extension(format!("{port}.log"));
+        let stderr = log.with_extension(format!("{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_syncwright"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .args(["--sandbox-url", sandbox])
+            .arg("serve")
+            .args(args)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
@@ -120,6 +133,11 @@ impl Served {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         served
+    }
+
+    /// The process id of the service.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// What it logged so far.
@@ -214,7 +232,8 @@ impl Drop for Served {
     }
 }
 
-async fn answer(response: reqwest::Response) -> (u16, Value) {
+/// A response's status and JSON body (a string when it is not JSON).
+pub async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (

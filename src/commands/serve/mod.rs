@@ -8,8 +8,14 @@
 //! (unless the project sets its own), Zoho notifications are on, and the
 //! sandbox's Xero webhooks come to this service, signed with
 //! `sandbox-webhook-key`.
+//!
+//! With `--projects DIR` it serves every project folder under DIR from one
+//! process ([`projects`]).
+
+mod projects;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use syncwright_server::logging::{init, LogFormat};
 use syncwright_server::{Service, ServiceOptions, StartError};
@@ -38,6 +44,11 @@ pub struct ServeArgs {
     /// The project file.
     #[command(flatten)]
     pub project: ProjectFile,
+    /// Serve every project folder under DIR (a `syncwright.yaml` each),
+    /// each under `/projects/NAME`; SIGHUP or `POST /api/v1/reload` picks
+    /// up folders added or changed since.
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub projects: Option<PathBuf>,
     /// Settings overridden for the service's runs.
     #[command(flatten)]
     pub overrides: SettingOverrides,
@@ -72,6 +83,9 @@ pub fn serve(args: ServeArgs) -> u8 {
         LogFormatArg::Human => LogFormat::Human,
         LogFormatArg::Json => LogFormat::Json,
     });
+    if let Some(dir) = &args.projects {
+        return projects::serve_projects(&args, dir);
+    }
     let session = match Session::open(
         &args.project.config,
         &args.overrides.set,
