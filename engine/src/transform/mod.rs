@@ -5,6 +5,7 @@
 
 mod compile;
 mod expression;
+mod settings_inline;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use crate::script::{
     describe_failure, dynamic_to_json, fits_in, json_to_dynamic, LookupTables, ScriptLimits,
 };
 
-pub(crate) use compile::{collect_properties, compile_fields};
+pub(crate) use compile::{collect_properties, compile_fields, Scripts};
 use compile::{CompiledField, ValueSource};
 use expression::{Answer, Expression};
 
