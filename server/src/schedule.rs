@@ -108,7 +108,7 @@ async fn keep(state: Arc<ServiceState>, module: String) {
             }
         }
         if state.queues.busy(&state.key(&module)).await {
-            crate::metrics::schedule_skipped(&module);
+            crate::metrics::schedule_skipped(state.metrics_name(), &module);
             tracing::info!("schedule of {module}: skipped, the module is still syncing");
             continue;
         }

@@ -152,6 +152,16 @@ impl ServiceState {
         format!("{}{path}", self.base)
     }
 
+    /// The `project` label of its metrics: its name in a host of several
+    /// projects, empty (no label) when it is alone.
+    pub fn metrics_name(&self) -> &str {
+        if self.base.is_empty() {
+            ""
+        } else {
+            &self.name
+        }
+    }
+
     /// The span its tasks log in: the project's name in a host of several
     /// projects, nothing when it is alone.
     pub fn span(&self) -> tracing::Span {
@@ -298,6 +308,14 @@ impl Service {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}{}", mount.base));
         let debounce = config.notifications.debounce;
+        let queues = Queues::new(
+            config.queue_limit,
+            if mount.base.is_empty() {
+                ""
+            } else {
+                &mount.name
+            },
+        );
         let state = Arc::new(ServiceState {
             project,
             name: mount.name,
@@ -305,7 +323,7 @@ impl Service {
             connections,
             store,
             clock: Clock::scaled(minute_secs),
-            queues: Queues::new(config.queue_limit),
+            queues,
             keys,
             organisations,
             stop: Arc::new(AtomicBool::new(false)),

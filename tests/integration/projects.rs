@@ -256,6 +256,20 @@ async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_ne
     assert_eq!(invoices(&sandbox, 1), acme_created);
     assert_eq!(invoices(&sandbox, 0), acme_created);
 
+    // Each project's series carry its name.
+    let metrics = reqwest::get(format!("{}/metrics", served.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ["acme", "globex"] {
+        let series = format!(
+            "syncwright_runs_total{{project=\"{name}\",trigger=\"manual\",outcome=\"done\"}} 1"
+        );
+        assert!(metrics.contains(&series), "{series} in {metrics}");
+    }
+
     // The portal: one sign-in, a picker of the token's projects, and each
     // project's pages under its own path.
     let url = served.url.clone();
