@@ -7,8 +7,11 @@
 //! down happens once, at start). Each tick is claimed in the store, so of
 //! several services sharing it only one runs it; a tick that comes while
 //! the module is still syncing is skipped, never stacked. A random jitter
-//! (`jitter`) is added to each run's time. Intervals shrink with the
-//! sandbox's time scale; cron expressions keep the wall clock (UTC).
+//! (`jitter`) is added to each run's time. A module whose scheduled run
+//! falls due while a module it depends on is due too (on a first start,
+//! every module is) waits until that module's run is queued, so that the
+//! queue runs them in dependency order. Intervals shrink with the sandbox's
+//! time scale; cron expressions keep the wall clock (UTC).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -91,7 +94,9 @@ async fn keep(state: Arc<ServiceState>, module: String) {
         let at = due + chrono::Duration::from_std(jitter).unwrap_or_default();
         state.planner.set(&module, at);
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
-        if pause(&mut stopping, wait).await {
+        if pause(&mut stopping, wait).await
+            || after_dependencies(&state, &module, &mut stopping).await
+        {
             return;
         }
         let tick = due.to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -108,7 +113,7 @@ async fn keep(state: Arc<ServiceState>, module: String) {
             }
         }
         if state.queues.busy(&state.key(&module)).await {
-            crate::metrics::schedule_skipped(&module);
+            crate::metrics::schedule_skipped(state.metrics_name(), &module);
             tracing::info!("schedule of {module}: skipped, the module is still syncing");
             continue;
         }
@@ -122,6 +127,57 @@ async fn keep(state: Arc<ServiceState>, module: String) {
         };
         if let Err(e) = state.submit(spec).await {
             tracing::warn!("schedule of {module}: not run: {e}");
+        }
+    }
+}
+
+/// The longest a scheduled run waits for the runs of the modules it
+/// depends on to be queued, beyond their jitter: a dependency whose
+/// schedule stalls never stops its dependents'.
+const MOST_DEPENDENCY_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits while a scheduled module that `module` depends on is due within
+/// its jitter but not yet queued (or not yet planned, its task starting),
+/// at most its jitter and [`MOST_DEPENDENCY_WAIT`]; true when the service
+/// stops meanwhile.
+async fn after_dependencies(
+    state: &ServiceState,
+    module: &str,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let Some(this) = state.project.module(module) else {
+        return false;
+    };
+    let dependencies: Vec<(&str, Duration)> = this
+        .depends_on
+        .iter()
+        .filter(|d| state.keys.contains_key(*d))
+        .map(|d| (d.as_str(), state.config.schedule(d)))
+        .filter(|(_, s)| s.when != ScheduleWhen::Off)
+        .map(|(d, s)| (d, state.clock.real(s.jitter)))
+        .collect();
+    let most = dependencies
+        .iter()
+        .map(|(_, j)| *j)
+        .max()
+        .unwrap_or_default();
+    let deadline = std::time::Instant::now() + most + MOST_DEPENDENCY_WAIT;
+    loop {
+        let now = Utc::now();
+        let waiting = dependencies.iter().find(|(d, jitter)| {
+            state.planner.next(d).is_none_or(|at| {
+                at <= now + chrono::Duration::from_std(*jitter).unwrap_or_default()
+            })
+        });
+        let Some((dependency, _)) = waiting else {
+            return false;
+        };
+        if std::time::Instant::now() > deadline {
+            tracing::info!("schedule of {module}: runs without waiting longer for {dependency}");
+            return false;
+        }
+        if pause(stopping, Duration::from_millis(100)).await {
+            return true;
         }
     }
 }

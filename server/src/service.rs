@@ -152,6 +152,16 @@ impl ServiceState {
         format!("{}{path}", self.base)
     }
 
+    /// The `project` label of its metrics: its name in a host of several
+    /// projects, empty (no label) when it is alone.
+    pub fn metrics_name(&self) -> &str {
+        if self.base.is_empty() {
+            ""
+        } else {
+            &self.name
+        }
+    }
+
     /// The span its tasks log in: the project's name in a host of several
     /// projects, nothing when it is alone.
     pub fn span(&self) -> tracing::Span {
@@ -240,33 +250,12 @@ impl Service {
     pub async fn start(project: Project, options: ServiceOptions) -> Result<Service, StartError> {
         let listen = options.listen;
         refuse_open_listen(listen, &project.serve)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|error| StartError::Bind {
-                addr: listen,
-                error,
-            })?;
-        let addr = listener.local_addr().map_err(|error| StartError::Bind {
-            addr: listen,
-            error,
-        })?;
+        let (listener, addr) = bind(listen).await?;
         let mount = Mount::alone(&project);
         let mut service = Service::mount(project, mount, addr, options.minute_secs).await?;
         let app = crate::api::router(service.state.clone());
-        let mut stopping = service.state.stopping.subscribe();
-        service.server = Some(tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopping.wait_for(|s| *s).await;
-            })
-            .await;
-            if let Err(e) = served {
-                tracing::error!("the listener failed: {e}");
-            }
-        }));
+        let stopping = service.state.stopping.subscribe();
+        service.server = Some(serve_until(listener, app, stopping));
         tracing::info!(
             "syncwright serves {} on http://{addr}",
             service.state.project.path.display()
@@ -319,6 +308,14 @@ impl Service {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}{}", mount.base));
         let debounce = config.notifications.debounce;
+        let queues = Queues::new(
+            config.queue_limit,
+            if mount.base.is_empty() {
+                ""
+            } else {
+                &mount.name
+            },
+        );
         let state = Arc::new(ServiceState {
             project,
             name: mount.name,
@@ -326,7 +323,7 @@ impl Service {
             connections,
             store,
             clock: Clock::scaled(minute_secs),
-            queues: Queues::new(config.queue_limit),
+            queues,
             keys,
             organisations,
             stop: Arc::new(AtomicBool::new(false)),
@@ -422,6 +419,41 @@ impl Service {
         }
         tracing::info!("stopped {}", state.project.path.display());
     }
+}
+
+/// Binds `listen`; the listener and the address it got (port 0 picks one).
+pub(crate) async fn bind(
+    listen: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let bound = |error| StartError::Bind {
+        addr: listen,
+        error,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(bound)?;
+    let addr = listener.local_addr().map_err(bound)?;
+    Ok((listener, addr))
+}
+
+/// Serves `app` on `listener` until `stopping` turns true, then lets the
+/// requests in flight finish.
+pub(crate) fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!("the listener failed: {e}");
+        }
+    })
 }
 
 /// Refuses an address beyond loopback to a project without API tokens.

@@ -41,35 +41,49 @@ async fn sandbox() -> Sandbox {
 /// Writes project folder `hosted/NAME` reaching the sandbox's organisation
 /// `org`, with the API tokens `NAME-token` and `shared-token` and the
 /// button key `NAME-button`.
-fn write_project(root: &Path, name: &str, sandbox: &Sandbox, org: usize, extra: &str) -> PathBuf {
-    let info = &sandbox.organisations()[org];
-    let urls = sandbox.urls();
+fn write_project(root: &Path, name: &str, sandbox: &Sandbox, org: usize) -> PathBuf {
     let folder = root.join("hosted").join(name);
     std::fs::create_dir_all(&folder).unwrap();
+    let connections = live::connections_yaml(sandbox, org, &[]);
     std::fs::write(
         folder.join("syncwright.yaml"),
         format!(
             "version: 1\n\
-             connections:\n  \
-               crm:\n    kind: zoho_crm\n    accounts_url: {}\n    api_url: {}\n    \
-                 client_id: sandbox-client\n    client_secret: sandbox-secret\n    \
-                 refresh_token: {}\n  \
-               xero:\n    kind: xero\n    identity_url: {}\n    api_url: {}\n    \
-                 client_id: sandbox-client\n    client_secret: sandbox-secret\n    \
-                 grant: client_credentials\n    tenant_id: {}\n\
+             {connections}\
              modules:\n  - name: invoices\n    mapping: ../../mappings/invoices.yaml\n\
              serve:\n  api_tokens: [{name}-token, shared-token]\n  button_keys: [{name}-button]\n\
-             {HUSHED}{extra}",
-            urls.zoho_accounts,
-            urls.zoho_api,
-            info.zoho_refresh_token,
-            urls.xero_identity,
-            urls.xero_api,
-            info.xero_tenant_id,
+             {HUSHED}"
         ),
     )
     .unwrap();
     folder
+}
+
+/// A directory `hosted/` of the projects `acme` and `globex` (beside copies
+/// of the repository's mappings and rules), served by `serve --projects`.
+async fn host(sandbox: &Sandbox) -> (tempfile::TempDir, Served) {
+    let root = tempfile::tempdir().unwrap();
+    let repo = crate::support::harness::root();
+    for sub in ["mappings", "rules"] {
+        copy_dir(&repo.join(sub), &root.path().join(sub));
+    }
+    write_project(root.path(), "acme", sandbox, 0);
+    write_project(root.path(), "globex", sandbox, 1);
+    // A folder that is not a project, and one whose name cannot be a path.
+    std::fs::create_dir_all(root.path().join("hosted/notes")).unwrap();
+    std::fs::create_dir_all(root.path().join("hosted/bad name")).unwrap();
+    std::fs::write(
+        root.path().join("hosted/bad name/syncwright.yaml"),
+        "version: 1\n",
+    )
+    .unwrap();
+    let hosted = root.path().join("hosted");
+    let served = Served::spawn(
+        &["--projects", hosted.to_str().unwrap()],
+        &root.path().join("serve.log"),
+    )
+    .await;
+    (root, served)
 }
 
 /// GET `path` with `token`.
@@ -202,27 +216,8 @@ async fn page(url: &str, path: &str, session: &str) -> (u16, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_new_folders() {
     let sandbox = sandbox().await;
-    let root = tempfile::tempdir().unwrap();
-    let repo = crate::support::harness::root();
-    for sub in ["mappings", "rules"] {
-        copy_dir(&repo.join(sub), &root.path().join(sub));
-    }
-    write_project(root.path(), "acme", &sandbox, 0, "");
-    write_project(root.path(), "globex", &sandbox, 1, "");
-    // A folder that is not a project, and one whose name cannot be a path.
-    std::fs::create_dir_all(root.path().join("hosted/notes")).unwrap();
-    std::fs::create_dir_all(root.path().join("hosted/bad name")).unwrap();
-    std::fs::write(
-        root.path().join("hosted/bad name/syncwright.yaml"),
-        "version: 1\n",
-    )
-    .unwrap();
+    let (root, mut served) = host(&sandbox).await;
     let hosted = root.path().join("hosted");
-    let mut served = Served::spawn(
-        &["--projects", hosted.to_str().unwrap()],
-        &root.path().join("serve.log"),
-    )
-    .await;
 
     // Each token sees its own projects; a shared one sees both.
     assert_eq!(seen(&served, "acme-token").await, ["acme"]);
@@ -261,6 +256,20 @@ async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_ne
     assert_eq!(invoices(&sandbox, 1), acme_created);
     assert_eq!(invoices(&sandbox, 0), acme_created);
 
+    // Each project's series carry its name.
+    let metrics = reqwest::get(format!("{}/metrics", served.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ["acme", "globex"] {
+        let series = format!(
+            "syncwright_runs_total{{project=\"{name}\",trigger=\"manual\",outcome=\"done\"}} 1"
+        );
+        assert!(metrics.contains(&series), "{series} in {metrics}");
+    }
+
     // The portal: one sign-in, a picker of the token's projects, and each
     // project's pages under its own path.
     let url = served.url.clone();
@@ -291,7 +300,7 @@ async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_ne
     assert!(picker.contains("/projects/acme/") && picker.contains("/projects/globex/"));
 
     // A folder added is served after SIGHUP, with its own organisation.
-    write_project(root.path(), "initech", &sandbox, 2, "");
+    write_project(root.path(), "initech", &sandbox, 2);
     assert!(seen(&served, "initech-token").await.is_empty());
     let hangup = Command::new("kill")
         .args(["-HUP", &served.pid().to_string()])
@@ -351,19 +360,7 @@ async fn the_portal_picks_a_project_then_syncs_it_in_a_browser() {
         return;
     };
     let sandbox = sandbox().await;
-    let root = tempfile::tempdir().unwrap();
-    let repo = crate::support::harness::root();
-    for sub in ["mappings", "rules"] {
-        copy_dir(&repo.join(sub), &root.path().join(sub));
-    }
-    write_project(root.path(), "acme", &sandbox, 0, "");
-    write_project(root.path(), "globex", &sandbox, 1, "");
-    let hosted = root.path().join("hosted");
-    let served = Served::spawn(
-        &["--projects", hosted.to_str().unwrap()],
-        &root.path().join("serve.log"),
-    )
-    .await;
+    let (_root, served) = host(&sandbox).await;
     let url = served.url.clone();
     let client = &browser.client;
 

@@ -596,6 +596,73 @@ async fn sigterm_mid_run_then_a_restart_syncs_each_invoice_exactly_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_first_start_scheduled_modules_run_after_the_modules_they_depend_on() {
+    let sandbox = example_sandbox().await;
+    // Every module is due at start; the modules invoices depend on come
+    // later within their jitter.
+    let serve = "  schedule:\n    default: {every: 4h, jitter: 0s}\n    \
+                 accounts: {every: 4h, jitter: 2s}\n    products: {every: 4h, jitter: 1s}\n  \
+                 zoho_notifications:\n    debounce: 1h\n";
+    let (_dir, config) = project(&["accounts", "products", "invoices"], serve);
+    let mut served = Served::start(&config, &sandbox.base_url(), &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let runs = served.runs().await;
+        let ended = runs
+            .iter()
+            .filter(|r| r["trigger"] == "schedule" && r["state"] == "done")
+            .count();
+        if ended == 3 {
+            break runs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{runs:?} {}",
+            served.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let run_of = |module: &str| {
+        runs.iter()
+            .find(|r| r["options"]["module"] == module)
+            .unwrap_or_else(|| panic!("no run of {module}: {runs:?}"))
+            .clone()
+    };
+    let invoices = run_of("invoices");
+    for dependency in ["accounts", "products"] {
+        let before = run_of(dependency);
+        assert!(
+            invoices["run"].as_i64() > before["run"].as_i64(),
+            "invoices was queued before {dependency}: {invoices} {before}"
+        );
+    }
+    // Xero saw every Contact and Item written before the first invoice.
+    let writes: Vec<_> = sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c.vendor == "xero_api" && c.method != "GET")
+        .collect();
+    let first_invoice = writes
+        .iter()
+        .position(|c| c.path.contains("/Invoices"))
+        .expect("invoices were written");
+    let last_dependency = writes
+        .iter()
+        .rposition(|c| c.path.contains("/Contacts") || c.path.contains("/Items"))
+        .expect("contacts and items were written");
+    assert!(
+        last_dependency < first_invoice,
+        "an invoice was written before its Contact or Items: {:?}",
+        writes
+            .iter()
+            .map(|c| (&c.method, &c.path))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(invoices["counts"]["invoices"]["sync"], 9, "{invoices}");
+    assert_eq!(served.terminate(), Some(0));
+}
+
 #[test]
 fn serve_refuses_an_address_beyond_loopback_without_api_tokens() {
     let (_dir, config) = project(&["invoices"], HUSHED);

@@ -87,31 +87,24 @@ fn invoices(n: usize, org: usize) -> Value {
 /// `rules/`) syncing invoices of the sandbox's organisation `org`, its
 /// state where `${SYNCWRIGHT_WORKERS_STATE}` says.
 fn project(dir: &Path, name: &str, sandbox: &Sandbox, org: usize) -> PathBuf {
-    let info = &sandbox.organisations()[org];
-    let urls = sandbox.urls();
     let folder = dir.join(name);
     std::fs::create_dir_all(&folder).unwrap();
     let config = folder.join("syncwright.yaml");
+    let connections = live::connections_yaml(
+        sandbox,
+        org,
+        &[
+            format!("minute_secs: {MINUTE_SECS}"),
+            format!("batch_size: {BATCH}"),
+        ],
+    );
     std::fs::write(
         &config,
         format!(
             "version: 1\n\
              state: ${{SYNCWRIGHT_WORKERS_STATE}}\n\
-             connections:\n  \
-               crm:\n    kind: zoho_crm\n    accounts_url: {}\n    api_url: {}\n    \
-                 client_id: sandbox-client\n    client_secret: sandbox-secret\n    \
-                 refresh_token: {}\n  \
-               xero:\n    kind: xero\n    identity_url: {}\n    api_url: {}\n    \
-                 client_id: sandbox-client\n    client_secret: sandbox-secret\n    \
-                 grant: client_credentials\n    tenant_id: {}\n    minute_secs: {MINUTE_SECS}\n    \
-                 batch_size: {BATCH}\n\
-             modules:\n  - name: invoices\n    mapping: ../mappings/invoices.yaml\n",
-            urls.zoho_accounts,
-            urls.zoho_api,
-            info.zoho_refresh_token,
-            urls.xero_identity,
-            urls.xero_api,
-            info.xero_tenant_id,
+             {connections}\
+             modules:\n  - name: invoices\n    mapping: ../mappings/invoices.yaml\n"
         ),
     )
     .unwrap();

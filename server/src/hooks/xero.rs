@@ -34,11 +34,11 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !signed(key, &body, signature) {
-        crate::metrics::hook("xero", "refused");
+        crate::metrics::hook(state.metrics_name(), "xero", "refused");
         tracing::warn!("a Xero webhook with a wrong signature was refused");
         return StatusCode::UNAUTHORIZED;
     }
-    crate::metrics::hook("xero", "accepted");
+    crate::metrics::hook(state.metrics_name(), "xero", "accepted");
     let events = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|b| b["events"].as_array().cloned())

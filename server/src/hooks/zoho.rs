@@ -17,17 +17,17 @@ use crate::service::ServiceState;
 /// Receives one notification.
 pub async fn receive(State(state): State<Arc<ServiceState>>, body: Bytes) -> StatusCode {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        crate::metrics::hook("zoho", "bad_request");
+        crate::metrics::hook(state.metrics_name(), "zoho", "bad_request");
         return StatusCode::BAD_REQUEST;
     };
     let channel = text(&body["channel_id"]);
     let token = text(&body["token"]);
     let Some(module) = state.channels.verify(&channel, &token) else {
-        crate::metrics::hook("zoho", "refused");
+        crate::metrics::hook(state.metrics_name(), "zoho", "refused");
         tracing::warn!("a Zoho notification with an unknown channel or token was refused");
         return StatusCode::UNAUTHORIZED;
     };
-    crate::metrics::hook("zoho", "accepted");
+    crate::metrics::hook(state.metrics_name(), "zoho", "accepted");
     if body["operation"] == "delete" {
         return StatusCode::OK;
     }

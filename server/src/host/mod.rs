@@ -154,16 +154,7 @@ impl Host {
             )));
         }
         let listen = options.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|error| StartError::Bind {
-                addr: listen,
-                error,
-            })?;
-        let addr = listener.local_addr().map_err(|error| StartError::Bind {
-            addr: listen,
-            error,
-        })?;
+        let (listener, addr) = crate::service::bind(listen).await?;
         crate::metrics::install();
         let state = Arc::new(HostState {
             dir: options.dir,
@@ -177,20 +168,7 @@ impl Host {
         });
         let started = reload::reload(&state).await;
         let app = routes::router(state.clone());
-        let mut stopping = state.stopping.subscribe();
-        let server = tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopping.wait_for(|s| *s).await;
-            })
-            .await;
-            if let Err(e) = served {
-                tracing::error!("the listener failed: {e}");
-            }
-        });
+        let server = crate::service::serve_until(listener, app, state.stopping.subscribe());
         tracing::info!(
             "syncwright serves {} projects from {} on http://{addr}",
             state.projects().len(),

@@ -97,12 +97,14 @@ impl Live {
 /// The reporter a job runs with: every call lands in the job's [`Live`].
 pub struct LiveReporter {
     job: Arc<Job>,
+    project: String,
 }
 
 impl LiveReporter {
-    /// A reporter into `job`.
-    pub fn new(job: Arc<Job>) -> Self {
-        Self { job }
+    /// A reporter into `job`, a job of the project named `project` in
+    /// metrics (empty: no `project` label).
+    pub fn new(job: Arc<Job>, project: String) -> Self {
+        Self { job, project }
     }
 }
 
@@ -140,7 +142,7 @@ impl Reporter for LiveReporter {
     fn record(&mut self, outcome: &RecordOutcome) -> std::io::Result<()> {
         let mut kept = outcome.clone();
         kept.payload = None;
-        crate::metrics::record_outcome(outcome);
+        crate::metrics::record_outcome(&self.project, outcome);
         self.job.update(|live| {
             live.done += 1;
             let module = live.module.clone().unwrap_or_default();

@@ -83,15 +83,18 @@ pub struct Queues {
     board: Mutex<Board>,
     wake: Notify,
     limit: usize,
+    project: String,
 }
 
 impl Queues {
-    /// Queues holding at most `limit` waiting jobs each.
-    pub fn new(limit: usize) -> Self {
+    /// Queues holding at most `limit` waiting jobs each, of the project
+    /// named `project` in metrics (empty: no `project` label).
+    pub fn new(limit: usize, project: &str) -> Self {
         Self {
             board: Mutex::new(Board::default()),
             wake: Notify::new(),
             limit: limit.max(1),
+            project: project.to_string(),
         }
     }
 
@@ -135,7 +138,7 @@ impl Queues {
         let job = Job::new(run, keys, after, spec);
         board.pending.push(job.clone());
         let idle = board.may_start(board.pending.len() - 1);
-        crate::metrics::queue_depth(board.pending.len());
+        crate::metrics::queue_depth(&self.project, board.pending.len());
         drop(board);
         self.wake.notify_one();
         Ok(Submitted {
@@ -159,7 +162,7 @@ impl Queues {
                 at += 1;
             }
         }
-        crate::metrics::queue_depth(board.pending.len());
+        crate::metrics::queue_depth(&self.project, board.pending.len());
         started
     }
 
@@ -220,7 +223,7 @@ impl Queues {
         let mut board = self.board.lock().await;
         board.closed = true;
         let dropped = std::mem::take(&mut board.pending);
-        crate::metrics::queue_depth(0);
+        crate::metrics::queue_depth(&self.project, 0);
         drop(board);
         self.wake.notify_one();
         dropped

@@ -77,7 +77,7 @@ async fn execute(state: &ServiceState, job: &Arc<Job>) {
     let started = Instant::now();
     let run = job.run;
     let on_wait = move |module: &str, holder: &str| {
-        crate::metrics::lock_wait(module);
+        crate::metrics::lock_wait(state.metrics_name(), module);
         tracing::info!(run, "module {module} is being synced by {holder}: waiting");
     };
     let ctx = JobContext {
@@ -90,7 +90,7 @@ async fn execute(state: &ServiceState, job: &Arc<Job>) {
         run: Some(run),
         stop: Some(state.stop.clone()),
     };
-    let mut reporter = LiveReporter::new(job.clone());
+    let mut reporter = LiveReporter::new(job.clone(), state.metrics_name().to_string());
     let result = run_job_with(&ctx, &spec.request(), &control, &mut reporter).await;
     let (ended, error) = match &result {
         Ok(_) => (JobState::Done, None),
@@ -115,11 +115,11 @@ async fn execute(state: &ServiceState, job: &Arc<Job>) {
     if ended == JobState::Done {
         for (module, summary) in &live.summaries {
             if summary.failed == 0 {
-                crate::metrics::module_succeeded(module);
+                crate::metrics::module_succeeded(state.metrics_name(), module);
             }
         }
     }
-    crate::metrics::run_ended(spec.trigger.as_str(), ended.as_str());
+    crate::metrics::run_ended(state.metrics_name(), spec.trigger.as_str(), ended.as_str());
     let totals = live
         .summaries
         .iter()

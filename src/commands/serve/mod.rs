@@ -99,17 +99,7 @@ pub fn serve(args: ServeArgs) -> u8 {
     let (mut project, sandbox, runtime) = session.into_parts();
     let sandbox_url = sandbox.as_ref().map(|s| s.base_url.clone());
     if sandbox_url.is_some() {
-        let serve = &mut project.serve;
-        if serve.api_tokens.is_empty() {
-            serve.api_tokens.push(SANDBOX_TOKEN.into());
-        }
-        if serve.button_keys.is_empty() {
-            serve.button_keys.push(SANDBOX_BUTTON_KEY.into());
-        }
-        if serve.webhook_key.is_none() {
-            serve.webhook_key = Some(SANDBOX_WEBHOOK_KEY.into());
-        }
-        serve.notifications.enabled = true;
+        open_for_the_demo(&mut project.serve);
     }
     let listen = args
         .listen
@@ -169,6 +159,22 @@ pub fn serve(args: ServeArgs) -> u8 {
     drop(sandbox);
     drop(runtime);
     code
+}
+
+/// The demo's secrets for a project served against the sandbox, where it
+/// names none (the demo API token, button key and webhook key), and Zoho
+/// notifications on.
+fn open_for_the_demo(serve: &mut syncwright_engine::project::ServeConfig) {
+    if serve.api_tokens.is_empty() {
+        serve.api_tokens.push(SANDBOX_TOKEN.into());
+    }
+    if serve.button_keys.is_empty() {
+        serve.button_keys.push(SANDBOX_BUTTON_KEY.into());
+    }
+    if serve.webhook_key.is_none() {
+        serve.webhook_key = Some(SANDBOX_WEBHOOK_KEY.into());
+    }
+    serve.notifications.enabled = true;
 }
 
 /// Points the sandbox's Xero webhooks at the service.

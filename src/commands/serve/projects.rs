@@ -17,7 +17,7 @@ use syncwright_sandbox::{OrganisationInfo, OrganisationSeed, Sandbox, SandboxCon
 use syncwright_server::host::folders;
 use syncwright_server::{Host, HostOptions, ProjectLoader, StartError};
 
-use super::{ServeArgs, DEFAULT_LISTEN, SANDBOX_BUTTON_KEY, SANDBOX_TOKEN, SANDBOX_WEBHOOK_KEY};
+use super::{open_for_the_demo, ServeArgs, DEFAULT_LISTEN, SANDBOX_TOKEN};
 use crate::exit_code::{EXIT_CONFIG, EXIT_FAILED};
 use crate::json_file::read_json;
 use crate::project_loading::load_project;
@@ -159,17 +159,7 @@ impl ProjectLoader for Loader {
         } else {
             project.state = Some(project.base_dir.join(".syncwright/sandbox-state.db"));
         }
-        let serve = &mut project.serve;
-        if serve.api_tokens.is_empty() {
-            serve.api_tokens.push(SANDBOX_TOKEN.into());
-        }
-        if serve.button_keys.is_empty() {
-            serve.button_keys.push(SANDBOX_BUTTON_KEY.into());
-        }
-        if serve.webhook_key.is_none() {
-            serve.webhook_key = Some(SANDBOX_WEBHOOK_KEY.into());
-        }
-        serve.notifications.enabled = true;
+        open_for_the_demo(&mut project.serve);
         Ok(project)
     }
 }
