@@ -5,6 +5,9 @@
 use serde_json::Value;
 
 use super::XeroCatalogue;
+// A path is written out only for a value of the wrong type: a right
+// payload builds no text.
+use crate::transform::FieldPath as At;
 
 /// One field whose value is not the type Xero's document declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,25 +97,6 @@ impl XeroCatalogue {
                 }
             }
             _ => {}
-        }
-    }
-}
-
-/// Where a value is in the payload (`LineItems[1].Quantity`), written out
-/// only for a value of the wrong type: a right payload builds no text.
-enum At<'a> {
-    Root,
-    Field(&'a At<'a>, &'a str),
-    Index(&'a At<'a>, usize),
-}
-
-impl std::fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            At::Root => Ok(()),
-            At::Field(At::Root, name) => f.write_str(name),
-            At::Field(parent, name) => write!(f, "{parent}.{name}"),
-            At::Index(parent, index) => write!(f, "{parent}[{index}]"),
         }
     }
 }

@@ -339,9 +339,12 @@ impl Transform {
 
 /// Where a field is in the payload (`LineItems[2].UnitAmount`), written out
 /// only when a problem names it.
-enum FieldPath<'a> {
+pub(crate) enum FieldPath<'a> {
+    /// The payload itself.
     Root,
+    /// A field of an object.
     Field(&'a FieldPath<'a>, &'a str),
+    /// An element of an array.
     Index(&'a FieldPath<'a>, usize),
 }
 
