@@ -3,7 +3,8 @@
 //! past the 2,000 records `page` can; with `If-Modified-Since`; stopped when it would page
 //! without end), asks for fields 50 a call
 //! and merges them, and writes back 100 records a call; how the sink splits
-//! updates from creates; and that one connection keeps one token.
+//! updates from creates and deletes; and that one connection keeps one
+//! token.
 
 mod support;
 
@@ -271,6 +272,33 @@ async fn the_sink_updates_linked_records_and_creates_the_others() {
     assert_eq!(subject(&created), "created");
     assert_eq!(subject(&id(1)), "updated");
     assert_eq!(subject(&id(0)), "updated by its id");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sink_deletes_a_record_and_one_already_gone_counts_as_deleted() {
+    let sandbox = support::sandbox(SandboxConfig {
+        crm_seed: invoices(2, |_| Map::new()),
+        ..Default::default()
+    })
+    .await;
+    let mut sink = support::zoho(&sandbox, json!({})).sink().unwrap();
+    sink.delete("Invoices", &id(0)).await.unwrap();
+    let left: Vec<Value> = sandbox.zoho_records("Invoices");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], id(1).as_str());
+    // Deleting again (a run that stopped after Zoho deleted it) is done.
+    sink.delete("Invoices", &id(0)).await.unwrap();
+    let deletes = calls(&sandbox, "zoho_api", "DELETE", LIST);
+    assert_eq!(deletes.len(), 2);
+    assert_eq!(
+        query_param(&deletes[0], "ids").as_deref(),
+        Some(id(0).as_str())
+    );
+    // A module Zoho does not have is an error that names it.
+    let error = sink.delete("Nonsense", "1").await.unwrap_err().to_string();
+    assert!(error.contains("Nonsense"), "{error}");
+    assert_eq!(sandbox.zoho_records("Invoices").len(), 1);
     sandbox.shutdown().await;
 }
 

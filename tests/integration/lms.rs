@@ -498,6 +498,151 @@ async fn with_prefer_lms_a_conflict_takes_blackboard_s_change() {
     assert!(nothing_sent(&lms.run(&[]).await), "no echo");
 }
 
+/// Both halves with `prefer` replaced by `policy` (and `extra` lines after
+/// it) in their mappings.
+fn two_way_policy(lms: &Lms, policy: &str, extra: &str) {
+    let mappings = lms.config.parent().unwrap().join("mappings");
+    for file in ["contacts.yaml", "users.yaml"] {
+        let path = mappings.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("prefer: crm"), "{file}");
+        std::fs::write(
+            &path,
+            text.replace("prefer: crm", &format!("{policy}{extra}")),
+        )
+        .unwrap();
+    }
+}
+
+/// With `prefer: newest`, a record changed on both sides keeps the change
+/// made last, whichever side it was made on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_prefer_newest_a_conflict_keeps_the_later_change() {
+    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
+    two_way_policy(&lms, "prefer: newest", "");
+    let first = lms.run(&[]).await;
+    let ada_user = record(module(&first, "contacts"), "5725767000004001001")["load"]["target_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(nothing_sent(&lms.run(&[]).await), "converged");
+    let maria = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "maria.garcia").clone();
+    let maria_id = maria["id"].as_str().unwrap().to_string();
+
+    // Ada: Blackboard first, then the CRM. Maria: the CRM first, then
+    // Blackboard once the clock has passed the CRM's stamp (Zoho stamps to
+    // the second, each write a second after the one before).
+    lms.blackboard_edit(&ada_user, json!({"name": {"given": "Countess"}}))
+        .await;
+    zoho_edit(
+        &lms.sandbox,
+        "Contacts",
+        json!([{"id": "5725767000004001001", "First_Name": "Augusta"}]),
+    )
+    .await;
+    zoho_edit(
+        &lms.sandbox,
+        "Contacts",
+        json!([{"id": maria_id, "First_Name": "Marie"}]),
+    )
+    .await;
+    let stamped = lms
+        .crm("Contacts")
+        .into_iter()
+        .find(|c| c["id"] == maria_id.as_str())
+        .and_then(|c| c["Modified_Time"].as_str().map(str::to_string))
+        .unwrap();
+    let stamped = chrono::DateTime::parse_from_rfc3339(&stamped).unwrap();
+    while chrono::Utc::now() <= stamped + chrono::Duration::milliseconds(1100) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    lms.blackboard_edit("_201_1", json!({"name": {"given": "Mariana"}}))
+        .await;
+    let third = lms.run(&[]).await;
+    let ada = record(module(&third, "contacts"), "5725767000004001001");
+    assert_eq!(ada["action"], "update", "{ada}");
+    assert_eq!(codes(ada), ["CONFLICT"]);
+    assert!(ada["violations"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("prefer: newest"));
+    let maria_contact = record(module(&third, "contacts"), &maria_id);
+    assert_ne!(maria_contact["action"], "update", "{maria_contact}");
+    assert_eq!(codes(maria_contact), ["CONFLICT"]);
+    let user = |id: &str| {
+        lms.sandbox
+            .blackboard_records("users")
+            .into_iter()
+            .find(|u| u["id"] == id)
+            .unwrap()
+    };
+    let contact = |id: &str| {
+        lms.crm("Contacts")
+            .into_iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+    };
+    assert_eq!(
+        user(&ada_user)["name"]["given"],
+        "Augusta",
+        "the CRM's later change won"
+    );
+    assert_eq!(contact("5725767000004001001")["First_Name"], "Augusta");
+    assert_eq!(
+        user("_201_1")["name"]["given"],
+        "Mariana",
+        "Blackboard's later change won"
+    );
+    assert_eq!(contact(&maria_id)["First_Name"], "Mariana");
+    assert!(nothing_sent(&lms.run(&[]).await), "no echo");
+}
+
+/// With `deletes: propagate`, a record deleted on either side has its pair
+/// deleted on the other by the next full run, and neither comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_deletes_propagate_a_deletion_on_either_side_deletes_its_pair() {
+    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
+    two_way_policy(&lms, "prefer: crm", "\n  deletes: propagate");
+    let first = lms.run(&[]).await;
+    let ada_user = record(module(&first, "contacts"), "5725767000004001001")["load"]["target_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(nothing_sent(&lms.run(&[]).await), "converged");
+    let tom = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "tom.baker").clone();
+    let tom_id = tom["id"].as_str().unwrap().to_string();
+
+    // Tom's user is deleted in Blackboard: his Contact goes from the CRM.
+    lms.blackboard_delete("_202_1").await;
+    lms.run(&[]).await;
+    assert!(
+        !lms.crm("Contacts")
+            .iter()
+            .any(|c| c["id"] == tom_id.as_str()),
+        "Tom's Contact was deleted"
+    );
+    // Ada's Contact is deleted in the CRM: her user goes from Blackboard.
+    live::zoho_delete(&lms.sandbox, "Contacts", "5725767000004001001").await;
+    lms.run(&[]).await;
+    let users = lms.sandbox.blackboard_records("users");
+    assert!(
+        !users.iter().any(|u| u["id"] == ada_user.as_str()),
+        "Ada's user was deleted: {users:?}"
+    );
+    // Nothing is made again on either side, and nothing more is sent.
+    let after = lms.run(&[]).await;
+    assert!(nothing_sent(&after), "{after:?}");
+    assert!(!lms
+        .sandbox
+        .blackboard_records("users")
+        .iter()
+        .any(|u| u["userName"] == "ada.lovelace" || u["userName"] == "tom.baker"));
+    assert!(!lms
+        .crm("Contacts")
+        .iter()
+        .any(|c| c["id"] == tom_id.as_str()));
+}
+
 /// `serve` runs the Canvas example on its schedule with nothing asked of
 /// it: with no run in the store, each module's first tick comes at start;
 /// courses reach the CRM and users reach Canvas, every run by the schedule,

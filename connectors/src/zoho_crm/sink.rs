@@ -4,7 +4,9 @@
 //! link points at) updates it; one without creates a record. At most 100
 //! records per call (`PUT` to update, `POST` to create), and Zoho's answer for
 //! each element is matched back to its record, with Zoho's code and message
-//! whole when it refuses one.
+//! whole when it refuses one. A two-way pair's deletion, propagated, deletes
+//! the record (`DELETE /crm/v8/{module}?ids=`); a record already gone counts
+//! as deleted.
 
 use std::sync::Arc;
 
@@ -78,6 +80,21 @@ fn element_result(element: Option<&Value>) -> LoadResult {
     }])
 }
 
+/// Zoho's answer for one deleted record: done, or already gone (Zoho says
+/// the id is invalid), or why not.
+fn deleted(element: &Value, module: &str, id: &str) -> Result<(), ConnectorError> {
+    match element["code"].as_str() {
+        Some("SUCCESS") | Some("INVALID_DATA") => Ok(()),
+        Some(code) => Err(ConnectorError::Remote(format!(
+            "Zoho {code} deleting {module} record {id}: {}",
+            element["message"].as_str().unwrap_or("refused")
+        ))),
+        None => Err(ConnectorError::Remote(format!(
+            "Zoho's answer to deleting {module} record {id} does not list it"
+        ))),
+    }
+}
+
 /// The record Zoho is sent: the payload, with the id of the record it updates.
 fn record(item: &LoadItem) -> (Option<String>, Value) {
     let mut fields: Map<String, Value> = item.payload.as_object().cloned().unwrap_or_default();
@@ -133,6 +150,21 @@ impl Sink for ZohoSink {
             .into_iter()
             .map(|r| r.expect("every item was sent"))
             .collect())
+    }
+
+    async fn delete(&mut self, resource: &str, id: &str) -> Result<(), ConnectorError> {
+        let (_, answer) = self
+            .client
+            .call(
+                Method::DELETE,
+                resource,
+                &[("ids", id.to_string())],
+                &[],
+                None,
+            )
+            .await
+            .map_err(ConnectorError::Remote)?;
+        deleted(&answer["data"][0], resource, id)
     }
 
     async fn finish(&mut self) -> Result<(), ConnectorError> {

@@ -137,6 +137,10 @@ pub struct Host {
     /// What its routes share.
     pub state: Arc<HostState>,
     server: tokio::task::JoinHandle<()>,
+    /// SIGHUPs, listened for from the start (unheard, one would end the
+    /// process).
+    #[cfg(unix)]
+    hangups: Option<tokio::signal::unix::Signal>,
 }
 
 impl Host {
@@ -153,6 +157,8 @@ impl Host {
                 options.dir.display()
             )));
         }
+        #[cfg(unix)]
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let listen = options.listen;
         let (listener, addr) = crate::service::bind(listen).await?;
         crate::metrics::install();
@@ -174,7 +180,13 @@ impl Host {
             state.projects().len(),
             state.dir.display()
         );
-        Ok((Host { state, server }, started))
+        let host = Host {
+            state,
+            server,
+            #[cfg(unix)]
+            hangups,
+        };
+        Ok((host, started))
     }
 
     /// The address the host listens on.
@@ -184,11 +196,10 @@ impl Host {
 
     /// Serves until Ctrl-C or SIGTERM, reloading the project folders on
     /// each SIGHUP, then shuts down.
-    pub async fn run_until_signal(self) {
+    pub async fn run_until_signal(mut self) {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{signal, SignalKind};
-            if let Ok(mut hangup) = signal(SignalKind::hangup()) {
+            if let Some(mut hangup) = self.hangups.take() {
                 let state = self.state.clone();
                 let reloads = tokio::spawn(async move {
                     while hangup.recv().await.is_some() {

@@ -174,6 +174,24 @@ pub async fn zoho_edit(sandbox: &Sandbox, module: &str, records: Value) {
     );
 }
 
+/// Deletes a record of the sandbox's Zoho CRM through its API, as a CRM
+/// user would.
+pub async fn zoho_delete(sandbox: &Sandbox, module: &str, id: &str) {
+    let token = zoho_token(sandbox).await;
+    let answer = reqwest::Client::new()
+        .delete(format!("{}/zoho/api/crm/v8/{module}", sandbox.base_url()))
+        .query(&[("ids", id)])
+        .header("Authorization", format!("Zoho-oauthtoken {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "Zoho delete: {}",
+        answer.status()
+    );
+}
+
 /// Writes to the sandbox's Xero organisation through its API, as a Xero user
 /// would (client credentials of the demo custom connection); returns the answer.
 pub async fn xero_write(sandbox: &Sandbox, method: &str, resource: &str, body: Value) -> Value {
