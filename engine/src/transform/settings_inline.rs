@@ -8,7 +8,8 @@
 //! written in, each padded with spaces to the length of what it replaces,
 //! so every position Rhai reports (in an error naming a column) is where it
 //! was. Anything else (a map, an assignment, a method of the setting, a
-//! local variable named `settings`) is left to run as written.
+//! local variable named `settings`, an expression defining functions) is
+//! left to run as written.
 
 use rhai::{ASTNode, Expr, Stmt, AST};
 use serde_json::Value;
@@ -16,6 +17,11 @@ use serde_json::Value;
 /// `code` with its reads of `settings` replaced by their values, when it
 /// has any that can be; `None` when nothing changes.
 pub(super) fn inline_settings(code: &str, ast: &AST, settings: &Value) -> Option<String> {
+    // A function of the expression's own sees no `settings` of the run:
+    // such an expression is left as written.
+    if ast.has_functions() {
+        return None;
+    }
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         let Some(ASTNode::Expr(Expr::Dot(dot, _, _))) = path.last() else {
@@ -197,6 +203,7 @@ mod tests {
             "settings[\"code\"]",
             "let settings = #{code: 1}; settings.code",
             "fn f(settings) { settings.code } f(#{code: 1})",
+            "fn f() { settings.code } settings.code + f()",
             "record.settings.code",
             "settings.tax.mode = 1",
         ] {
