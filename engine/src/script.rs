@@ -11,6 +11,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::outcome::{Severity, Violation};
 
+mod exact_overloads;
 mod json_view;
 
 pub use json_view::{
@@ -113,21 +114,27 @@ pub fn build_engine(limits: ScriptLimits, lookups: LookupTables) -> Engine {
         });
     }
 
+    // Keys are mostly text: an overload of that exact type is found by
+    // Rhai's first look-up, before it tries `Dynamic` for each argument.
     let tables = lookups.clone();
-    engine.register_fn("lookup", move |table: &str, key: Dynamic| -> Dynamic {
-        let key = dynamic_key(&key);
-        tables
-            .get(table)
-            .and_then(|t| t.get(&key))
-            .map(json_to_dynamic)
-            .unwrap_or(Dynamic::UNIT)
+    engine.register_fn("lookup", move |table: &str, key: rhai::ImmutableString| {
+        looked_up(&tables, table, &key)
     });
+    let tables = lookups.clone();
+    engine.register_fn("lookup", move |table: &str, key: Dynamic| {
+        looked_up(&tables, table, &dynamic_key(&key))
+    });
+    let tables = lookups.clone();
+    engine.register_fn(
+        "has_lookup",
+        move |table: &str, key: rhai::ImmutableString| has_key(&tables, table, &key),
+    );
     let tables = lookups;
-    engine.register_fn("has_lookup", move |table: &str, key: Dynamic| -> bool {
-        let key = dynamic_key(&key);
-        tables.get(table).is_some_and(|t| t.contains_key(&key))
+    engine.register_fn("has_lookup", move |table: &str, key: Dynamic| {
+        has_key(&tables, table, &dynamic_key(&key))
     });
     engine.register_fn("is_blank", |value: Dynamic| -> bool { is_blank(&value) });
+    exact_overloads::register(&mut engine);
     engine
 }
 
@@ -154,6 +161,20 @@ fn report(limits: &ScriptLimits, severity: Severity, code: &str, field: &str, me
             message.to_string(),
         ));
     });
+}
+
+/// The value `table` gives `key`, or `()`.
+fn looked_up(tables: &LookupTables, table: &str, key: &str) -> Dynamic {
+    tables
+        .get(table)
+        .and_then(|t| t.get(key))
+        .map(json_to_dynamic)
+        .unwrap_or(Dynamic::UNIT)
+}
+
+/// True when `table` has `key`.
+fn has_key(tables: &LookupTables, table: &str, key: &str) -> bool {
+    tables.get(table).is_some_and(|t| t.contains_key(key))
 }
 
 fn dynamic_key(key: &Dynamic) -> String {

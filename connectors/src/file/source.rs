@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use rayon::prelude::*;
 use serde_json::Value;
 use syncwright_engine::connector::{ConnectorError, ExtractRequest, Source, SourceItem};
 
@@ -61,8 +62,8 @@ impl FileSource {
         let State::Lines { reader, line } = &mut self.state else {
             return Ok(None);
         };
-        let mut batch = Vec::new();
-        while batch.len() < BATCH {
+        let mut lines = Vec::with_capacity(BATCH);
+        while lines.len() < BATCH {
             let mut text = String::new();
             let read = reader
                 .read_line(&mut text)
@@ -74,18 +75,21 @@ impl FileSource {
             if text.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Value>(&text) {
-                Ok(record) => {
-                    if wanted(&self.ids, &record) {
-                        batch.push(SourceItem::Record(record));
-                    }
-                }
-                Err(e) => batch.push(SourceItem::Unreadable {
-                    position: format!("{}:{}", self.path.display(), line),
+            lines.push((*line, text));
+        }
+        // Lines are parsed on every core (the threads that evaluate the
+        // records), in the order they were read.
+        let (path, ids) = (&self.path, &self.ids);
+        let batch: Vec<SourceItem> = lines
+            .into_par_iter()
+            .filter_map(|(line, text)| match serde_json::from_str::<Value>(&text) {
+                Ok(record) => wanted(ids, &record).then_some(SourceItem::Record(record)),
+                Err(e) => Some(SourceItem::Unreadable {
+                    position: format!("{}:{}", path.display(), line),
                     reason: format!("not valid JSON: {e}"),
                 }),
-            }
-        }
+            })
+            .collect();
         Ok((!batch.is_empty()).then_some(batch))
     }
 

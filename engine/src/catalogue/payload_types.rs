@@ -5,6 +5,9 @@
 use serde_json::Value;
 
 use super::XeroCatalogue;
+// A path is written out only for a value of the wrong type: a right
+// payload builds no text.
+use crate::transform::FieldPath as At;
 
 /// One field whose value is not the type Xero's document declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +27,11 @@ impl XeroCatalogue {
     /// does not list are left to the mapping checks.
     pub fn wrong_types(&self, object: &str, payload: &Value) -> Vec<WrongType> {
         let mut found = Vec::new();
-        self.walk(object, payload, "", &mut found);
+        self.walk(object, payload, &At::Root, &mut found);
         found
     }
 
-    fn walk(&self, object: &str, value: &Value, at: &str, found: &mut Vec<WrongType>) {
+    fn walk(&self, object: &str, value: &Value, at: &At, found: &mut Vec<WrongType>) {
         let (Some(fields), Value::Object(map)) = (self.fields(object), value) else {
             return;
         };
@@ -36,11 +39,7 @@ impl XeroCatalogue {
             let Some(info) = fields.get(name) else {
                 continue;
             };
-            let path = if at.is_empty() {
-                name.clone()
-            } else {
-                format!("{at}.{name}")
-            };
+            let path = At::Field(at, name);
             self.check(&info.kind, info.of.as_deref(), value, &path, found);
         }
     }
@@ -50,7 +49,7 @@ impl XeroCatalogue {
         kind: &str,
         of: Option<&str>,
         value: &Value,
-        path: &str,
+        path: &At,
         found: &mut Vec<WrongType>,
     ) {
         if value.is_null() {
@@ -88,9 +87,10 @@ impl XeroCatalogue {
         match (kind, value, of) {
             ("object", _, Some(object)) => self.walk(object, value, path, found),
             ("array", Value::Array(items), Some(item)) => {
+                let item_fields = self.fields(item);
                 for (i, element) in items.iter().enumerate() {
-                    let at = format!("{path}[{i}]");
-                    match self.fields(item) {
+                    let at = At::Index(path, i);
+                    match item_fields {
                         Some(_) => self.walk(item, element, &at, found),
                         None => self.check(item, None, element, &at, found),
                     }

@@ -76,11 +76,16 @@ pub(super) fn decide_action(
         ),
         None => (None, None),
     };
-    let hash = outcome
-        .payload
-        .as_ref()
-        .map(payload_hash)
-        .unwrap_or_default();
+    // Only a linked record is compared with what the target holds: a
+    // record new to the target is never hashed here.
+    let hash = match &link {
+        Some(_) => outcome
+            .payload
+            .as_ref()
+            .map(payload_hash)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
     match (link, options.mode) {
         (Some(link), SyncMode::CreateOnly) => {
             let shown = link.target_number.unwrap_or(link.target_id);

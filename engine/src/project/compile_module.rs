@@ -16,7 +16,7 @@ use crate::rules::RuleSet;
 use crate::script::{
     build_engine, json_to_dynamic, register_properties, LookupTables, ScriptLimits,
 };
-use crate::transform::{collect_properties, compile_fields, Transform};
+use crate::transform::{collect_properties, compile_fields, Scripts, Transform};
 use crate::yaml::YamlDoc;
 
 use super::dependencies::unlisted_modules;
@@ -94,11 +94,15 @@ pub(super) fn compile_module(
 
     let lookups: LookupTables = Arc::new(mapping.lookups.clone());
     let mut engine = build_engine(*limits, lookups.clone());
+    let settings_json = serde_json::to_value(settings).expect("settings serialise");
     let fields = compile_fields(
         &mapping.fields,
         &doc,
         "fields",
-        &engine,
+        &Scripts {
+            engine: &engine,
+            settings: &settings_json,
+        },
         &lookups,
         &mut errors,
     );
@@ -197,7 +201,6 @@ pub(super) fn compile_module(
     target_rules.collect_properties(&mut properties);
     register_properties(&mut engine, properties.iter().map(String::as_str));
     let engine = Arc::new(engine);
-    let settings_json = serde_json::to_value(settings).expect("settings serialise");
     let lookups_json = serde_json::to_value(&*lookups).expect("lookups serialise");
     Ok(Module {
         name: name.to_string(),

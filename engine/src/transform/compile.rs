@@ -17,6 +17,7 @@ use crate::script::LookupTables;
 use crate::yaml::YamlDoc;
 
 use super::expression::Expression;
+use super::settings_inline::inline_settings;
 use super::EXPRESSION_VARIABLES;
 
 /// One target field, compiled.
@@ -58,10 +59,19 @@ pub(crate) enum ValueSource {
     },
 }
 
+/// What mapping expressions are compiled for: the module's engine, and
+/// the run's settings, written into the expressions that read them.
+pub(crate) struct Scripts<'a> {
+    /// The engine the expressions run on.
+    pub(crate) engine: &'a Engine,
+    /// The effective settings, as JSON.
+    pub(crate) settings: &'a Value,
+}
+
 /// Compiles a mapping expression (`expr`, `when`), reporting Rhai syntax
 /// errors at its key.
 fn compile_expression(
-    engine: &Engine,
+    scripts: &Scripts,
     doc: &YamlDoc,
     key_path: &str,
     code: &str,
@@ -70,20 +80,30 @@ fn compile_expression(
     for name in EXPRESSION_VARIABLES {
         scope.push_dynamic(name, Dynamic::UNIT);
     }
-    let ast: AST = engine.compile_with_scope(&scope, code).map_err(|err| {
-        let pos = err.position();
-        let at = match (pos.line(), pos.position()) {
-            (Some(l), Some(c)) => format!(" (line {l}, column {c} of the expression)"),
-            (Some(l), None) => format!(" (line {l} of the expression)"),
-            _ => String::new(),
-        };
-        doc.error(
-            codes::MAPPING_EXPR,
-            format!("Rhai syntax error: {}{at}", err.err_type()),
-            key_path,
-        )
-        .with_help("expressions see `record`, `line`, `value`, `related`, `settings` and `run`")
-    })?;
+    let ast: AST = scripts
+        .engine
+        .compile_with_scope(&scope, code)
+        .map_err(|err| {
+            let pos = err.position();
+            let at = match (pos.line(), pos.position()) {
+                (Some(l), Some(c)) => format!(" (line {l}, column {c} of the expression)"),
+                (Some(l), None) => format!(" (line {l} of the expression)"),
+                _ => String::new(),
+            };
+            doc.error(
+                codes::MAPPING_EXPR,
+                format!("Rhai syntax error: {}{at}", err.err_type()),
+                key_path,
+            )
+            .with_help("expressions see `record`, `line`, `value`, `related`, `settings` and `run`")
+        })?;
+    // Positions are kept by the rewrite; were it ever refused, the
+    // expression runs as written.
+    if let Some(inlined) = inline_settings(code, &ast, scripts.settings) {
+        if let Ok(folded) = scripts.engine.compile_with_scope(&scope, &inlined) {
+            return Ok(Expression::new(&inlined, folded));
+        }
+    }
     Ok(Expression::new(code, ast))
 }
 
@@ -92,7 +112,7 @@ pub(crate) fn compile_fields(
     specs: &IndexMap<String, FieldSpec>,
     doc: &YamlDoc,
     key_path: &str,
-    engine: &Engine,
+    scripts: &Scripts,
     lookups: &LookupTables,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<CompiledField> {
@@ -104,7 +124,7 @@ pub(crate) fn compile_fields(
                 spec,
                 doc,
                 &format!("{key_path}.{name}"),
-                engine,
+                scripts,
                 lookups,
                 errors,
             )
@@ -143,7 +163,7 @@ fn compile_field(
     spec: &FieldSpec,
     doc: &YamlDoc,
     key_path: &str,
-    engine: &Engine,
+    scripts: &Scripts,
     lookups: &LookupTables,
     errors: &mut Vec<ConfigError>,
 ) -> Option<CompiledField> {
@@ -195,7 +215,7 @@ fn compile_field(
         ));
     }
     let when = spec.when.as_deref().and_then(|code| {
-        compile_expression(engine, doc, &format!("{key_path}.when"), code)
+        compile_expression(scripts, doc, &format!("{key_path}.when"), code)
             .map_err(|e| errors.push(e))
             .ok()
     });
@@ -214,7 +234,7 @@ fn compile_field(
             item_specs,
             doc,
             &format!("{key_path}.fields"),
-            engine,
+            scripts,
             lookups,
             errors,
         );
@@ -225,7 +245,7 @@ fn compile_field(
             .as_ref()
             .map(|p| compile_selectors(p, doc, &format!("{key_path}.path"), errors))
             .unwrap_or_default();
-        match compile_expression(engine, doc, &format!("{key_path}.expr"), code) {
+        match compile_expression(scripts, doc, &format!("{key_path}.expr"), code) {
             Ok(expression) => ValueSource::Expr(paths, expression),
             Err(e) => {
                 errors.push(e);
@@ -247,7 +267,7 @@ fn compile_field(
             nested,
             doc,
             &format!("{key_path}.fields"),
-            engine,
+            scripts,
             lookups,
             errors,
         ))

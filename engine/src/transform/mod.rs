@@ -5,6 +5,7 @@
 
 mod compile;
 mod expression;
+mod settings_inline;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use crate::script::{
     describe_failure, dynamic_to_json, fits_in, json_to_dynamic, LookupTables, ScriptLimits,
 };
 
-pub(crate) use compile::{collect_properties, compile_fields};
+pub(crate) use compile::{collect_properties, compile_fields, Scripts};
 use compile::{CompiledField, ValueSource};
 use expression::{Answer, Expression};
 
@@ -338,9 +339,12 @@ impl Transform {
 
 /// Where a field is in the payload (`LineItems[2].UnitAmount`), written out
 /// only when a problem names it.
-enum FieldPath<'a> {
+pub(crate) enum FieldPath<'a> {
+    /// The payload itself.
     Root,
+    /// A field of an object.
     Field(&'a FieldPath<'a>, &'a str),
+    /// An element of an array.
     Index(&'a FieldPath<'a>, usize),
 }
 
