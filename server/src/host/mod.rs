@@ -102,6 +102,9 @@ pub struct HostState {
     reloading: tokio::sync::Mutex<()>,
     /// Turns true when the host stops.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// True once the host serves (what the command printed at start is
+    /// then printed by each reload for the projects it starts).
+    serving: std::sync::atomic::AtomicBool,
 }
 
 impl HostState {
@@ -171,15 +174,19 @@ impl Host {
             projects: RwLock::new(BTreeMap::new()),
             reloading: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::channel(false).0,
+            serving: std::sync::atomic::AtomicBool::new(false),
         });
         let started = reload::reload(&state).await;
         let app = routes::router(state.clone());
         let server = crate::service::serve_until(listener, app, state.stopping.subscribe());
         tracing::info!(
-            "syncwright serves {} projects from {} on http://{addr}",
-            state.projects().len(),
+            "syncwright serves {} from {} on http://{addr}",
+            count_projects(state.projects().len()),
             state.dir.display()
         );
+        state
+            .serving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let host = Host {
             state,
             server,
@@ -236,6 +243,15 @@ impl Host {
             tracing::warn!("requests still open after 15 s were dropped");
         }
         tracing::info!("stopped");
+    }
+}
+
+/// `1 project`, `3 projects`.
+pub fn count_projects(n: usize) -> String {
+    if n == 1 {
+        "1 project".into()
+    } else {
+        format!("{n} projects")
     }
 }
 

@@ -119,6 +119,15 @@ pub async fn reload(host: &Arc<HostState>) -> Reloaded {
         }
         match start(host, folder, running.as_ref()).await {
             Ok(hosted) => {
+                let serving = host.serving.load(std::sync::atomic::Ordering::SeqCst);
+                if let (true, Some(token)) = (serving, &hosted.generated_token) {
+                    // Said where the command said it at start: on the
+                    // terminal, never in the log.
+                    println!(
+                        "  {}: API token made up for this run: {token} (set serve.api_tokens to keep one)",
+                        folder.name
+                    );
+                }
                 if running.is_some() {
                     report.restarted.push(folder.name.clone());
                 } else {

@@ -81,8 +81,8 @@ pub fn serve_projects(args: &ServeArgs, dir: &Path) -> u8 {
         };
         let url = format!("http://{}", host.addr());
         println!(
-            "syncwright serves {} projects from {} on {url}",
-            host.state.projects().len(),
+            "syncwright serves {} from {} on {url}",
+            syncwright_server::host::count_projects(host.state.projects().len()),
             dir.display()
         );
         println!("  portal:    {url}/");
