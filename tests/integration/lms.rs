@@ -444,20 +444,7 @@ async fn blackboard_users_and_contacts_converge_both_ways_and_a_conflict_follows
 /// module that would have sent the CRM's, and nothing echoes after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_prefer_lms_a_conflict_takes_blackboard_s_change() {
-    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
-    let mappings = lms.config.parent().unwrap().join("mappings");
-    for file in ["contacts.yaml", "users.yaml"] {
-        let path = mappings.join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("prefer: crm"), "{file}");
-        std::fs::write(&path, text.replace("prefer: crm", "prefer: lms")).unwrap();
-    }
-    let first = lms.run(&[]).await;
-    let ada_user = record(module(&first, "contacts"), "5725767000004001001")["load"]["target_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(nothing_sent(&lms.run(&[]).await), "converged");
+    let (lms, ada_user) = blackboard_converged("prefer: lms").await;
 
     zoho_edit(
         &lms.sandbox,
@@ -498,34 +485,31 @@ async fn with_prefer_lms_a_conflict_takes_blackboard_s_change() {
     assert!(nothing_sent(&lms.run(&[]).await), "no echo");
 }
 
-/// Both halves with `prefer` replaced by `policy` (and `extra` lines after
-/// it) in their mappings.
-fn two_way_policy(lms: &Lms, policy: &str, extra: &str) {
+/// The Blackboard example with `prefer: crm` replaced by `policy` in both
+/// halves' mappings, run until both sides agree; with Ada's Blackboard user.
+async fn blackboard_converged(policy: &str) -> (Lms, String) {
+    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
     let mappings = lms.config.parent().unwrap().join("mappings");
     for file in ["contacts.yaml", "users.yaml"] {
         let path = mappings.join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("prefer: crm"), "{file}");
-        std::fs::write(
-            &path,
-            text.replace("prefer: crm", &format!("{policy}{extra}")),
-        )
-        .unwrap();
+        std::fs::write(&path, text.replace("prefer: crm", policy)).unwrap();
     }
-}
-
-/// With `prefer: newest`, a record changed on both sides keeps the change
-/// made last, whichever side it was made on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_prefer_newest_a_conflict_keeps_the_later_change() {
-    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
-    two_way_policy(&lms, "prefer: newest", "");
     let first = lms.run(&[]).await;
     let ada_user = record(module(&first, "contacts"), "5725767000004001001")["load"]["target_id"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(nothing_sent(&lms.run(&[]).await), "converged");
+    (lms, ada_user)
+}
+
+/// With `prefer: newest`, a record changed on both sides keeps the change
+/// made last, whichever side it was made on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_prefer_newest_a_conflict_keeps_the_later_change() {
+    let (lms, ada_user) = blackboard_converged("prefer: newest").await;
     let maria = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "maria.garcia").clone();
     let maria_id = maria["id"].as_str().unwrap().to_string();
 
@@ -601,14 +585,7 @@ async fn with_prefer_newest_a_conflict_keeps_the_later_change() {
 /// deleted on the other by the next full run, and neither comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_deletes_propagate_a_deletion_on_either_side_deletes_its_pair() {
-    let lms = Lms::new("blackboard-crm", "blackboard", "blackboard.json", |_| {}).await;
-    two_way_policy(&lms, "prefer: crm", "\n  deletes: propagate");
-    let first = lms.run(&[]).await;
-    let ada_user = record(module(&first, "contacts"), "5725767000004001001")["load"]["target_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(nothing_sent(&lms.run(&[]).await), "converged");
+    let (lms, ada_user) = blackboard_converged("prefer: crm\n  deletes: propagate").await;
     let tom = crm_by(&lms.crm("Contacts"), "Blackboard_Username", "tom.baker").clone();
     let tom_id = tom["id"].as_str().unwrap().to_string();
 
