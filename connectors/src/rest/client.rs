@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
+use syncwright_engine::connector::ConnectorError;
 use syncwright_engine::jsonpath::Selector;
 
 use super::auth::Authenticator;
@@ -252,6 +253,24 @@ impl RestClient {
                 body,
             });
         }
+    }
+
+    /// The texts of [`RestClient::error_messages`], without their fields.
+    pub fn message_texts(&self, answer: &Answer) -> Vec<String> {
+        self.error_messages(answer)
+            .into_iter()
+            .map(|(message, _)| message)
+            .collect()
+    }
+
+    /// An error answer to `verb` on `url` as a connector error naming the
+    /// call and what the answer says.
+    pub fn refused(&self, verb: &str, url: &Url, answer: &Answer) -> ConnectorError {
+        ConnectorError::Remote(format!(
+            "{verb} {}: {}",
+            url.path(),
+            self.message_texts(answer).join("; ")
+        ))
     }
 
     /// The messages of an error answer, each with the field it concerns

@@ -97,16 +97,7 @@ impl Pager {
                 CallError::NotSent(r) | CallError::GaveUp(r) => ConnectorError::Remote(r),
             })?;
         if !answer.status.is_success() {
-            let messages: Vec<String> = client
-                .error_messages(&answer)
-                .into_iter()
-                .map(|(m, _)| m)
-                .collect();
-            return Err(ConnectorError::Remote(format!(
-                "GET {}: {}",
-                url.path(),
-                messages.join("; ")
-            )));
+            return Err(client.refused("GET", &url, &answer));
         }
         let records = match self.records.first(&answer.body) {
             Some(Value::Array(items)) => items.clone(),

@@ -272,13 +272,7 @@ impl Sink for RestSink {
             if answer.status == StatusCode::NOT_FOUND {
                 out.push(None);
             } else if !answer.status.is_success() {
-                let messages = self
-                    .client
-                    .error_messages(&answer)
-                    .into_iter()
-                    .map(|(m, _)| m)
-                    .collect();
-                out.push(Some(LoadResult::failed(messages)));
+                out.push(Some(LoadResult::failed(self.client.message_texts(&answer))));
             } else {
                 // A list answer holds the match first.
                 let record = match &answer.body {
@@ -318,17 +312,7 @@ impl Sink for RestSink {
         if answer.status.is_success() || answer.status == StatusCode::NOT_FOUND {
             return Ok(());
         }
-        let messages: Vec<String> = self
-            .client
-            .error_messages(&answer)
-            .into_iter()
-            .map(|(m, _)| m)
-            .collect();
-        Err(ConnectorError::Remote(format!(
-            "DELETE {}: {}",
-            url.path(),
-            messages.join("; ")
-        )))
+        Err(self.client.refused("DELETE", &url, &answer))
     }
 
     async fn finish(&mut self) -> Result<(), ConnectorError> {

@@ -171,16 +171,7 @@ async fn get_one(
         return Ok(None);
     }
     if !answer.status.is_success() {
-        let messages: Vec<String> = client
-            .error_messages(&answer)
-            .into_iter()
-            .map(|(m, _)| m)
-            .collect();
-        return Err(ConnectorError::Remote(format!(
-            "GET {}: {}",
-            url.path(),
-            messages.join("; ")
-        )));
+        return Err(client.refused("GET", &url, &answer));
     }
     Ok(Some(answer.body))
 }
