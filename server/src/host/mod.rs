@@ -234,7 +234,7 @@ impl Host {
         let projects: Vec<Arc<Hosted>> = std::mem::take(&mut *self.state.write())
             .into_values()
             .collect();
-        futures_stop(projects).await;
+        stop_all(projects).await;
         self.state.stopping.send_replace(true);
         if tokio::time::timeout(Duration::from_secs(15), self.server)
             .await
@@ -256,7 +256,7 @@ pub fn count_projects(n: usize) -> String {
 }
 
 /// Stops `projects` side by side.
-async fn futures_stop(projects: Vec<Arc<Hosted>>) {
+async fn stop_all(projects: Vec<Arc<Hosted>>) {
     let mut stopping = tokio::task::JoinSet::new();
     for project in projects {
         stopping.spawn(async move { project.stop().await });

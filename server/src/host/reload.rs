@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::folders::{self, Folder};
-use super::{futures_stop, HostState, Hosted};
+use super::{stop_all, HostState, Hosted};
 use crate::service::{Mount, Service};
 
 /// What a reload did, by project name.
@@ -106,7 +106,7 @@ pub async fn reload(host: &Arc<HostState>) -> Reloaded {
             .collect()
     };
     report.removed = gone.iter().map(|p| p.name().to_string()).collect();
-    futures_stop(gone).await;
+    stop_all(gone).await;
     for folder in &found {
         let running = host.project(&folder.name);
         let dir = folder.config.parent().unwrap_or(&host.dir);

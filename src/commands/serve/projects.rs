@@ -9,6 +9,7 @@
 //! sandbox's first. A project folder added later by a reload that has no
 //! organisation of its name shares the first.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +38,7 @@ pub fn serve_projects(args: &ServeArgs, dir: &Path) -> u8 {
                 base: url.trim_end_matches('/').to_string(),
                 organisations: orgs,
                 in_process: None,
+                preloaded: Mutex::default(),
             }),
             Err(e) => {
                 eprintln!("error: the sandbox at {url}: {e}");
@@ -117,6 +119,10 @@ struct SandboxReach {
     organisations: Vec<OrganisationInfo>,
     /// The sandbox itself, when started in-process.
     in_process: Option<Sandbox>,
+    /// The projects read to seed the in-process sandbox, by name (`None`
+    /// for one that did not load), each handed to its first start so that
+    /// its files are read and its problems printed once.
+    preloaded: Mutex<BTreeMap<String, Option<Project>>>,
 }
 
 /// Loads each project folder's project file as `serve` does for one.
@@ -130,8 +136,19 @@ struct Loader {
 
 impl ProjectLoader for Loader {
     fn load(&self, name: &str, config: &Path) -> Result<Project, String> {
-        let mut project = load_project(config, &self.sets, self.sandbox.is_some())
-            .map_err(|_| format!("{} did not load (its problems are above)", config.display()))?;
+        let did_not_load = || format!("{} did not load (its problems are above)", config.display());
+        let preloaded = self.sandbox.as_ref().and_then(|reach| {
+            reach
+                .preloaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(name)
+        });
+        let mut project = match preloaded {
+            Some(project) => project.ok_or_else(did_not_load)?,
+            None => load_project(config, &self.sets, self.sandbox.is_some())
+                .map_err(|_| did_not_load())?,
+        };
         let Some(reach) = &self.sandbox else {
             return Ok(project);
         };
@@ -195,19 +212,19 @@ fn start_sandbox(
         ..SandboxConfig::default()
     };
     let mut seeds = Vec::new();
+    let mut preloaded = BTreeMap::new();
     for folder in &found {
-        // A project that does not load gets an empty organisation; the
-        // host says why when it starts the project.
-        let Ok(project) = load_project(&folder.config, sets, true) else {
-            seeds.push((folder.name.clone(), serde_json::json!({})));
-            continue;
-        };
-        let crm = match crm_snapshot(&project) {
+        // A project that does not load gets an empty organisation.
+        let project = load_project(&folder.config, sets, true).ok();
+        let crm = match project.as_ref().and_then(crm_snapshot) {
             Some(path) => read_json(&path)?,
             None => serde_json::json!({}),
         };
-        seed_imitations(&project, &mut config)?;
+        if let Some(project) = &project {
+            seed_imitations(project, &mut config)?;
+        }
         seeds.push((folder.name.clone(), crm));
+        preloaded.insert(folder.name.clone(), project);
     }
     let mut seeds = seeds.into_iter();
     let first = seeds.next();
@@ -228,8 +245,8 @@ fn start_sandbox(
         ))
         .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let mut organisations = sandbox.organisations();
-    // The first organisation keeps the demo's name; it is the first
-    // project's.
+    // The first organisation is the demo's: it takes the first project's
+    // name.
     if let (Some((name, _)), Some(info)) = (first, organisations.first_mut()) {
         info.name = name;
     }
@@ -237,5 +254,6 @@ fn start_sandbox(
         base: sandbox.base_url(),
         organisations,
         in_process: Some(sandbox),
+        preloaded: Mutex::new(preloaded),
     })
 }
