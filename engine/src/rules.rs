@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use rhai::{Dynamic, Engine, Scope, AST};
+use rhai::{Dynamic, Engine, Scope};
 
 use crate::diagnostic::{codes, ConfigError, Location, SourceFile};
 use crate::outcome::{Severity, Violation};
-use crate::script::{collect_properties, collect_reports, describe_failure, ScriptLimits};
+use crate::script::{
+    collect_properties, collect_reports, describe_failure, CompiledScript, ScriptLimits,
+};
 use shared_modules::SharedModules;
 
 /// Names every rule script may use (checked at compile time).
@@ -37,7 +39,7 @@ pub struct Rule {
     pub name: String,
     /// Where the script lives.
     pub path: PathBuf,
-    ast: AST,
+    script: CompiledScript,
     /// Calls and nanoseconds spent, counted when profiling is on.
     calls: AtomicU64,
     nanos: AtomicU64,
@@ -79,7 +81,7 @@ impl RuleSet {
     /// they import read (`record.Status`) to `into`.
     pub fn collect_properties(&self, into: &mut BTreeSet<String>) {
         for rule in &self.rules {
-            collect_properties(&rule.ast, into);
+            collect_properties(rule.script.ast(), into);
         }
         self.shared.collect_properties(into);
     }
@@ -107,7 +109,7 @@ impl RuleSet {
         self.rules.push(Rule {
             name,
             path: shown_path.to_path_buf(),
-            ast,
+            script: CompiledScript::new(ast),
             calls: AtomicU64::new(0),
             nanos: AtomicU64::new(0),
         });
@@ -147,7 +149,7 @@ impl RuleSet {
             let mark = scope.len();
             let started = profiling.then(Instant::now);
             let (result, mut violations) = collect_reports(&rule.name, &self.limits, || {
-                engine.run_ast_with_scope(scope, &rule.ast)
+                rule.script.eval(engine, scope).map(drop)
             });
             if let Some(started) = started {
                 rule.calls.fetch_add(1, Ordering::Relaxed);

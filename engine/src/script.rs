@@ -11,9 +11,11 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::outcome::{Severity, Violation};
 
+mod compiled;
 mod exact_overloads;
 mod json_view;
 
+pub use compiled::CompiledScript;
 pub use json_view::{
     collect_properties, is_view, register_properties, view, viewed_json, ArrayView, Document,
     ObjectView,

@@ -288,11 +288,11 @@ fn compile_field(
 pub(crate) fn collect_properties(fields: &[CompiledField], into: &mut BTreeSet<String>) {
     for field in fields {
         if let Some(when) = &field.when {
-            crate::script::collect_properties(&when.ast, into);
+            crate::script::collect_properties(when.script.ast(), into);
         }
         match &field.value {
             ValueSource::Expr(_, expression) => {
-                crate::script::collect_properties(&expression.ast, into)
+                crate::script::collect_properties(expression.script.ast(), into)
             }
             ValueSource::Object(nested) | ValueSource::Each { item: nested, .. } => {
                 collect_properties(nested, into)

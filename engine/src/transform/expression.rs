@@ -14,6 +14,8 @@
 use std::sync::OnceLock;
 
 use rhai::AST;
+
+use crate::script::CompiledScript;
 use serde_json::Value;
 
 /// Functions an expression may call and still be evaluated once per module:
@@ -36,7 +38,7 @@ const PURE_FUNCTIONS: [&str; 12] = [
 /// A compiled mapping expression.
 pub(crate) struct Expression {
     /// The compiled script.
-    pub(crate) ast: AST,
+    pub(crate) script: CompiledScript,
     shortcut: Shortcut,
 }
 
@@ -77,7 +79,10 @@ impl Expression {
         } else {
             Shortcut::None
         };
-        Self { ast, shortcut }
+        Self {
+            script: CompiledScript::new(ast),
+            shortcut,
+        }
     }
 
     /// The answer without running the script for this record, when known.

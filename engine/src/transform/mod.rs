@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rhai::{Dynamic, Engine, Scope, AST};
+use rhai::{Dynamic, Engine, Scope};
 use serde_json::{Map, Value};
 
 use crate::coerce::coerce;
@@ -21,7 +21,8 @@ use crate::jsonpath::Selector;
 use crate::outcome::{Severity, Violation};
 use crate::rules::RuleCost;
 use crate::script::{
-    describe_failure, dynamic_to_json, fits_in, json_to_dynamic, LookupTables, ScriptLimits,
+    describe_failure, dynamic_to_json, fits_in, json_to_dynamic, CompiledScript, LookupTables,
+    ScriptLimits,
 };
 
 pub(crate) use compile::{collect_properties, compile_fields, Scripts};
@@ -293,10 +294,11 @@ impl Transform {
         problems: &mut Vec<Violation>,
     ) -> Option<Value> {
         let started = self.profiling.load(Ordering::Relaxed).then(Instant::now);
-        let result = match expression.shortcut(value, || self.run(&expression.ast, scope, value)) {
+        let result = match expression.shortcut(value, || self.run(&expression.script, scope, value))
+        {
             Answer::Value(v) => Ok(v),
             Answer::Failed(reason) => Err(reason),
-            Answer::RunScript => self.run(&expression.ast, scope, value),
+            Answer::RunScript => self.run(&expression.script, scope, value),
         };
         if let Some(started) = started {
             self.nanos
@@ -316,13 +318,18 @@ impl Transform {
     }
 
     /// Runs the script in Rhai; the error is described for people.
-    fn run(&self, ast: &AST, scope: &mut Scope, value: &Value) -> Result<Value, String> {
+    fn run(
+        &self,
+        script: &CompiledScript,
+        scope: &mut Scope,
+        value: &Value,
+    ) -> Result<Value, String> {
         let mark = scope.len();
         scope.push_constant_dynamic("value", json_to_dynamic(value));
         if scope.get("line").is_none() {
             scope.push_constant_dynamic("line", Dynamic::UNIT);
         }
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, ast);
+        let result = script.eval(&self.engine, scope);
         scope.rewind(mark);
         let value = result.map_err(|err| describe_failure(&err, &self.limits))?;
         // Measured before it is copied out of Rhai: shared strings repeated
