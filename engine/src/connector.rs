@@ -386,14 +386,33 @@ impl ConnectorRegistry {
 /// (one token and one pacer per Xero organisation, one Zoho token).
 pub struct Connections<'p> {
     registry: ConnectorRegistry,
-    project: &'p Project,
+    project: ProjectRef<'p>,
     store: Option<Arc<dyn StateStore>>,
     made: Mutex<BTreeMap<String, Arc<dyn Connector>>>,
+}
+
+/// The project connections are made for: borrowed for one run, or shared
+/// with a service that lives as long as the connections do.
+enum ProjectRef<'p> {
+    Borrowed(&'p Project),
+    Shared(Arc<Project>),
+}
+
+impl Connections<'static> {
+    /// The connections of a project shared with whoever else holds it (a
+    /// service, which starts and stops projects while the process lives).
+    pub fn shared(registry: ConnectorRegistry, project: Arc<Project>) -> Self {
+        Self::with_project(registry, ProjectRef::Shared(project))
+    }
 }
 
 impl<'p> Connections<'p> {
     /// The connections of `project`, made by the kinds `registry` knows.
     pub fn new(registry: ConnectorRegistry, project: &'p Project) -> Self {
+        Self::with_project(registry, ProjectRef::Borrowed(project))
+    }
+
+    fn with_project(registry: ConnectorRegistry, project: ProjectRef<'p>) -> Self {
         Self {
             registry,
             project,
@@ -409,8 +428,11 @@ impl<'p> Connections<'p> {
     }
 
     /// The project whose connections these are.
-    pub fn project(&self) -> &'p Project {
-        self.project
+    pub fn project(&self) -> &Project {
+        match &self.project {
+            ProjectRef::Borrowed(project) => project,
+            ProjectRef::Shared(project) => project,
+        }
     }
 
     /// The connection `name`, made on first use.
@@ -419,8 +441,8 @@ impl<'p> Connections<'p> {
         if let Some(connector) = made.get(name) {
             return Ok(connector.clone());
         }
-        let connection = self
-            .project
+        let project = self.project();
+        let connection = project
             .connections
             .get(name)
             .ok_or_else(|| ConnectorError::Config(format!("no connection `{name}`")))?;
@@ -428,7 +450,7 @@ impl<'p> Connections<'p> {
             ConnectorError::Config(format!("unknown connector kind `{}`", connection.kind))
         })?;
         let ctx = ConnectorContext {
-            base_dir: self.project.base_dir.clone(),
+            base_dir: project.base_dir.clone(),
             connection: name.to_string(),
             store: self.store.clone(),
         };

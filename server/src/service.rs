@@ -107,8 +107,8 @@ pub struct Connected {
 
 /// Everything one project's service holds.
 pub struct ServiceState {
-    /// The project (it lives as long as the process).
-    pub project: &'static Project,
+    /// The project.
+    pub project: Arc<Project>,
     /// The project's name (what a session's projects name).
     pub name: String,
     /// The path its routes are under (empty, or `/projects/NAME`).
@@ -286,10 +286,10 @@ impl Service {
         crate::metrics::install();
         let location = project.state_path().to_string_lossy().into_owned();
         let store = state::connect(&location, &project.path.to_string_lossy()).await?;
-        let project: &'static Project = Box::leak(Box::new(project));
-        let connections = Connections::new(syncwright_connectors::registry(), project)
+        let project = Arc::new(project);
+        let connections = Connections::shared(syncwright_connectors::registry(), project.clone())
             .with_store(Some(store.clone()));
-        let organisations = reach(project, &connections).await;
+        let organisations = reach(&project, &connections).await;
         let keys = project
             .modules
             .iter()
@@ -469,7 +469,7 @@ fn refuse_open_listen(listen: SocketAddr, config: &ServeConfig) -> Result<(), St
 }
 
 /// Asks every connection the modules use which organisation it reaches.
-async fn reach(project: &'static Project, connections: &Connections<'static>) -> Vec<Connected> {
+async fn reach(project: &Project, connections: &Connections<'_>) -> Vec<Connected> {
     let mut names: Vec<&str> = Vec::new();
     for module in &project.modules {
         for name in [&module.source.connection, &module.target.connection] {
@@ -532,5 +532,58 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use syncwright_engine::project::LoadOptions;
+
+    use super::*;
+
+    /// A project a host stops (a reload that removes or restarts it) is
+    /// let go with its service, not kept for the life of the process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopped_service_lets_its_project_go() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mapping = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../mappings/invoices.yaml")
+            .canonicalize()
+            .expect("the shipped invoices mapping");
+        std::fs::write(dir.path().join("in.jsonl"), "").expect("input");
+        let config = dir.path().join("syncwright.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 1\nconnections:\n  crm: {{kind: file, path: in.jsonl}}\n  xero: {{kind: file, path: out.jsonl}}\nmodules:\n  - name: invoices\n    mapping: {}\n",
+                mapping.display()
+            ),
+        )
+        .expect("project file");
+        let project = Project::load(
+            &LoadOptions::new(&config),
+            &syncwright_connectors::registry(),
+        )
+        .expect("the project loads");
+        let mount = Mount::alone(&project);
+        let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let service = Service::mount(project, mount, addr, 60.0)
+            .await
+            .expect("the service starts");
+        let project = Arc::downgrade(&service.state.project);
+        assert!(project.upgrade().is_some(), "held while it serves");
+
+        service.shutdown().await;
+        // Aborted tasks drop what they hold as the runtime gets to them.
+        let let_go = async {
+            while project.upgrade().is_some() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), let_go)
+            .await
+            .expect("the project is dropped once its service stops");
     }
 }

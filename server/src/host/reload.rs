@@ -111,7 +111,7 @@ pub async fn reload(host: &Arc<HostState>) -> Reloaded {
         let running = host.project(&folder.name);
         let dir = folder.config.parent().unwrap_or(&host.dir);
         if let Some(running) = &running {
-            let mappings = mapping_files(running.state.project);
+            let mappings = mapping_files(&running.state.project);
             if folders::fingerprint(dir, &mappings) == running.fingerprint {
                 report.unchanged.push(folder.name.clone());
                 continue;
