@@ -133,6 +133,16 @@ impl RuleSet {
             .collect()
     }
 
+    /// The files the set was compiled from: each rule, and each shared
+    /// module the rules import.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.rules
+            .iter()
+            .map(|r| r.path.clone())
+            .chain(self.shared.files().map(Path::to_path_buf))
+            .collect()
+    }
+
     /// The rules, in the order they run.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

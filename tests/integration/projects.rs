@@ -344,6 +344,21 @@ async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_ne
     let run = sync(&served, "/api/v1", "acme-token").await;
     assert_eq!(run["state"], "done", "{run}");
     assert_eq!(invoices(&sandbox, 0), acme_created, "{run}");
+    // A rule or a shared module outside the folders (the rules beside them,
+    // which their mapping names) changed: each project reading it restarts.
+    for changed in ["rules/invoices/status.rhai", "rules/shared/xero_lines.rhai"] {
+        let path = root.path().join(changed);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n// Reviewed.\n")).unwrap();
+        let (status, reloaded) = post(&served, "/api/v1/reload", "shared-token", json!({})).await;
+        assert_eq!(status, 200, "{reloaded}");
+        assert_eq!(
+            reloaded["restarted"],
+            json!(["acme", "initech"]),
+            "{changed}: {reloaded}"
+        );
+        assert_eq!(reloaded["unchanged"], json!([]), "{changed}: {reloaded}");
+    }
     // A project file broken on disk leaves the running project as it was.
     std::fs::write(&acme_file, "version: 1\nmodules: [\n").unwrap();
     let (_, reloaded) = post(&served, "/api/v1/reload", "acme-token", json!({})).await;

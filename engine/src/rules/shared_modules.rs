@@ -31,6 +31,11 @@ pub(super) struct SharedModules {
 }
 
 impl SharedModules {
+    /// The files of the modules loaded so far.
+    pub(super) fn files(&self) -> impl Iterator<Item = &Path> {
+        self.loaded.keys().map(PathBuf::as_path)
+    }
+
     /// Adds the properties the loaded modules read (`x.name`) to `into`.
     pub(super) fn collect_properties(&self, into: &mut BTreeSet<String>) {
         into.extend(self.properties.iter().cloned());

@@ -76,9 +76,9 @@ pub fn valid_name(name: &str) -> bool {
 
 /// A fingerprint of what configures the project in `folder`: the path and
 /// content of every project, mapping and rule file in it (hidden folders
-/// skipped), and of each file in `also` (the mappings its modules name,
-/// which may sit outside the folder). Files that cannot be read count as
-/// absent.
+/// skipped), and of each file in `also` (the mappings, rules and shared
+/// modules its modules were compiled from, which may sit outside the
+/// folder). Files that cannot be read count as absent.
 pub fn fingerprint(folder: &Path, also: &[PathBuf]) -> u64 {
     let mut files = Vec::new();
     collect(folder, &mut files, 0);

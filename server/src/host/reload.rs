@@ -111,8 +111,8 @@ pub async fn reload(host: &Arc<HostState>) -> Reloaded {
         let running = host.project(&folder.name);
         let dir = folder.config.parent().unwrap_or(&host.dir);
         if let Some(running) = &running {
-            let mappings = mapping_files(&running.state.project);
-            if folders::fingerprint(dir, &mappings) == running.fingerprint {
+            let files = configuration_files(&running.state.project);
+            if folders::fingerprint(dir, &files) == running.fingerprint {
                 report.unchanged.push(folder.name.clone());
                 continue;
             }
@@ -164,7 +164,7 @@ async fn start(
         .await
         .map_err(|e| format!("loading failed: {e}"))??;
     let dir = folder.config.parent().unwrap_or(&host.dir);
-    let fingerprint = folders::fingerprint(dir, &mapping_files(&project));
+    let fingerprint = folders::fingerprint(dir, &configuration_files(&project));
     if let Some(old) = replaces {
         host.write().remove(old.name());
         old.stop().await;
@@ -190,11 +190,16 @@ async fn start(
     }))
 }
 
-/// The mapping files a project's modules name.
-fn mapping_files(project: &syncwright_engine::Project) -> Vec<std::path::PathBuf> {
+/// The files a project's modules were compiled from, wherever they sit:
+/// each mapping, its rules, and the shared modules they import.
+fn configuration_files(project: &syncwright_engine::Project) -> Vec<std::path::PathBuf> {
     project
         .modules
         .iter()
-        .map(|m| m.mapping_path.clone())
+        .flat_map(|m| {
+            std::iter::once(m.mapping_path.clone())
+                .chain(m.source_rules().files())
+                .chain(m.target_rules().files())
+        })
         .collect()
 }
