@@ -175,6 +175,14 @@ fn actions(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `record`'s one violation is a CONFLICT its message says
+/// the policy `prefer` settled.
+fn assert_conflict(record: &Value, prefer: &str) {
+    assert_eq!(codes(record), ["CONFLICT"], "{record}");
+    let message = record["violations"][0]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("prefer: {prefer}")), "{message}");
+}
+
 /// The codes of a record's violations.
 fn codes(record: &Value) -> Vec<&str> {
     record["violations"]
@@ -386,11 +394,7 @@ async fn blackboard_users_and_contacts_converge_both_ways_and_a_conflict_follows
     let third = lms.run(&[]).await;
     let ada = record(module(&third, "contacts"), "5725767000004001001");
     assert_eq!(ada["action"], "update", "{ada}");
-    assert_eq!(codes(ada), ["CONFLICT"]);
-    assert!(ada["violations"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("prefer: crm"));
+    assert_conflict(ada, "crm");
     let users = module(&third, "users");
     assert_eq!(record(users, &ada_user)["action"], "unchanged", "no echo");
     assert_eq!(record(users, "_201_1")["action"], "update");
@@ -460,11 +464,7 @@ async fn with_prefer_lms_a_conflict_takes_blackboard_s_change() {
         ada_contact["action"], "update",
         "the CRM's change is not sent: {ada_contact}"
     );
-    assert_eq!(codes(ada_contact), ["CONFLICT"], "{ada_contact}");
-    assert!(ada_contact["violations"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("prefer: lms"));
+    assert_conflict(ada_contact, "lms");
     assert_eq!(
         record(module(&third, "users"), &ada_user)["action"],
         "update"
@@ -545,11 +545,7 @@ async fn with_prefer_newest_a_conflict_keeps_the_later_change() {
     let third = lms.run(&[]).await;
     let ada = record(module(&third, "contacts"), "5725767000004001001");
     assert_eq!(ada["action"], "update", "{ada}");
-    assert_eq!(codes(ada), ["CONFLICT"]);
-    assert!(ada["violations"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("prefer: newest"));
+    assert_conflict(ada, "newest");
     let maria_contact = record(module(&third, "contacts"), &maria_id);
     assert_ne!(maria_contact["action"], "update", "{maria_contact}");
     assert_eq!(codes(maria_contact), ["CONFLICT"]);

@@ -257,12 +257,7 @@ async fn one_process_serves_many_projects_each_to_its_own_tokens_and_picks_up_ne
     assert_eq!(invoices(&sandbox, 0), acme_created);
 
     // Each project's series carry its name.
-    let metrics = reqwest::get(format!("{}/metrics", served.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = served.metrics().await;
     for name in ["acme", "globex"] {
         let series = format!(
             "syncwright_runs_total{{project=\"{name}\",trigger=\"manual\",outcome=\"done\"}} 1"

@@ -414,12 +414,7 @@ async fn the_schedule_fires_under_the_time_scale_never_twice_at_once_and_counts_
             "two scheduled runs overlapped: {pair:?}"
         );
     }
-    let metrics = reqwest::get(format!("{}/metrics", served.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = served.metrics().await;
     assert!(
         metrics.contains("syncwright_schedule_skipped_total{module=\"invoices\"}"),
         "ticks during a run are skipped: {metrics}"

@@ -81,6 +81,16 @@ pub struct Served {
 }
 
 impl Served {
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Starts `serve --config CONFIG --sandbox-url SANDBOX` with `extra`
     /// arguments, and waits until it answers.
     pub async fn start(config: &Path, sandbox: &str, extra: &[&str]) -> Served {
