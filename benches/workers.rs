@@ -254,24 +254,18 @@ fn invoices(root: &Path, n: usize, prefix: &str) -> Value {
 /// A project folder syncing invoices of the sandbox's organisation `org`,
 /// its state in the store `${SYNCWRIGHT_BENCH_STATE}` names.
 fn project(root: &Path, folder: &Path, sandbox: &Sandbox, org: usize) -> PathBuf {
-    let info = &sandbox.organisations()[org];
-    let urls = sandbox.urls();
     std::fs::create_dir_all(folder).expect("project folder");
     let config = folder.join("syncwright.yaml");
+    let connections = sandbox.organisation_connections(
+        org,
+        &[
+            format!("minute_secs: {TIME_SCALE}"),
+            format!("batch_size: {INVOICES_PER_CALL}"),
+        ],
+    );
     let text = format!(
-        "version: 1\nstate: ${{SYNCWRIGHT_BENCH_STATE}}\nconnections:\n  \
-         crm: {{kind: zoho_crm, accounts_url: \"{}\", api_url: \"{}\", client_id: sandbox-client, \
-         client_secret: sandbox-secret, refresh_token: {}}}\n  \
-         xero: {{kind: xero, identity_url: \"{}\", api_url: \"{}\", client_id: sandbox-client, \
-         client_secret: sandbox-secret, grant: client_credentials, tenant_id: \"{}\", \
-         minute_secs: {TIME_SCALE}, batch_size: {INVOICES_PER_CALL}}}\n\
+        "version: 1\nstate: ${{SYNCWRIGHT_BENCH_STATE}}\n{connections}\
          modules:\n  - name: invoices\n    mapping: \"{}\"\n",
-        urls.zoho_accounts,
-        urls.zoho_api,
-        info.zoho_refresh_token,
-        urls.xero_identity,
-        urls.xero_api,
-        info.xero_tenant_id,
         root.join("mappings/invoices.yaml").display()
     );
     std::fs::write(&config, text).expect("project file");

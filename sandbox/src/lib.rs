@@ -346,6 +346,34 @@ impl Sandbox {
         )
     }
 
+    /// A YAML `connections:` block reaching organisation `org` (0 = the
+    /// first) as a real project would: `crm`, its Zoho CRM (by its refresh
+    /// token), and `xero`, its Xero tenant, with each of `xero_extra` (e.g.
+    /// `minute_secs: 6`) added to Xero's options.
+    pub fn organisation_connections(&self, org: usize, xero_extra: &[String]) -> String {
+        let info = &self.organisations()[org];
+        let u = self.urls();
+        let mut yaml = format!(
+            "connections:\n  \
+               crm:\n    kind: zoho_crm\n    accounts_url: {}\n    api_url: {}\n    \
+                 client_id: {CLIENT_ID}\n    client_secret: {CLIENT_SECRET}\n    \
+                 refresh_token: {}\n  \
+               xero:\n    kind: xero\n    identity_url: {}\n    api_url: {}\n    \
+                 client_id: {CLIENT_ID}\n    client_secret: {CLIENT_SECRET}\n    \
+                 grant: client_credentials\n    tenant_id: {}\n",
+            u.zoho_accounts,
+            u.zoho_api,
+            info.zoho_refresh_token,
+            u.xero_identity,
+            u.xero_api,
+            info.xero_tenant_id,
+        );
+        for line in xero_extra {
+            yaml.push_str(&format!("    {line}\n"));
+        }
+        yaml
+    }
+
     /// Stops serving and waits for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

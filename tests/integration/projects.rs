@@ -44,7 +44,7 @@ async fn sandbox() -> Sandbox {
 fn write_project(root: &Path, name: &str, sandbox: &Sandbox, org: usize) -> PathBuf {
     let folder = root.join("hosted").join(name);
     std::fs::create_dir_all(&folder).unwrap();
-    let connections = live::connections_yaml(sandbox, org, &[]);
+    let connections = sandbox.organisation_connections(org, &[]);
     std::fs::write(
         folder.join("syncwright.yaml"),
         format!(

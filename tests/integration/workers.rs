@@ -90,8 +90,7 @@ fn project(dir: &Path, name: &str, sandbox: &Sandbox, org: usize) -> PathBuf {
     let folder = dir.join(name);
     std::fs::create_dir_all(&folder).unwrap();
     let config = folder.join("syncwright.yaml");
-    let connections = live::connections_yaml(
-        sandbox,
+    let connections = sandbox.organisation_connections(
         org,
         &[
             format!("minute_secs: {MINUTE_SECS}"),

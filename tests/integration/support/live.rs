@@ -236,31 +236,3 @@ pub async fn xero_write(sandbox: &Sandbox, method: &str, resource: &str, body: V
     .await
     .unwrap()
 }
-
-/// The `connections:` block of a project file reaching organisation `org`
-/// of `sandbox` as a real project would (no `--sandbox`): `crm`, its Zoho
-/// CRM, and `xero`, its Xero tenant, with `xero_extra` options added to
-/// Xero's (e.g. `minute_secs: 6`).
-pub fn connections_yaml(sandbox: &Sandbox, org: usize, xero_extra: &[String]) -> String {
-    let info = &sandbox.organisations()[org];
-    let urls = sandbox.urls();
-    let mut yaml = format!(
-        "connections:\n  \
-           crm:\n    kind: zoho_crm\n    accounts_url: {}\n    api_url: {}\n    \
-             client_id: sandbox-client\n    client_secret: sandbox-secret\n    \
-             refresh_token: {}\n  \
-           xero:\n    kind: xero\n    identity_url: {}\n    api_url: {}\n    \
-             client_id: sandbox-client\n    client_secret: sandbox-secret\n    \
-             grant: client_credentials\n    tenant_id: {}\n",
-        urls.zoho_accounts,
-        urls.zoho_api,
-        info.zoho_refresh_token,
-        urls.xero_identity,
-        urls.xero_api,
-        info.xero_tenant_id,
-    );
-    for line in xero_extra {
-        yaml.push_str(&format!("    {line}\n"));
-    }
-    yaml
-}
